@@ -1,0 +1,88 @@
+"""What a profile is: for a calibration pair or a subrun, the ordered step commands to run.
+
+Profiles are pure: they build argument lists and name outputs; the job-side runner
+(:mod:`osa_core.runner`) runs them as processes, times them and records them.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+
+from osa_core.config import Config
+from osa_core.layout import NightLayout
+
+
+@dataclass(frozen=True, slots=True)
+class StepCommand:
+    name: str
+    """Step name as recorded (``r0_to_dl1``); the UI shows :attr:`Profile.step_labels`."""
+    argv: tuple[str, ...]
+    outputs: tuple[Path, ...] = ()
+    """Files a successful run leaves; a rerun skips the step when its record is OK and these exist."""
+    inputs: tuple[Path, ...] = ()
+    """Files the step needs; a missing one fails the step before it starts, with that reason."""
+    env: tuple[tuple[str, str], ...] = ()
+    note: str = ""
+    """Said in the job log before the step runs (e.g. "external calibration file used")."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationProducts:
+    """The files a calibration sequence hands to its data sequences."""
+
+    drs4: Path
+    charge: Path
+    time: Path
+    external: tuple[str, ...] = ()
+    """Which of drs4/charge/time come from the config instead of being computed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationContext:
+    layout: NightLayout
+    drs4_run: int
+    pedcal_run: int
+    attempt: int
+    products: CalibrationProducts
+
+
+@dataclass(frozen=True, slots=True)
+class SubrunContext:
+    layout: NightLayout
+    run: int
+    subrun: int
+    attempt: int
+    calibration: CalibrationProducts | None
+
+
+class Profile(abc.ABC):
+    name: str = "abstract"
+    simulation: bool = False
+    calibration_step_names: tuple[str, ...] = ()
+    subrun_step_names: tuple[str, ...] = ()
+    step_labels: dict[str, str] = {}
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def calibration_products(self, layout: NightLayout, drs4_run: int, pedcal_run: int) -> CalibrationProducts:
+        """Computed files in the night's calibration directory, or the configured external ones."""
+        ext = self.config.pipeline.calibration
+        return CalibrationProducts(
+            drs4=ext.drs4 or layout.drs4_file(drs4_run),
+            charge=ext.charge or layout.charge_file(pedcal_run),
+            time=ext.time or layout.time_file(pedcal_run),
+            external=tuple(
+                name for name in ("drs4", "charge", "time") if getattr(ext, name) is not None
+            ),
+        )
+
+    @abc.abstractmethod
+    def calibration_steps(self, ctx: CalibrationContext) -> list[StepCommand]:
+        """The calibration job's steps, in order (external products are not recomputed)."""
+
+    @abc.abstractmethod
+    def subrun_steps(self, ctx: SubrunContext) -> list[StepCommand]:
+        """One data subrun's steps, in order."""

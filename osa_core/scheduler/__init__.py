@@ -1,0 +1,1 @@
+"""Schedulers: one interface (:mod:`osa_core.scheduler.base`), several backends."""

@@ -1,0 +1,93 @@
+"""The scheduler boundary: what the engine asks of SLURM, the local executor or pyslurm.
+
+One query returns every task of a night; the engine never asks per job.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from osa_core.states import JobState
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """One submission: a single job or an array with chosen indices."""
+
+    name: str
+    """Job name, carrying the night tag (``LST1_01874_20200127``)."""
+    script: str
+    """The batch script (``#SBATCH`` lines are ignored by backends that take options here)."""
+    workdir: str
+    stdout: str
+    """``--output`` pattern (``%A`` array master id, ``%a`` index, ``%4a`` zero-padded, ``%j`` job id)."""
+    stderr: str
+    array: tuple[int, ...] | None = None
+    """Array indices; None: a single job."""
+    throttle: int = 0
+    """At most this many tasks of the array run at once; 0: no limit."""
+    after_ok: tuple[str, ...] = ()
+    """Job ids this job waits for (``afterok``)."""
+    memory: str | None = None
+    walltime: str | None = None
+    partition: str | None = None
+    account: str | None = None
+    comment: str = ""
+    args: tuple[str, ...] = ()
+    """Arguments passed to the script."""
+    extra: tuple[str, ...] = ()
+    """Extra sbatch options, passed as they are."""
+    env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """What the scheduler knows of one task (one array index, or one single job)."""
+
+    job_id: str
+    """The job id given at submission (for arrays: the array's master id)."""
+    array_index: int | None
+    name: str
+    state: JobState
+    exit_code: int | None = None
+    signal: int | None = None
+    node: str | None = None
+    submit: dt.datetime | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    reason: str | None = None
+    """Why a pending task waits (``Dependency``, ``DependencyNeverSatisfied``, ``Priority`` ...)."""
+
+
+class Scheduler(abc.ABC):
+    """A batch system. Every method may raise SchedulerUnreachable or SchedulerError."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    async def submit(self, request: JobRequest) -> str:
+        """Submit; return the job id (the array's master id)."""
+
+    @abc.abstractmethod
+    async def query(self, names: Sequence[str], since: dt.datetime) -> list[TaskInfo]:
+        """Every task of the jobs with these names submitted since ``since``: one call."""
+
+    @abc.abstractmethod
+    async def cancel(self, job_id: str, indices: Sequence[int] | None = None) -> None:
+        """Cancel a job, or only some indices of an array."""
+
+    @abc.abstractmethod
+    async def set_dependency(self, job_id: str, after_ok: Sequence[str]) -> None:
+        """Replace a pending job's dependency (re-arms data waiting on a failed calibration)."""
+
+    async def hold(self, job_id: str) -> None:
+        raise NotImplementedError(f"{self.name} cannot hold jobs")
+
+    async def release(self, job_id: str) -> None:
+        raise NotImplementedError(f"{self.name} cannot release jobs")
+
+    async def close(self) -> None:
+        """Release resources (connections, handles)."""
