@@ -152,8 +152,9 @@ class PipelineConfig:
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     lstchain: LstchainConfig = field(default_factory=LstchainConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
-    runner: str = "osa-core"
-    """The command job scripts call to run a subrun; an absolute path is safest on a cluster."""
+    runner: str = ""
+    """The command job scripts call back into (e.g. ``/opt/osa/bin/osa-core``); empty: the Python
+    interpreter that submits, as ``python -m osa_core`` (right when the cluster shares its path)."""
 
 
 @dataclass(frozen=True)
@@ -341,7 +342,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
 
     def fix(obj: Any) -> Any:
         if isinstance(obj, Path):
-            return obj if obj.is_absolute() else (base / obj)
+            return Path(os.path.normpath(obj if obj.is_absolute() else base / obj))
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             changes = {
                 f.name: fix(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != "source"
@@ -356,5 +357,5 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     resolved: Config = fix(config)
     summary = resolved.paths.night_summary
     if not Path(summary).is_absolute():
-        summary = str(base / summary)
+        summary = os.path.normpath(base / summary)
     return dataclasses.replace(resolved, paths=dataclasses.replace(resolved.paths, night_summary=summary))

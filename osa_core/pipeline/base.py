@@ -67,16 +67,16 @@ class Profile(abc.ABC):
     def __init__(self, config: Config):
         self.config = config
 
-    def calibration_products(self, layout: NightLayout, drs4_run: int, pedcal_run: int) -> CalibrationProducts:
+    def calibration_products(
+        self, layout: NightLayout, drs4_run: int, pedcal_run: int
+    ) -> CalibrationProducts:
         """Computed files in the night's calibration directory, or the configured external ones."""
         ext = self.config.pipeline.calibration
         return CalibrationProducts(
             drs4=ext.drs4 or layout.drs4_file(drs4_run),
             charge=ext.charge or layout.charge_file(pedcal_run),
             time=ext.time or layout.time_file(pedcal_run),
-            external=tuple(
-                name for name in ("drs4", "charge", "time") if getattr(ext, name) is not None
-            ),
+            external=tuple(name for name in ("drs4", "charge", "time") if getattr(ext, name) is not None),
         )
 
     @abc.abstractmethod

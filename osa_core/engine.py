@@ -1,0 +1,581 @@
+"""The engine: one night's plan, submissions, refreshes and actions, over one scheduler.
+
+Front ends (the CLI, the console, cron) hold an :class:`Engine` and read its snapshots. Every
+mutation holds the night's lock; every refresh is one scheduler query plus the step records
+written since the last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import os
+import signal
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from osa_core.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Refusal, Selection
+from osa_core.config import Config
+from osa_core.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
+from osa_core.fileio import atomic_write
+from osa_core.history import read_records
+from osa_core.layout import NightLayout
+from osa_core.ledger import Ledger, StepRow, SubmissionRow
+from osa_core.lock import night_lock
+from osa_core.models import Plan, Sequence
+from osa_core.pipeline import get_profile
+from osa_core.resources import scale_memory, scale_walltime
+from osa_core.scheduler import make_scheduler
+from osa_core.scheduler.base import JobRequest, Scheduler
+from osa_core.scripts import render_script
+from osa_core.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
+from osa_core.states import JobState, SequenceType
+from osa_core.tracking import NightState
+from osa_core.tracking import Profile as ShownProfile
+
+log = logging.getLogger("osa.engine")
+
+# sacct lists jobs by submission/eligibility time; reach back a little for clock skew.
+QUERY_SLACK = dt.timedelta(minutes=10)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Engine:
+    def __init__(self, config: Config, date: dt.date, scheduler: Scheduler | None = None):
+        self.config = config
+        self.date = date
+        self.layout = NightLayout(config, date)
+        self.profile = get_profile(config)
+        self.scheduler = scheduler or make_scheduler(config)
+        self.ledger = Ledger(self.layout.ledger_path)
+        self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
+        self._health = SchedulerHealth(ok=True)
+        self._interval = config.scheduler.refresh_min
+        self._snapshot: NightSnapshot | None = None
+        self._offsets = self.ledger.offsets()
+        self.scheduler_calls = 0
+        self._submitted_here = 0
+
+    @classmethod
+    def open(cls, config: Config, date: dt.date) -> Engine:
+        return cls(config, date)
+
+    def shutdown(self) -> None:
+        self.ledger.close()
+
+    # --- plan --------------------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        """The night's plan from its night file, with the simulate profile's subrun cap applied."""
+        from osa_core.planner import plan_file
+
+        plan = plan_file(
+            self.layout.night_summary,
+            explicit_date=self.date,
+            boundary_hour=self.config.night.day_boundary_hour,
+        )
+        cap = self.config.pipeline.simulate.max_subruns
+        if self.config.pipeline.profile == "simulate" and cap > 0:
+            capped = tuple(
+                s if s.is_calibration else dataclasses.replace(s, subruns=min(s.subruns, cap))
+                for s in plan.sequences
+            )
+            plan = dataclasses.replace(plan, sequences=capped)
+        return plan
+
+    # --- snapshots -----------------------------------------------------------------------------------
+    @property
+    def shown_profile(self) -> ShownProfile:
+        return ShownProfile(
+            name=self.profile.name,
+            simulation=self.profile.simulation,
+            step_names={
+                SequenceType.CALIBRATION: self.profile.calibration_step_names,
+                SequenceType.DATA: self.profile.subrun_step_names,
+            },
+            step_labels=self.profile.step_labels,
+        )
+
+    @property
+    def snapshot(self) -> NightSnapshot:
+        if self._snapshot is None:
+            self._snapshot = self._build(None)
+        return self._snapshot
+
+    def _build(self, changed: set[SubrunKey] | None) -> NightSnapshot:
+        return self.state.snapshot(
+            date=self.date,
+            backend=self.config.scheduler.backend,
+            profile=self.shown_profile,
+            health=self._health,
+            changed=changed,
+            now=utcnow(),
+            closing=self.ledger.get_meta("closing"),
+            next_refresh=self._interval,
+        )
+
+    def _names(self) -> list[str]:
+        return [self.layout.job_name(s.run) for s in self.state.sequences]
+
+    def _since(self) -> dt.datetime | None:
+        first = self.ledger.earliest_submission()
+        return first - QUERY_SLACK if first else None
+
+    async def refresh(self) -> NightSnapshot:
+        """One scheduler query for the whole night, then the step records written since last time.
+
+        An unreachable scheduler does not raise: the snapshot says so and keeps the last states.
+        """
+        changed: set[SubrunKey] = set()
+        if not self.state.sequences:
+            self._adopt_plan()
+        since = self._since()
+        if since is not None:
+            try:
+                self.scheduler_calls += 1
+                infos = await self.scheduler.query(self._names(), since)
+            except SchedulerError as exc:
+                log.warning("scheduler did not answer: %s", exc)
+                self._health = SchedulerHealth(ok=False, error=str(exc), last_ok=self._health.last_ok)
+            else:
+                self._health = SchedulerHealth(ok=True, last_ok=utcnow())
+                rows = self.state.apply(infos)
+                if rows:
+                    self.ledger.update_tasks(rows)
+                    changed.update((r.seq, r.subrun) for r in rows)
+        else:
+            self._health = SchedulerHealth(ok=True, last_ok=utcnow())
+        changed |= self._ingest_history(changed)
+        self._adapt(changed)
+        self._snapshot = self._build(changed if self._snapshot is not None else None)
+        return self._snapshot
+
+    def _adopt_plan(self) -> None:
+        """Before the first submission the night is its plan: every subrun NOT_SUBMITTED."""
+        try:
+            plan = self.plan()
+        except OsaError as exc:
+            log.warning("no plan yet: %s", exc)
+            return
+        self.ledger.sync_plan(plan.sequences)
+        self.state.set_sequences(self.ledger.sequences())
+        self._snapshot = None
+
+    def _adapt(self, changed: set[SubrunKey]) -> None:
+        sched = self.config.scheduler
+        busy = any(rows[-1].state is JobState.RUNNING for rows in self.state.attempts.values())
+        if changed or busy:
+            self._interval = sched.refresh_min
+        else:
+            self._interval = min(sched.refresh_max, self._interval * 1.5)
+
+    def _ingest_history(self, changed: set[SubrunKey]) -> set[SubrunKey]:
+        """Read new step records of tasks that run, or that just changed state."""
+        keys = set(changed)
+        for key, rows in self.state.attempts.items():
+            if rows[-1].state is JobState.RUNNING:
+                keys.add(key)
+        if not keys:
+            return set()
+        records = []
+        offsets: dict[str, int] = {}
+        for seq, subrun in keys:
+            sequence = self.state.sequence(seq)
+            path = self.layout.history(sequence.run, None if sequence.is_calibration else subrun)
+            start = self._offsets.get(str(path), 0)
+            new, end = read_records(path, start)
+            if end != start:
+                offsets[str(path)] = end
+            records.extend((seq, subrun, r) for r in new)
+        if not records and not offsets:
+            return set()
+        self.ledger.add_step_records(records, offsets)
+        self._offsets.update(offsets)
+        touched = {(seq, subrun) for seq, subrun, _ in records}
+        self.state.add_steps(_step_rows(self.ledger, touched))
+        return touched
+
+    def logs(self, key: SubrunKey) -> list[LogRef]:
+        seq, subrun = key
+        sequence = self.state.sequence(seq)
+        sub = None if sequence.is_calibration else subrun
+        history = self.layout.history(sequence.run, sub)
+        return [
+            LogRef(
+                attempt=row.attempt,
+                job_id=row.job_id,
+                stdout=self.layout.task_log(sequence.run, sub, row.job_id, "out"),
+                stderr=self.layout.task_log(sequence.run, sub, row.job_id, "err"),
+                history=history,
+            )
+            for row in self.state.attempts.get(key, [])
+        ]
+
+    # --- submission ----------------------------------------------------------------------------------
+    @contextmanager
+    def _lock(self, what: str) -> Iterator[None]:
+        """Hold the night's lock, then re-read the ledger: another process may have just written it."""
+        with night_lock(self.layout.lock_path, what=what):
+            self._reload()
+            yield
+
+    def _reload(self) -> None:
+        self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
+        self._offsets = self.ledger.offsets()
+        self._snapshot = None
+
+    async def submit(self) -> ActionReport:
+        """Plan the night and submit what was never submitted: calibration first, then data."""
+        plan = self.plan()
+        orphans = [s.run for s in plan.data if s.parent is None]
+        if orphans and not self.config.pipeline.calibration.external:
+            raise PlanError(
+                "data runs without a calibration sequence: "
+                + ", ".join(f"{r:05d}" for r in orphans)
+                + "; name existing calibration files in [pipeline.calibration] to process them. "
+                + " ".join(plan.problems),
+                path=self.layout.night_summary,
+            )
+        with self._lock("submit"):
+            self.ledger.sync_plan(plan.sequences)
+            self.state.set_sequences(self.ledger.sequences())
+            self.ledger.set_meta("night_file", str(self.layout.night_summary))
+            await self._recover_submitting()
+            await self._refresh_or_raise()
+            self.layout.make_dirs()
+            job_ids: list[str] = []
+            details: list[str] = []
+            calib_jobs: dict[int, str] = {}
+            for sequence in self.state.sequences:
+                if not sequence.is_calibration:
+                    continue
+                task = self.state.latest((sequence.seq, 0))
+                if task is None:
+                    job = await self._submit(sequence, None, (1,))
+                    job_ids.append(job)
+                    details.append(f"calibration seq {sequence.seq} (run {sequence.run:05d}): job {job}")
+                    calib_jobs[sequence.seq] = job
+                elif not task.state.finished or task.state is JobState.COMPLETED:
+                    calib_jobs[sequence.seq] = task.job_id
+            for sequence in self.state.sequences:
+                if sequence.is_calibration:
+                    continue
+                todo = tuple(
+                    i for i in range(sequence.subruns) if self.state.latest((sequence.seq, i)) is None
+                )
+                if not todo:
+                    continue
+                after = self._parent_dependency(sequence)
+                job = await self._submit(sequence, todo, (1,) * len(todo), after_ok=after)
+                job_ids.append(job)
+                details.append(
+                    f"data seq {sequence.seq} (run {sequence.run:05d}): {len(todo)} subruns, job {job}"
+                    + (f", after {','.join(after)}" if after else "")
+                )
+            message = f"submitted {len(job_ids)} job(s)" if job_ids else "nothing to submit"
+            self.ledger.log_event("submit", message + ("; " + "; ".join(details) if details else ""))
+        self._snapshot = self._build(None)
+        return ActionReport("submit", True, message, tuple(job_ids), tuple(details))
+
+    def _parent_dependency(self, sequence: Sequence) -> tuple[str, ...]:
+        """afterok on the parent's job while it is still to run; nothing once it completed.
+
+        A completed job may already have left slurmctld's memory, and sbatch then refuses the
+        dependency: the ledger, not SLURM, knows it is done.
+        """
+        if sequence.parent is None:
+            return ()
+        task = self.state.latest((sequence.parent, 0))
+        if task is None or task.state is JobState.COMPLETED:
+            return ()
+        return (task.job_id,)
+
+    async def _refresh_or_raise(self) -> None:
+        await self.refresh()
+        if not self._health.ok:
+            raise SchedulerUnreachable(f"cannot submit: {self._health.error}")
+
+    async def _submit(
+        self,
+        sequence: Sequence,
+        indices: tuple[int, ...] | None,
+        attempts: tuple[int, ...],
+        *,
+        after_ok: tuple[str, ...] = (),
+        memory: str | None = None,
+        walltime: str | None = None,
+    ) -> str:
+        parent = self.state.sequence(sequence.parent) if sequence.parent is not None else None
+        script = self.layout.script(sequence.run)
+        atomic_write(script, render_script(self.config, self.layout, sequence, parent), mode=0o755)
+        sched = self.config.scheduler
+        array = not sequence.is_calibration
+        memory = memory or (sched.calibration_memory if sequence.is_calibration else sched.memory)
+        walltime = walltime or (sched.calibration_walltime if sequence.is_calibration else sched.walltime)
+        args: tuple[str, ...] = ()
+        if any(a != 1 for a in attempts):
+            if array:
+                assert indices is not None
+                mapping = ",".join(f"{i}={a}" for i, a in zip(indices, attempts, strict=True))
+            else:
+                mapping = f"0={attempts[0]}"
+            args = ("--attempt-map", mapping)
+        request = JobRequest(
+            name=self.layout.job_name(sequence.run),
+            script=str(script),
+            workdir=str(self.layout.analysis_dir),
+            stdout=self.layout.task_stdout_pattern(sequence.run, array),
+            stderr=self.layout.task_stderr_pattern(sequence.run, array),
+            array=indices if array else None,
+            throttle=sched.array_throttle if array else 0,
+            after_ok=after_ok,
+            memory=memory,
+            walltime=walltime,
+            partition=sched.partition,
+            account=sched.account,
+            comment=f"osa night {self.layout.night} seq {sequence.seq}",
+            args=args,
+            extra=tuple(sched.extra_sbatch_args),
+        )
+        sub_id = self.ledger.begin_submission(
+            seq=sequence.seq,
+            name=request.name,
+            indices=indices if array else None,
+            attempts=attempts,
+            script=str(script),
+            memory=memory,
+            walltime=walltime,
+            after_ok=after_ok,
+            at=utcnow(),
+        )
+        try:
+            job_id = await self.scheduler.submit(request)
+        except SchedulerError as exc:
+            self.ledger.abandon_submission(sub_id, str(exc))
+            raise
+        self._submitted_here += 1
+        _fault_point(self._submitted_here)
+        self.ledger.complete_submission(sub_id, job_id)
+        self._reload_tasks(sequence.seq)
+        log.info("submitted seq %s run %05d as job %s", sequence.seq, sequence.run, job_id)
+        return job_id
+
+    def _reload_tasks(self, seq: int) -> None:
+        self.state.add_tasks(t for t in self.ledger.tasks() if t.seq == seq)
+
+    async def _recover_submitting(self) -> None:
+        """Submissions begun but not completed: did sbatch run before the crash?
+
+        The job is found through its night-tagged name among jobs the ledger does not know.
+        """
+        open_subs = self.ledger.submissions("submitting")
+        if not open_subs:
+            return
+        since = min(s.submitted_at for s in open_subs) - QUERY_SLACK
+        names = sorted({s.name for s in open_subs})
+        self.scheduler_calls += 1
+        infos = await self.scheduler.query(names, since)
+        known = {s.job_id for s in self.ledger.submissions() if s.job_id}
+        for sub in open_subs:
+            candidates = sorted(
+                {i.job_id for i in infos if i.name == sub.name and i.job_id not in known},
+                key=lambda j: int(j) if j.isdigit() else 0,
+            )
+            if candidates:
+                job_id = candidates[0]
+                known.add(job_id)
+                self.ledger.complete_submission(sub.id, job_id, note="recovered through its night tag")
+                self.ledger.log_event("recover", f"job {job_id} of seq {sub.seq} found after a crash")
+                log.warning("recovered job %s of seq %s submitted before a crash", job_id, sub.seq)
+                self._reload_tasks(sub.seq)
+            else:
+                self.ledger.abandon_submission(sub.id, "sbatch did not run before the crash")
+
+    # --- resubmission and cancellation ------------------------------------------------------------------
+    def _selected(self, selection: Selection) -> list[SubrunKey]:
+        """The union of what the selection names; nothing named: the whole night."""
+        whole = selection.keys is None and selection.seqs is None and selection.runs is None
+        keys: list[SubrunKey] = []
+        for sequence in self.state.sequences:
+            named = whole or bool(
+                (selection.seqs and sequence.seq in selection.seqs)
+                or (selection.runs and sequence.run in selection.runs)
+            )
+            for key in self.state.keys(sequence.seq):
+                if named or (selection.keys is not None and key in selection.keys):
+                    keys.append(key)
+        return keys
+
+    def preview_resubmit(self, selection: Selection) -> ActionPreview:
+        snapshot = self.snapshot
+        max_tries = self.config.scheduler.max_tries
+        chosen: dict[int, list[tuple[int, int, JobState]]] = defaultdict(list)
+        refused: list[Refusal] = []
+        for key in self._selected(selection):
+            status = snapshot.subrun(key)
+            state = status.state
+            if selection.failed_only and not state.failed:
+                continue
+            why = None
+            if state.active:
+                why = f"is {state.value}" + (
+                    ": resubmit its calibration" if state is JobState.BLOCKED else ": cancel it first"
+                )
+            elif state is JobState.NOT_SUBMITTED:
+                why = "was never submitted: run submit"
+            elif state is JobState.COMPLETED and not selection.force:
+                why = "is COMPLETED (use --force to run it again)"
+            elif status.attempt >= max_tries and not selection.force:
+                why = f"has had {status.attempt} tries (max_tries {max_tries}; use --force)"
+            if why:
+                refused.append(Refusal(key, status.run, why))
+                continue
+            chosen[key[0]].append((key[1], status.attempt + 1, state))
+        submissions = []
+        jobs = {s.job_id: s for s in self.ledger.submissions() if s.job_id}
+        for seq, items in sorted(chosen.items()):
+            sequence = self.state.sequence(seq)
+            if not sequence.is_calibration and self.state.calibration_failed(sequence.parent):
+                for subrun, _, _ in items:
+                    refused.append(
+                        Refusal((seq, subrun), sequence.run, f"its calibration seq {sequence.parent} failed")
+                    )
+                continue
+            memory, walltime = self._raised_resources(sequence, items, jobs)
+            submissions.append(
+                PlannedSubmission(
+                    seq=seq,
+                    run=sequence.run,
+                    indices=tuple(i for i, _, _ in items),
+                    attempts=tuple(a for _, a, _ in items),
+                    memory=memory,
+                    walltime=walltime,
+                    after_ok=self._parent_dependency(sequence),
+                )
+            )
+        return ActionPreview("resubmit", tuple(submissions), (), tuple(refused))
+
+    def _raised_resources(
+        self,
+        sequence: Sequence,
+        items: list[tuple[int, int, JobState]],
+        jobs: dict[str, SubmissionRow],
+    ) -> tuple[str | None, str | None]:
+        """Out of memory raises memory, a timeout raises wall time, from the last request."""
+        sched = self.config.scheduler
+        memory = walltime = None
+        for subrun, _, state in items:
+            task = self.state.latest((sequence.seq, subrun))
+            last = jobs.get(task.job_id) if task else None
+            if state is JobState.OUT_OF_MEMORY:
+                base = (last.memory if last else None) or sched.memory
+                memory = scale_memory(base, sched.oom_memory_factor)
+            if state is JobState.TIMEOUT:
+                base = (last.walltime if last else None) or sched.walltime
+                walltime = scale_walltime(base, sched.timeout_walltime_factor)
+        return memory, walltime
+
+    async def resubmit(self, selection: Selection) -> ActionReport:
+        with self._lock("resubmit"):
+            await self._refresh_or_raise()
+            preview = self.preview_resubmit(selection)
+            if not preview.submissions:
+                msg = "nothing to resubmit"
+                if preview.refused:
+                    msg += f" ({len(preview.refused)} refused)"
+                return ActionReport("resubmit", False, msg, (), tuple(preview.lines()))
+            job_ids = []
+            for planned in preview.submissions:
+                sequence = self.state.sequence(planned.seq)
+                job = await self._submit(
+                    sequence,
+                    planned.indices if not sequence.is_calibration else None,
+                    planned.attempts,
+                    after_ok=planned.after_ok,
+                    memory=planned.memory,
+                    walltime=planned.walltime,
+                )
+                job_ids.append(job)
+                if sequence.is_calibration:
+                    await self._rearm_children(sequence, job)
+            lines = preview.lines()
+            self.ledger.log_event("resubmit", "; ".join(lines))
+        self._snapshot = self._build(None)
+        return ActionReport(
+            "resubmit", True, f"resubmitted as job(s) {', '.join(job_ids)}", tuple(job_ids), tuple(lines)
+        )
+
+    async def _rearm_children(self, calibration: Sequence, job_id: str) -> None:
+        """Data jobs waiting on the failed calibration now wait on its new job (no new jobs)."""
+        waiting: set[str] = set()
+        for sequence in self.state.sequences:
+            if sequence.parent != calibration.seq:
+                continue
+            for key in self.state.keys(sequence.seq):
+                task = self.state.latest(key)
+                if task is not None and task.state in (JobState.PENDING, JobState.BLOCKED):
+                    waiting.add(task.job_id)
+        for child in sorted(waiting):
+            await self.scheduler.set_dependency(child, (job_id,))
+            self.ledger.log_event("rearm", f"job {child} now waits on calibration job {job_id}")
+
+    def preview_cancel(self, selection: Selection) -> ActionPreview:
+        by_job: dict[str, list[int | None]] = defaultdict(list)
+        for key in self._selected(selection):
+            task = self.state.latest(key)
+            if task is not None and task.state.active:
+                by_job[task.job_id].append(task.array_index)
+        cancels = []
+        for job_id, indices in sorted(by_job.items()):
+            if any(i is None for i in indices):
+                cancels.append((job_id, None))
+            else:
+                cancels.append((job_id, tuple(sorted(i for i in indices if i is not None))))
+        return ActionPreview("cancel", (), tuple(cancels), ())
+
+    async def cancel(self, selection: Selection) -> ActionReport:
+        with self._lock("cancel"):
+            preview = self.preview_cancel(selection)
+            for job_id, indices in preview.cancels:
+                await self.scheduler.cancel(job_id, indices)
+            lines = preview.lines()
+            if lines:
+                self.ledger.log_event("cancel", "; ".join(lines))
+        await self.refresh()
+        if preview.empty:
+            return ActionReport(
+                "cancel", False, "nothing to cancel: no selected subrun is pending or running"
+            )
+        return ActionReport("cancel", True, f"cancelled {len(preview.cancels)} job(s)", (), tuple(lines))
+
+    # --- end of night ------------------------------------------------------------------------------------
+    async def close_night(self, force: bool = False) -> ActionReport:
+        return ActionReport("close", False, "closing the night is not available yet in this version")
+
+    async def push(self) -> ActionReport:
+        return ActionReport("push", False, "pushing datacheck is not available yet in this version")
+
+    async def watch(self, stop: asyncio.Event | None = None) -> None:  # pragma: no cover - CLI loop
+        while stop is None or not stop.is_set():
+            await self.refresh()
+            await asyncio.sleep(self._interval)
+
+
+def _fault_point(submitted: int) -> None:
+    """Test hook: die by SIGKILL right after the Nth sbatch, before the ledger hears of it.
+
+    The crash it makes is real (the process is killed); only its timing is chosen, because no
+    outside signal can land reliably between two statements.
+    """
+    target = os.environ.get("OSA_FAULT_KILL_AFTER_SUBMIT")
+    if target and target.isdigit() and int(target) == submitted:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _step_rows(ledger: Ledger, keys: Iterable[SubrunKey] | None = None) -> list[StepRow]:
+    return ledger.steps(keys)

@@ -1,0 +1,47 @@
+"""One simulated step: wait, then write a placeholder product (or fail as configured).
+
+Run as ``python -m osa_core.pipeline.simstep``; imports nothing beyond the standard library so
+it starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from osa_core.fileio import atomic_write
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="simstep", description="SIMULATION of a pipeline step")
+    parser.add_argument("--step", required=True)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--run", type=int, required=True)
+    parser.add_argument("--subrun", type=int, default=0)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--fail", type=int, default=0, help="exit with this code instead of succeeding")
+    args = parser.parse_args(argv)
+
+    print(f"SIMULATION: {args.step} for run {args.run:05d}.{args.subrun:04d}, {args.seconds:g} s", flush=True)
+    time.sleep(max(0.0, args.seconds))
+    if args.fail:
+        print(f"SIMULATION: {args.step} fails as configured (exit code {args.fail})", file=sys.stderr)
+        return args.fail
+    product = {
+        "simulated": True,
+        "step": args.step,
+        "run": args.run,
+        "subrun": args.subrun,
+        "events": args.events,
+    }
+    atomic_write(args.output, json.dumps(product) + "\n")
+    print(f"SIMULATION: wrote {args.output}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
