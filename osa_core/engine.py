@@ -16,6 +16,7 @@ import signal
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from osa_core.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Refusal, Selection
 from osa_core.config import Config
@@ -61,6 +62,7 @@ class Engine:
         self._offsets = self.ledger.offsets()
         self.scheduler_calls = 0
         self._submitted_here = 0
+        self._history_paths: dict[SubrunKey, str] = {}
 
     @classmethod
     def open(cls, config: Config, date: dt.date) -> Engine:
@@ -174,24 +176,39 @@ class Engine:
         else:
             self._interval = min(sched.refresh_max, self._interval * 1.5)
 
+    def _history_path(self, key: SubrunKey) -> str:
+        path = self._history_paths.get(key)
+        if path is None:
+            sequence = self.state.sequence(key[0])
+            sub = None if sequence.is_calibration else key[1]
+            path = self._history_paths[key] = str(self.layout.history(sequence.run, sub))
+        return path
+
     def _ingest_history(self, changed: set[SubrunKey]) -> set[SubrunKey]:
-        """Read new step records of tasks that run, or that just changed state."""
+        """Read the new step records of tasks that run or just changed state.
+
+        A running task's file is only opened when it has grown past what was read.
+        """
         keys = set(changed)
         for key, rows in self.state.attempts.items():
-            if rows[-1].state is JobState.RUNNING:
-                keys.add(key)
+            if rows[-1].state is JobState.RUNNING and key not in keys:
+                try:
+                    size = os.stat(self._history_path(key)).st_size
+                except OSError:
+                    continue
+                if size != self._offsets.get(self._history_path(key), 0):
+                    keys.add(key)
         if not keys:
             return set()
         records = []
         offsets: dict[str, int] = {}
-        for seq, subrun in keys:
-            sequence = self.state.sequence(seq)
-            path = self.layout.history(sequence.run, None if sequence.is_calibration else subrun)
-            start = self._offsets.get(str(path), 0)
-            new, end = read_records(path, start)
+        for key in keys:
+            path = self._history_path(key)
+            start = self._offsets.get(path, 0)
+            new, end = read_records(Path(path), start)
             if end != start:
-                offsets[str(path)] = end
-            records.extend((seq, subrun, r) for r in new)
+                offsets[path] = end
+            records.extend((key[0], key[1], r) for r in new)
         if not records and not offsets:
             return set()
         self.ledger.add_step_records(records, offsets)

@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from osa_core.closestate import ClosingRecord, ClosingRun, RunClose, VerifiedProduct
 from osa_core.errors import LedgerError
 from osa_core.history import StepRecord
 from osa_core.models import Sequence
 from osa_core.states import JobState, SequenceType
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -51,6 +52,19 @@ _MIGRATIONS: dict[int, str] = {
     CREATE TABLE events (
         id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL,
         message TEXT NOT NULL
+    );
+    """,
+    # 2: the closing of the night (osa_core/closer.py): one row per data run and its state
+    2: """
+    CREATE TABLE closing_runs (
+        run INTEGER PRIMARY KEY, seq INTEGER NOT NULL, subruns INTEGER NOT NULL, state TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0, job_id TEXT, jobs TEXT NOT NULL DEFAULT '[]',
+        submitted_at TEXT, reason TEXT NOT NULL DEFAULT '', products TEXT NOT NULL DEFAULT '[]',
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE closings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, forced INTEGER NOT NULL,
+        finished TEXT, summary TEXT NOT NULL DEFAULT ''
     );
     """,
 }
@@ -358,17 +372,94 @@ class Ledger:
             )
 
     def steps(self, keys: Iterable[tuple[int, int]] | None = None) -> list[StepRow]:
+        """Step rows, of every subrun or only of ``keys``."""
         query = (
             "SELECT seq, subrun, attempt, step, start, end, exit_code, skipped, host, job_id, detail"
             " FROM steps"
         )
-        rows = self._db.execute(query + " ORDER BY seq, subrun, attempt, rowid").fetchall()
-        wanted = set(keys) if keys is not None else None
+        if keys is None:
+            rows = self._db.execute(query + " ORDER BY seq, subrun, attempt, rowid").fetchall()
+        else:
+            rows = []
+            for seq, subrun in sorted(set(keys)):
+                rows += self._db.execute(
+                    query + " WHERE seq = ? AND subrun = ? ORDER BY attempt, rowid", (seq, subrun)
+                ).fetchall()
         return [
             StepRow(r[0], r[1], r[2], r[3], _dt(r[4]), _dt(r[5]), r[6], bool(r[7]), r[8], r[9], r[10])
             for r in rows
-            if wanted is None or (r[0], r[1]) in wanted
         ]
 
     def offsets(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._db.execute("SELECT path, offset FROM history_offsets")}
+
+    # --- closing (schema 2) -----------------------------------------------------------------------
+    def begin_closing(self, runs: Iterable[ClosingRun], forced: bool, at: dt.datetime) -> None:
+        """Fix the closing's set of runs (included and excluded) in one transaction."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO closings (started, forced) VALUES (?, ?)", (at.isoformat(), int(forced)))
+            for run in runs:
+                db.execute(
+                    "INSERT OR REPLACE INTO closing_runs (run, seq, subruns, state, attempt, job_id, jobs,"
+                    " submitted_at, reason, products, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    self._closing_values(run, at),
+                )
+
+    def update_closing_run(self, run: ClosingRun) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO closing_runs (run, seq, subruns, state, attempt, job_id, jobs,"
+            " submitted_at, reason, products, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            self._closing_values(run, dt.datetime.now(dt.UTC)),
+        )
+
+    def closing_runs(self) -> list[ClosingRun]:
+        rows = self._db.execute(
+            "SELECT run, seq, subruns, state, attempt, job_id, jobs, submitted_at, reason, products"
+            " FROM closing_runs ORDER BY run"
+        ).fetchall()
+        return [
+            ClosingRun(
+                run=r[0],
+                seq=r[1],
+                subruns=r[2],
+                state=RunClose(r[3]),
+                attempt=r[4],
+                job_id=r[5],
+                jobs=tuple(json.loads(r[6])),
+                submitted_at=_dt(r[7]),
+                reason=r[8],
+                products=tuple(VerifiedProduct.from_json(p) for p in json.loads(r[9])),
+            )
+            for r in rows
+        ]
+
+    def closing(self) -> ClosingRecord | None:
+        """The latest closing of the night, finished or not."""
+        row = self._db.execute(
+            "SELECT id, started, forced, finished, summary FROM closings ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return ClosingRecord(row[0], dt.datetime.fromisoformat(row[1]), bool(row[2]), _dt(row[3]), row[4])
+
+    def finish_closing(self, closing_id: int, at: dt.datetime, summary: str) -> None:
+        self._db.execute(
+            "UPDATE closings SET finished = ?, summary = ? WHERE id = ?",
+            (at.isoformat(), summary, closing_id),
+        )
+
+    @staticmethod
+    def _closing_values(run: ClosingRun, at: dt.datetime) -> tuple[object, ...]:
+        return (
+            run.run,
+            run.seq,
+            run.subruns,
+            run.state.value,
+            run.attempt,
+            run.job_id,
+            json.dumps(list(run.jobs)),
+            _ts(run.submitted_at),
+            run.reason,
+            json.dumps([p.to_json() for p in run.products]),
+            at.isoformat(),
+        )

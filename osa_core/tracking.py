@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from osa_core.ledger import StepRow, TaskRow
 from osa_core.models import Sequence
@@ -46,6 +46,7 @@ class NightState:
         self.steps: dict[tuple[int, int, int], list[StepRow]] = {}
         self._subruns: dict[SubrunKey, SubrunStatus] = {}
         self._last_subruns: dict[int, tuple[SubrunStatus, ...]] = {}
+        self._last_status: dict[int, SequenceStatus] = {}
         self.set_sequences(sequences)
         for task in tasks:
             self._put_task(task)
@@ -106,19 +107,35 @@ class NightState:
                 continue
             key, attempt = found
             old = next(r for r in self.attempts[key] if r.attempt == attempt)
-            new = replace(
-                old,
-                state=info.state,
-                exit_code=info.exit_code,
-                signal=info.signal,
-                node=info.node or old.node,
-                start=info.start or old.start,
-                end=info.end,
-                reason=info.reason,
+            node = info.node or old.node
+            start = info.start or old.start
+            # Most tasks do not change between two refreshes: compare before building anything.
+            if (
+                old.state is info.state
+                and old.end == info.end
+                and old.exit_code == info.exit_code
+                and old.reason == info.reason
+                and old.start == start
+                and old.node == node
+                and old.signal == info.signal
+            ):
+                continue
+            new = TaskRow(
+                old.seq,
+                old.subrun,
+                old.attempt,
+                old.job_id,
+                old.array_index,
+                info.state,
+                info.exit_code,
+                info.signal,
+                node,
+                start,
+                info.end,
+                info.reason,
             )
-            if new != old:
-                self._put_task(new)
-                changed.append(new)
+            self._put_task(new)
+            changed.append(new)
         return changed
 
     # --- questions -------------------------------------------------------------------------------
@@ -206,6 +223,7 @@ class NightState:
         """``changed`` None rebuilds every subrun (the first snapshot)."""
         if changed is None:
             self._subruns.clear()
+            self._last_status.clear()
             changed = {key for s in self.sequences for key in self.keys(s.seq)}
         # A calibration's change can turn its children BLOCKED or back.
         calibrations = {
@@ -223,11 +241,15 @@ class NightState:
         touched = {seq for seq, _ in changed}
         previous = self._last_subruns
         for sequence in self.sequences:
-            if sequence.seq in touched or sequence.seq not in previous:
+            old_status = self._last_status.get(sequence.seq)
+            if sequence.seq in touched or sequence.seq not in previous or old_status is None:
                 subruns[sequence.seq] = tuple(self._subruns[k] for k in self.keys(sequence.seq))
+                status = self._sequence_status(sequence, subruns[sequence.seq])
             else:
                 subruns[sequence.seq] = previous[sequence.seq]
-            statuses.append(self._sequence_status(sequence, subruns[sequence.seq]))
+                status = old_status
+            statuses.append(status)
+            self._last_status[sequence.seq] = status
         self._last_subruns = subruns
         return NightSnapshot(
             date=date,

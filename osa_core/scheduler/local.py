@@ -10,6 +10,11 @@ What Slurm does and this backend mirrors: job ids from 1000 up, arrays with chos
 states and exit codes (``0:9`` for a signal), log files expanded from ``%A``/``%a``/``%4a``/``%j``,
 the script copied at submission and run through its ``#!`` line, the submitter's environment
 plus ``SLURM_*`` variables. Ignored: partition, account, extra sbatch options.
+
+Limits: memory is watched by polling the task's RSS (every 0.5 s), not fenced by a cgroup, so a
+short spike can pass; the spool must sit on a local file system (SQLite WAL and flock are not
+safe on NFS); an array task's ``SLURM_JOB_ID`` is the master id, not a per-task id as on Slurm;
+a task whose wrapper vanished while no daemon ran is NODE_FAIL, its end time when that was seen.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from osa_core.scheduler import local_proc as procs
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 from osa_core.scheduler.local_policy import REASON_HELD, REASON_NEVER
 from osa_core.scheduler.local_spool import (
+    DB_NAME,
     LOCK_NAME,
     LOG_NAME,
     PID_NAME,
@@ -289,9 +295,11 @@ _FROZEN = frozenset({REASON_HELD, REASON_NEVER})
 
 
 def daemon_running(spool: Path) -> bool:
-    """True if an executor holds the spool's lock."""
-    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(spool / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    """True if an executor holds the spool's lock (probing creates nothing)."""
+    try:
+        fd = os.open(Path(spool) / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -319,6 +327,8 @@ def stop_executor(spool: Path, *, kill_tasks: bool = False, timeout: float = 10.
     then their sessions get SIGKILL, and the next executor records them as NODE_FAIL.
     """
     spool = Path(spool).resolve()
+    if not (spool / DB_NAME).exists():
+        return  # never used (another backend's night, or removed): nothing to stop
     pid = daemon_pid(spool)
     if pid is not None and "osa_core.scheduler.local_daemon" in procs.cmdline(pid):
         try:

@@ -35,6 +35,7 @@ from osa_core.errors import SchedulerError
 from osa_core.scheduler import local_proc as procs
 from osa_core.scheduler.local_policy import JobLimits, Pending, dependency_state, outcome, plan
 from osa_core.scheduler.local_spool import (
+    DB_NAME,
     LOCK_NAME,
     STATUS_DIR,
     connect,
@@ -49,6 +50,8 @@ from osa_core.states import JobState
 TICK = 0.2
 FULL_PASS_EVERY = 5.0
 """Seconds between scheduling passes when nothing seems to change: a safety net only."""
+MEMORY_POLL = 0.5
+"""Seconds between memory checks: a scan of /proc costs ~10 us per process on the machine."""
 
 log = logging.getLogger("osa_core.local_daemon")
 
@@ -90,6 +93,7 @@ class Daemon:
         self.data_version = -1
         self.last_pass = 0.0
         self.dirty = True
+        self.last_memory_poll = 0.0
         self.stopping = False
 
     # -- main loop -------------------------------------------------------------------------
@@ -98,6 +102,9 @@ class Daemon:
         idle_since: float | None = None
         while not self.stopping:
             now = time.time()
+            if not (self.spool / DB_NAME).exists():
+                log.error("spool %s is gone: executor stops", self.spool)
+                break
             try:
                 self._tick(now)
             except sqlite3.Error as exc:
@@ -321,7 +328,8 @@ class Daemon:
                 procs.signal_task(run.pid, signal.SIGKILL)
                 run.killed = True
         limited = [r for r in self.running.values() if r.memory and r.kill_reason is None]
-        if limited:
+        if limited and now - self.last_memory_poll >= MEMORY_POLL:
+            self.last_memory_poll = now
             # Polling, not a cgroup: a spike shorter than a tick can escape, and a task over its
             # limit is killed at the next tick rather than at the allocation.
             snapshot = procs.all_procs()
@@ -351,6 +359,7 @@ class Daemon:
         vanished: list[Running] = []
         rows = self.conn.execute(
             "SELECT t.task_id, t.job_id, t.array_index, t.state, t.start_time, t.kill_reason, "
+            "t.cancel_requested, "
             "j.walltime, j.memory FROM tasks t JOIN jobs j USING (job_id) "
             "WHERE t.state IN ('RUNNING', 'PENDING')"
         ).fetchall()
@@ -376,7 +385,8 @@ class Daemon:
                 row["memory"],
                 status,
                 None,
-                row["kill_reason"],
+                # A cancel asked while no daemon ran: the task is cancelled even if it vanished.
+                row["kill_reason"] or (JobState.CANCELLED if row["cancel_requested"] else None),
             )
             if pid is None:
                 vanished.append(run)

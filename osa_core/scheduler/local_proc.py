@@ -30,8 +30,12 @@ class Proc:
 def read_proc(pid: int) -> Proc | None:
     """One process, or None if it does not exist (or is gone while reading)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            raw = handle.read().decode("ascii", "replace")
+        # os.open/os.read: half the cost of open() on a file read this often.
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            raw = os.read(fd, 4096).decode("ascii", "replace")
+        finally:
+            os.close(fd)
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ")".
