@@ -331,10 +331,18 @@ def _build(cls: Any, data: dict[str, Any], file: Path, prefix: str) -> Any:
             choices = ", ".join(sorted(known))
             raise ConfigError(f"{dotted}: unknown key (expected one of: {choices})", path=file)
         kwargs[key] = _convert(hints[key], value, file, dotted)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
-        raise ConfigError(f"{prefix or 'top level'}: {exc}", path=file) from None
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        name = missing[0]
+        dotted = f"{prefix}.{name}" if prefix else name
+        raise ConfigError(f"{dotted}: missing; expected {_describe(hints[name])}", path=file)
+    return cls(**kwargs)
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:

@@ -39,6 +39,21 @@ def index_spec(indices: Seq[int], throttle: int = 0) -> str:
     return f"{spec}%{throttle}" if throttle > 0 else spec
 
 
+def directive(option: str) -> str:
+    """One ``#SBATCH`` line as sbatch reads it: a value with spaces inside double quotes.
+
+    sbatch splits directive lines at whitespace outside double quotes and has no escape for a
+    quote; a line break would end the comment and hand the rest to bash. Such an option is not
+    written as a directive (the engine passes every option on sbatch's command line anyway).
+    """
+    key, sep, value = option.partition("=")
+    if any(c in option for c in '\n\r\0"'):
+        return f"# {key}: its value holds a character a directive cannot; given on the command line"
+    if sep and any(c.isspace() for c in value):
+        return f'#SBATCH {key}="{value}"'
+    return f"#SBATCH {option}"
+
+
 def sbatch_lines(
     config: Config, layout: NightLayout, sequence: Sequence, indices: Seq[int] | None
 ) -> list[str]:
@@ -98,7 +113,7 @@ def render_script(
     stamp = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     header = [
         "#!/bin/bash",
-        *(f"#SBATCH {line}" for line in sbatch_lines(config, layout, sequence, None)),
+        *(directive(line) for line in sbatch_lines(config, layout, sequence, None)),
         "",
         f"# {sequence.type.value} sequence {sequence.seq}, run {sequence.run:05d}, night {layout.night}",
         f"# written by osa-core at {stamp}; extra arguments (e.g. --attempt-map) pass through",
