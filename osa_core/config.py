@@ -235,6 +235,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         line = _toml_error_line(str(exc))
         raise ConfigError(f"not valid TOML: {exc}", path=found, line=line) from None
     config = _build(Config, data, found, "")
+    _check_resources(config.scheduler, found)
     config = dataclasses.replace(config, source=found.resolve())
     return _resolve_paths(config, found.resolve().parent)
 
@@ -243,6 +244,24 @@ def config_from_dict(data: dict[str, Any], base: Path, source: str = "<dict>") -
     """Build a config from a dict as TOML would give it (tests, the demo)."""
     config = _build(Config, data, Path(source), "")
     return _resolve_paths(config, base)
+
+
+def _check_resources(sched: SchedulerConfig, file: Path) -> None:
+    """Memory and wall time are read by SLURM's rules now, not when a resubmission needs them."""
+    from osa_core.resources import memory_mb, walltime_seconds
+
+    for key, parse, what in (
+        ("memory", memory_mb, "a memory like 4G or 500M"),
+        ("calibration_memory", memory_mb, "a memory like 4G or 500M"),
+        ("walltime", walltime_seconds, "a wall time like 02:00:00 or 1-00:00:00"),
+        ("calibration_walltime", walltime_seconds, "a wall time like 02:00:00 or 1-00:00:00"),
+    ):
+        value = getattr(sched, key)
+        try:
+            if parse(value) <= 0:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise ConfigError(f"scheduler.{key}: expected {what}, got {value!r}", path=file) from None
 
 
 def _toml_error_line(message: str) -> int | None:
@@ -363,7 +382,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         return obj
 
     resolved: Config = fix(config)
-    summary = resolved.paths.night_summary
+    summary = os.path.expanduser(resolved.paths.night_summary)
     if not Path(summary).is_absolute():
         summary = os.path.normpath(base / summary)
     return dataclasses.replace(resolved, paths=dataclasses.replace(resolved.paths, night_summary=summary))

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from osa_core.models import Plan, Sequence
 from osa_core.pipeline import get_profile
 from osa_core.resources import scale_memory, scale_walltime
 from osa_core.scheduler import make_scheduler
-from osa_core.scheduler.base import JobRequest, Scheduler
+from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 from osa_core.scripts import render_script
 from osa_core.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
 from osa_core.states import JobState, SequenceType
@@ -41,6 +42,8 @@ log = logging.getLogger("osa.engine")
 
 # sacct lists jobs by submission/eligibility time; reach back a little for clock skew.
 QUERY_SLACK = dt.timedelta(minutes=10)
+# How long a crash recovery waits for sacct to show a job sbatch may have created.
+RECOVERY_WAIT = 6.0
 
 
 def utcnow() -> dt.datetime:
@@ -124,6 +127,9 @@ class Engine:
     def _names(self) -> list[str]:
         return [self.layout.job_name(s.run) for s in self.state.sequences]
 
+    def _job_ids(self) -> list[str]:
+        return sorted({s.job_id for s in self.ledger.submissions() if s.job_id})
+
     def _since(self) -> dt.datetime | None:
         first = self.ledger.earliest_submission()
         return first - QUERY_SLACK if first else None
@@ -140,7 +146,11 @@ class Engine:
         if since is not None:
             try:
                 self.scheduler_calls += 1
-                infos = await self.scheduler.query(self._names(), since)
+                infos = await self.scheduler.query(self._names(), since, self._job_ids())
+                if self.state.active_job_ids():
+                    # sacct answers from the accounting database even with the controller
+                    # down; while jobs are in flight the controller's health matters too.
+                    await self.scheduler.ping()
             except SchedulerError as exc:
                 log.warning("scheduler did not answer: %s", exc)
                 self._health = SchedulerHealth(ok=False, error=str(exc), last_ok=self._health.last_ok)
@@ -388,23 +398,27 @@ class Engine:
     async def _recover_submitting(self) -> None:
         """Submissions begun but not completed: did sbatch run before the crash?
 
-        The job is found through its night-tagged name among jobs the ledger does not know.
+        The job is found through its night-tagged name, submitted no earlier than the ledger
+        wrote its intent, among jobs the ledger does not know. The accounting database shows a
+        new job a second or two late, so an empty answer is asked again before giving up.
         """
         open_subs = self.ledger.submissions("submitting")
         if not open_subs:
             return
         since = min(s.submitted_at for s in open_subs) - QUERY_SLACK
         names = sorted({s.name for s in open_subs})
-        self.scheduler_calls += 1
-        infos = await self.scheduler.query(names, since)
         known = {s.job_id for s in self.ledger.submissions() if s.job_id}
+        deadline = time.monotonic() + RECOVERY_WAIT
+        while True:
+            self.scheduler_calls += 1
+            infos = await self.scheduler.query(names, since)
+            found = {sub.id: _recovered_job(sub, infos, known) for sub in open_subs}
+            if all(found.values()) or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(1.0)
         for sub in open_subs:
-            candidates = sorted(
-                {i.job_id for i in infos if i.name == sub.name and i.job_id not in known},
-                key=lambda j: int(j) if j.isdigit() else 0,
-            )
-            if candidates:
-                job_id = candidates[0]
+            job_id = found[sub.id]
+            if job_id is not None:
                 known.add(job_id)
                 self.ledger.complete_submission(sub.id, job_id, note="recovered through its night tag")
                 self.ledger.log_event("recover", f"job {job_id} of seq {sub.seq} found after a crash")
@@ -572,15 +586,68 @@ class Engine:
 
     # --- end of night ------------------------------------------------------------------------------------
     async def close_night(self, force: bool = False) -> ActionReport:
-        return ActionReport("close", False, "closing the night is not available yet in this version")
+        """One round of the closing (osa_core/closer.py): submit due merges, carry finished ones on.
+
+        Never waits for a merge job; ok=False with the list of what is missing when the night is
+        not complete (and not ``force``). Call it again to advance; the snapshot's ``closing``
+        says where it stands.
+        """
+        from osa_core.closer import Closer
+
+        with self._lock("close"):
+            report = await Closer(self).advance(force)
+        self._snapshot = self._build(None)
+        return report
+
+    async def preview_close(self, force: bool = False) -> ActionReport:
+        """What :meth:`close_night` would do now (``close --dry-run``); changes nothing."""
+        from osa_core.closer import Closer
+
+        return await Closer(self).preview(force)
 
     async def push(self) -> ActionReport:
-        return ActionReport("push", False, "pushing datacheck is not available yet in this version")
+        """Publish the night's datacheck (built first if it never was), in a worker thread."""
+        if not self.config.webserver.host:
+            where = self.config.source or "the configuration"
+            return ActionReport(
+                "push", False, f"the datacheck web server is not configured: set [webserver] host in {where}"
+            )
+        from osa_core.datacheck import build_datacheck, page_path
+        from osa_core.publish import publish
+
+        try:
+            if not page_path(self.layout).exists():
+                await asyncio.to_thread(build_datacheck, self.snapshot, self.layout)
+            report = await asyncio.to_thread(publish, self.layout, None)
+        except OsaError as exc:
+            return ActionReport("push", False, str(exc))
+        details = tuple(f"not uploaded {remote}: {why}" for remote, why in report.failed)
+        message = (
+            f"pushed to {self.config.webserver.host}: {len(report.uploaded)} uploaded, "
+            f"{len(report.skipped)} unchanged, {len(report.failed)} failed"
+        )
+        return ActionReport("push", report.ok, message, (), details)
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:  # pragma: no cover - CLI loop
         while stop is None or not stop.is_set():
             await self.refresh()
             await asyncio.sleep(self._interval)
+
+
+def _recovered_job(sub: SubmissionRow, infos: list[TaskInfo], known: set[str]) -> str | None:
+    # sacct prints whole seconds: a job submitted right after the intent may show a second early.
+    earliest = sub.submitted_at.replace(microsecond=0) - dt.timedelta(seconds=1)
+    candidates = sorted(
+        {
+            i.job_id
+            for i in infos
+            if i.name == sub.name
+            and i.job_id not in known
+            and (i.submit is None or i.submit >= earliest)
+        },
+        key=lambda j: int(j) if j.isdigit() else 0,
+    )
+    return candidates[0] if candidates else None
 
 
 def _fault_point(submitted: int) -> None:

@@ -40,20 +40,37 @@ class StepRecord:
         return (json.dumps(data, separators=(",", ":")) + "\n").encode()
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> StepRecord:
+    def from_json(cls, data: object) -> StepRecord:
+        """A record from one parsed line; ValueError for anything that is not a whole record."""
+        if not isinstance(data, dict):
+            raise ValueError("a step record is a JSON object")
         outputs = data.get("outputs") or ()
+        time = data["time"]
+        if not isinstance(time, str):
+            raise ValueError("time must be a string")
+        dt.datetime.fromisoformat(time)  # refuse a time the ledger could not read back
+        for name in ("exit_code", "array_index"):
+            if data.get(name) is not None and not _is_int(data[name]):
+                raise ValueError(f"{name} must be an integer")
+        attempt = data.get("attempt", 1)
+        if not _is_int(attempt) or not isinstance(outputs, list | tuple):
+            raise ValueError("attempt must be an integer and outputs a list")
         return cls(
             event=str(data["event"]),
             step=str(data["step"]),
-            time=str(data["time"]),
-            attempt=int(data.get("attempt", 1)),  # type: ignore[call-overload]
+            time=time,
+            attempt=attempt,
             host=str(data.get("host", "")),
             job_id=None if data.get("job_id") is None else str(data["job_id"]),
-            array_index=data.get("array_index"),  # type: ignore[arg-type]
-            exit_code=data.get("exit_code"),  # type: ignore[arg-type]
-            outputs=tuple(str(o) for o in outputs),  # type: ignore[union-attr]
+            array_index=data.get("array_index"),
+            exit_code=data.get("exit_code"),
+            outputs=tuple(str(o) for o in outputs),
             detail=str(data.get("detail", "")),
         )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def append_record(path: Path, record: StepRecord) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from osa_core.errors import OsaError
 from osa_core.history import StepRecord, append_record, now_iso, read_records
 from osa_core.pipeline.base import StepCommand
 
@@ -51,6 +52,8 @@ def parse_attempt_map(text: str | None) -> dict[int, int]:
         if not item.strip():
             continue
         index, _, attempt = item.partition("=")
+        if not (index.strip().isdigit() and attempt.strip().isdigit()):
+            raise OsaError(f"--attempt-map: expected INDEX=ATTEMPT pairs like 3=2,17=3, got {text!r}")
         out[int(index)] = int(attempt)
     return out
 

@@ -40,17 +40,19 @@ def index_spec(indices: Seq[int], throttle: int = 0) -> str:
 
 
 def directive(option: str) -> str:
-    """One ``#SBATCH`` line as sbatch reads it: a value with spaces inside double quotes.
+    """One ``#SBATCH`` line as sbatch 22.05 reads it.
 
-    sbatch splits directive lines at whitespace outside double quotes and has no escape for a
-    quote; a line break would end the comment and hand the rest to bash. Such an option is not
-    written as a directive (the engine passes every option on sbatch's command line anyway).
+    sbatch splits directive lines at whitespace outside double quotes, ends them at an unquoted
+    ``#`` and drops backslashes unless escaped; inside double quotes ``\\"`` and ``\\\\`` are
+    escapes. A line break would end the comment and hand the rest to bash: such an option is not
+    written at all (the engine passes every option on sbatch's command line anyway).
     """
+    if any(c in option for c in "\n\r\0"):
+        return "# an option holding a line break is given on sbatch's command line only"
     key, sep, value = option.partition("=")
-    if any(c in option for c in '\n\r\0"'):
-        return f"# {key}: its value holds a character a directive cannot; given on the command line"
-    if sep and any(c.isspace() for c in value):
-        return f'#SBATCH {key}="{value}"'
+    if sep and any(c.isspace() or c in '#"\\' for c in value):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'#SBATCH {key}="{escaped}"'
     return f"#SBATCH {option}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from osa_core.ledger import StepRow, TaskRow
 from osa_core.models import Sequence
@@ -99,7 +99,7 @@ class NightState:
     def apply(self, infos: Iterable[TaskInfo]) -> list[TaskRow]:
         """Fold one scheduler answer in; return the task rows that changed."""
         changed: list[TaskRow] = []
-        for info in infos:
+        for info in self._expand(infos):
             found = self._by_job.get((info.job_id, info.array_index))
             if found is None and info.array_index is not None:
                 found = self._by_job.get((info.job_id, None))
@@ -137,6 +137,23 @@ class NightState:
             self._put_task(new)
             changed.append(new)
         return changed
+
+    def _expand(self, infos: Iterable[TaskInfo]) -> Iterable[TaskInfo]:
+        """An array cancelled before any task started is one line without an index in sacct:
+        it speaks for every index of that array still waiting."""
+        for info in infos:
+            if info.array_index is None and (info.job_id, None) not in self._by_job:
+                waiting = [
+                    index
+                    for (job, index), (key, attempt) in self._by_job.items()
+                    if job == info.job_id and index is not None and self.latest(key) is not None
+                    and self.latest(key).attempt == attempt  # type: ignore[union-attr]
+                    and self.latest(key).state.active  # type: ignore[union-attr]
+                ]
+                for index in waiting:
+                    yield replace(info, array_index=index)
+                continue
+            yield info
 
     # --- questions -------------------------------------------------------------------------------
     def latest(self, key: SubrunKey) -> TaskRow | None:
@@ -225,6 +242,10 @@ class NightState:
             self._subruns.clear()
             self._last_status.clear()
             changed = {key for s in self.sequences for key in self.keys(s.seq)}
+        # A sequence new since the last snapshot has no subrun status yet.
+        for s in self.sequences:
+            if s.seq not in self._last_subruns:
+                changed.update(self.keys(s.seq))
         # A calibration's change can turn its children BLOCKED or back.
         calibrations = {
             seq for seq, _ in changed if self._by_seq.get(seq) and self._by_seq[seq].is_calibration

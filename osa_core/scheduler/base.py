@@ -72,8 +72,17 @@ class Scheduler(abc.ABC):
         """Submit; return the job id (the array's master id)."""
 
     @abc.abstractmethod
-    async def query(self, names: Sequence[str], since: dt.datetime) -> list[TaskInfo]:
-        """Every task of the jobs with these names submitted since ``since``: one call."""
+    async def query(
+        self, names: Sequence[str], since: dt.datetime, job_ids: Sequence[str] = ()
+    ) -> list[TaskInfo]:
+        """Every task of the jobs with these names submitted since ``since``: one call.
+
+        ``job_ids``, when given, narrows the answer to those jobs; SLURM needs them to show jobs
+        that are not yet eligible (waiting on a dependency, held, throttled).
+        """
+
+    async def ping(self) -> None:
+        """Raise SchedulerUnreachable when the scheduler's controller does not answer."""
 
     @abc.abstractmethod
     async def cancel(self, job_id: str, indices: Sequence[int] | None = None) -> None:
@@ -89,5 +98,5 @@ class Scheduler(abc.ABC):
     async def release(self, job_id: str) -> None:
         raise NotImplementedError(f"{self.name} cannot release jobs")
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - most backends hold nothing
         """Release resources (connections, handles)."""

@@ -74,7 +74,10 @@ class LocalScheduler(Scheduler):
     async def submit(self, request: JobRequest) -> str:
         return await asyncio.to_thread(self._submit, request)
 
-    async def query(self, names: Sequence[str], since: dt.datetime) -> list[TaskInfo]:
+    async def query(
+        self, names: Sequence[str], since: dt.datetime, job_ids: Sequence[str] = ()
+    ) -> list[TaskInfo]:
+        # The spool sees every job, eligible or not: names and time are filter enough.
         return await asyncio.to_thread(self._query, list(names), since)
 
     async def cancel(self, job_id: str, indices: Sequence[int] | None = None) -> None:

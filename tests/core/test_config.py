@@ -339,7 +339,7 @@ BAD = [
 @pytest.mark.parametrize(("name", "text", "key", "expected"), BAD, ids=[b[0] for b in BAD])
 def test_bad_config_names_file_key_and_expectation(
     tmp_path: Path, name: str, text: str, key: str, expected: str
-):
+) -> None:
     path = write(tmp_path, text)
     message = error_of(path)
     assert message.startswith(f"{path}: {key}: "), message
@@ -439,3 +439,13 @@ def _scheduler_keys() -> str:
     from osa_core.config import SchedulerConfig
 
     return ", ".join(sorted(f.name for f in dataclasses.fields(SchedulerConfig)))
+
+
+def test_home_is_expanded_in_the_night_summary_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = load_config(
+        write(tmp_path, '[paths]\nnight_summary = "~/raw/{night}/NightSummary_{night}.txt"\n')
+    )
+    assert config.paths.night_summary == str(tmp_path / "home/raw/{night}/NightSummary_{night}.txt")

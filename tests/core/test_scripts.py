@@ -203,7 +203,9 @@ def hostile_setup(tmp_path: Path) -> tuple[Config, Path]:
     return config, site
 
 
-def run_script(tmp_path: Path, script: str, *args: str, env: dict[str, str] | None = None):
+def run_script(
+    tmp_path: Path, script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "job.sh"
     path.write_text(script)
     check = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
@@ -289,8 +291,9 @@ def test_data_script_without_array_index_does_not_call_the_runner(tmp_path: Path
         '[night]\nprod_id = "v1\\ntouch PWNED_NEWLINE"\n',
         '[scheduler]\npartition = "short\\ntouch PWNED_NEWLINE"\n',
         '[scheduler]\nextra_sbatch_args = ["--qos=x\\ntouch PWNED_NEWLINE"]\n',
+        '[scheduler]\nextra_sbatch_args = ["--exclusive\\ntouch PWNED_NEWLINE"]\n',
     ],
-    ids=["prod_id", "partition", "extra_sbatch_args"],
+    ids=["prod_id", "partition", "extra_sbatch_args", "extra_sbatch_args-without-value"],
 )
 def test_newline_in_a_config_value_never_reaches_bash(tmp_path: Path, extra: str) -> None:
     site = tmp_path / "site"
@@ -313,22 +316,35 @@ def test_newline_in_a_config_value_never_reaches_bash(tmp_path: Path, extra: str
 
 
 def sbatch_directive_words(line: str) -> list[str]:
-    """How sbatch splits the rest of a ``#SBATCH`` line into words (Slurm's opt.c: whitespace
-    separates words unless inside double quotes, which are removed); every word is one option."""
+    """How sbatch 22.05 reads the rest of a ``#SBATCH`` line (each rule seen with ``sbatch --hold``
+    and ``scontrol show job``): whitespace outside double quotes separates words; double quotes are
+    removed; a backslash is removed and keeps the next character (``\\\\`` -> ``\\``, ``\\"``
+    -> ``"``) but does not protect a space; ``#`` outside quotes ends the line. Each word is an option.
+    """
     words: list[str] = []
-    word: list[str] | None = None
-    quoted = False
-    for char in line:
-        if char == '"':
-            quoted = not quoted
-            word = word if word is not None else []
-        elif char.isspace() and not quoted:
-            if word is not None:
-                words.append("".join(word))
-            word = None
-        else:
-            word = (word or []) + [char]
-    if word is not None:
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i].isspace():
+            i += 1
+        if i >= n or line[i] == "#":
+            break
+        word: list[str] = []
+        quoted = escaped = False
+        while i < n and (quoted or not line[i].isspace()):
+            char = line[i]
+            i += 1
+            if escaped:
+                word.append(char)
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = not quoted
+            elif char == "#" and not quoted:
+                i = n
+                break
+            else:
+                word.append(char)
         words.append("".join(word))
     return words
 
@@ -337,18 +353,26 @@ def test_sbatch_directive_words_emulation() -> None:
     assert sbatch_directive_words("--mem=4G") == ["--mem=4G"]
     assert sbatch_directive_words('--chdir="/a b/c"') == ["--chdir=/a b/c"]
     assert sbatch_directive_words("--chdir=/a b/c") == ["--chdir=/a", "b/c"]
+    assert sbatch_directive_words("--output=/a/hash#dir/x") == ["--output=/a/hash"]
+    assert sbatch_directive_words('--output="/a/hash#dir/x"') == ["--output=/a/hash#dir/x"]
+    assert sbatch_directive_words('--output="/a/back\\slash"') == ["--output=/a/backslash"]
+    assert sbatch_directive_words('--output="/a/back\\\\slash"') == ["--output=/a/back\\slash"]
+    assert sbatch_directive_words('--comment=q\\"r') == ['--comment=q"r']
+    assert sbatch_directive_words("--comment=a\\ b") == ["--comment=a", "b"]
 
 
-SBATCH_BUG = (
-    "BUG: scripts.sbatch_lines writes values unquoted into '#SBATCH' lines; sbatch splits them at spaces "
-    "and refuses the script ('Invalid directive found in batch script: night', Slurm 22.05): the fixed "
-    "'--comment=osa night ... seq ... prod ...' alone breaks every script, and any path with a space too"
+
+
+@pytest.mark.parametrize(
+    "directory",
+    [
+        "site",
+        "night dir",
+        "hash#dir",
+        "back\\slash",
+    ],
 )
-
-
-@pytest.mark.parametrize("directory", ["site", "night dir"])
-
-def test_sbatch_reads_each_directive_as_one_word(tmp_path: Path, directory: str) -> None:
+def test_sbatch_reads_each_directive_as_written(tmp_path: Path, directory: str) -> None:
     config = make_config(tmp_path / directory)
     layout = NightLayout(config, NIGHT)
     script = render_script(config, layout, DATA, CALIBRATION)
@@ -358,18 +382,20 @@ def test_sbatch_reads_each_directive_as_one_word(tmp_path: Path, directory: str)
         "--output": layout.task_stdout_pattern(DATA.run, True),
         "--error": layout.task_stderr_pattern(DATA.run, True),
     }
+    seen = set()
     for line in script.splitlines():
         if line.startswith("#SBATCH "):
             words = sbatch_directive_words(line[len("#SBATCH ") :])
             assert len(words) == 1, line
             key, _, value = words[0].partition("=")
             if key in expected:
-                assert value == expected[key]
+                assert value == expected[key], line
+                seen.add(key)
+    assert seen == set(expected)
 
 
 @pytest.mark.slurm
 @pytest.mark.parametrize("directory", ["site", "night dir"])
-
 def test_real_sbatch_accepts_the_script(tmp_path: Path, slurm_cluster: str, directory: str) -> None:
     """``sbatch --test-only`` parses the script's directives and submits nothing."""
     site = tmp_path / directory

@@ -1,0 +1,241 @@
+"""SlurmScheduler against the real single-node Slurm 22.05 of ``dev/slurm-up``.
+
+Jobs run as root on this node, so they write straight into ``tmp_path``. Every job name carries
+a fresh tag: reruns never see an earlier run's jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from osa_core.errors import SchedulerUnreachable
+from osa_core.scheduler.base import JobRequest, TaskInfo
+from osa_core.scheduler.slurm import SlurmScheduler, slurm_available
+from osa_core.states import JobState
+
+pytestmark = pytest.mark.slurm
+
+ROOT = Path(__file__).resolve().parents[2]
+SLURM_UP = ROOT / "dev" / "slurm-up"
+TIMEOUT = 5.0
+
+
+class CountingSlurm(SlurmScheduler):
+    """Records every command it runs, to prove how many calls a query costs."""
+
+    def __init__(self, command_timeout: float, partition: str | None = None) -> None:
+        super().__init__(command_timeout, partition)
+        self.calls: list[list[str]] = []
+
+    async def _run(self, argv: list[str], **kw: Any) -> str:
+        self.calls.append(argv)
+        return await super()._run(argv, **kw)
+
+
+def write_script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/bash\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def make_request(tmp_path: Path, name: str, script: str, **kw: object) -> JobRequest:
+    return JobRequest(
+        name=name,
+        script=script,
+        workdir=str(tmp_path),
+        stdout=str(tmp_path / f"{name}_%A_%a.out"),
+        stderr=str(tmp_path / f"{name}_%A_%a.err"),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def wait_until(
+    sched: SlurmScheduler,
+    names: Sequence[str],
+    since: dt.datetime,
+    ids: Sequence[str],
+    done: Callable[[dict[tuple[str, int | None], TaskInfo]], bool],
+    timeout: float = 90.0,
+) -> dict[tuple[str, int | None], TaskInfo]:
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = {(t.job_id, t.array_index): t for t in await sched.query(names, since, ids)}
+        if done(tasks):
+            return tasks
+        if time.monotonic() > deadline:
+            pytest.fail(f"SLURM did not get there in {timeout} s: {sorted(tasks.items())}")
+        await asyncio.sleep(0.5)
+
+
+def slurm_up(option: str) -> None:
+    subprocess.run([str(SLURM_UP), option], check=True, timeout=120)
+
+
+async def test_night_lifecycle(slurm_cluster: str, tmp_path: Path) -> None:
+    assert slurm_available()
+    sched = CountingSlurm(TIMEOUT, partition=slurm_cluster)
+    tag = uuid.uuid4().hex[:8]
+    name = {k: f"OSATEST_{tag}_{k}" for k in ("array", "after", "mixed", "never")}
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    ok = write_script(
+        tmp_path / "ok.sh", f'sleep 1\necho "$(hostname -s)" > {out}/array_$SLURM_ARRAY_TASK_ID'
+    )
+    mixed = write_script(
+        tmp_path / "mixed.sh",
+        'sleep 1\ncase "$SLURM_ARRAY_TASK_ID" in 1) exit 3;; 3) sleep 60;; esac\nexit 0',
+    )
+    array_id = await sched.submit(make_request(tmp_path, name["array"], ok, array=(0, 1, 2)))
+    # An inline script goes through /dev/stdin: its arguments and the request's env still arrive.
+    inline = f'#!/bin/bash\necho "$1 $OSA_TEST_VALUE" > {out}/after\n'
+    after_id = await sched.submit(
+        make_request(
+            tmp_path,
+            name["after"],
+            inline,
+            after_ok=(array_id,),
+            args=("first-arg",),
+            env=(("OSA_TEST_VALUE", "a,b c"),),
+        )
+    )
+    mixed_id = await sched.submit(make_request(tmp_path, name["mixed"], mixed, array=(0, 1, 2, 3)))
+    never_id = await sched.submit(
+        make_request(tmp_path, name["never"], ok, after_ok=(mixed_id,), comment="waits on a failure")
+    )
+    names = list(name.values())
+    ids = [array_id, after_id, mixed_id, never_id]
+    try:
+        await wait_until(
+            sched, names, since, ids, lambda t: (mixed_id, 3) in t and t[(mixed_id, 3)].state.active
+        )
+        await sched.cancel(mixed_id, [3])
+
+        def settled(t: dict[tuple[str, int | None], TaskInfo]) -> bool:
+            keys = [(array_id, i) for i in range(3)] + [(after_id, None)] + [(mixed_id, i) for i in range(4)]
+            return all(k in t and t[k].state.finished for k in keys) and (never_id, None) in t
+
+        tasks = await wait_until(sched, names, since, ids, settled)
+
+        before = len(sched.calls)
+        tasks = {(t.job_id, t.array_index): t for t in await sched.query(names, since, ids)}
+        assert [c[0] for c in sched.calls[before:]] == ["sacct"], "a refresh is exactly one sacct call"
+        assert len(tasks) == 3 + 1 + 4 + 1
+
+        host = socket.gethostname().split(".")[0]
+        now = dt.datetime.now(dt.UTC)
+        for i in range(3):
+            t = tasks[(array_id, i)]
+            assert (t.state, t.exit_code, t.node, t.name) == (JobState.COMPLETED, 0, host, name["array"])
+            assert t.submit and t.start and t.end and t.submit <= t.start <= t.end <= now
+            assert t.submit > since - dt.timedelta(minutes=1), "times are UTC-aware and right"
+            assert (out / f"array_{i}").read_text().strip() == host
+        assert tasks[(after_id, None)].state is JobState.COMPLETED
+        array_end = max(tasks[(array_id, i)].end or now for i in range(3))
+        assert (tasks[(after_id, None)].start or dt.datetime.min.replace(tzinfo=dt.UTC)) >= array_end
+        assert (out / "after").read_text() == "first-arg a,b c\n"
+
+        failed = tasks[(mixed_id, 1)]
+        assert (failed.state, failed.exit_code, failed.signal) == (JobState.FAILED, 3, None)
+        assert tasks[(mixed_id, 0)].state is JobState.COMPLETED
+        assert tasks[(mixed_id, 3)].state is JobState.CANCELLED
+
+        # The job waiting on the failed array stays pending; squeue has the live reason.
+        assert tasks[(never_id, None)].state is JobState.PENDING
+        reasons: dict[str, str] = {}
+        deadline = time.monotonic() + 30
+        while reasons.get(never_id) != "DependencyNeverSatisfied" and time.monotonic() < deadline:
+            reasons = await sched.pending_reasons(ids)
+            await asyncio.sleep(0.5)
+        assert reasons == {never_id: "DependencyNeverSatisfied"}
+        assert await sched.pending_reasons([array_id]) == {}  # finished job: squeue lists nothing
+
+        # Re-arm: the pending job now waits on the completed array, so it runs.
+        await sched.set_dependency(never_id, [array_id])
+        tasks = await wait_until(sched, names, since, ids, lambda t: t[(never_id, None)].state.finished)
+        assert tasks[(never_id, None)].state is JobState.COMPLETED
+    finally:
+        for job in ids:  # no-ops once finished; a failed test leaves nothing queued
+            await sched.cancel(job)
+
+
+async def test_hold_release_and_pending_range(slurm_cluster: str, tmp_path: Path) -> None:
+    sched = SlurmScheduler(TIMEOUT)
+    name = f"OSATEST_{uuid.uuid4().hex[:8]}_held"
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    script = write_script(tmp_path / "quick.sh", "sleep 1")
+    # Submitted held (no race with the scheduler starting a task before hold() lands).
+    req = make_request(tmp_path, name, script, array=(1, 3, 5, 6, 7), throttle=2, extra=("--hold",))
+    job = await sched.submit(req)
+    try:
+        # Held and never started: without its id sacct would not list it at all.
+        tasks = await wait_until(sched, [name], since, [job], lambda t: len(t) == 5)
+        assert sorted(i or 0 for _, i in tasks) == [1, 3, 5, 6, 7]
+        assert all(t.state is JobState.PENDING and t.node is None for t in tasks.values())
+        assert await sched.pending_reasons([job]) == {job: "JobHeldUser"}
+        await sched.hold(job)  # root's hold is an administrator's hold
+        assert await sched.pending_reasons([job]) == {job: "JobHeldAdmin"}
+        await sched.release(job)
+        tasks = await wait_until(
+            sched, [name], since, [job], lambda t: all(x.state.finished for x in t.values())
+        )
+        assert {t.state for t in tasks.values()} == {JobState.COMPLETED}
+    finally:
+        await sched.cancel(job)  # a no-op once it finished; frees the node if the test failed
+
+
+async def test_controller_down(slurm_cluster: str, tmp_path: Path) -> None:
+    """slurmctld down: everything that talks to it is unreachable within command_timeout.
+
+    sacct reads slurmdbd, not slurmctld, so ``query`` still answers from the accounting
+    database (checked here, as it is what Slurm does); ``ping``/``pending_reasons`` tell.
+    """
+    sched = SlurmScheduler(3.0)
+    name = f"OSATEST_{uuid.uuid4().hex[:8]}_down"
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    script = write_script(tmp_path / "quick.sh", "true")
+    await sched.ping()
+    slurm_up("--stop-ctld")
+    try:
+        calls: list[Callable[[], Awaitable[object]]] = [
+            sched.ping,
+            lambda: sched.pending_reasons(["1"]),
+            lambda: sched.submit(make_request(tmp_path, name, script)),
+        ]
+        for call in calls:
+            started = time.monotonic()
+            with pytest.raises(SchedulerUnreachable, match="not answer"):
+                await call()
+            assert time.monotonic() - started < 3.0 + 2.0
+        assert await sched.query([name], since) == []  # the database still answers
+    finally:
+        slurm_up("--start-ctld")
+    await sched.ping()
+    job = await sched.submit(make_request(tmp_path, name, script))
+    tasks = await wait_until(sched, [name], since, [job], lambda t: (job, None) in t)
+    assert tasks[(job, None)].name == name
+
+
+async def test_accounting_down_makes_query_unreachable(slurm_cluster: str) -> None:
+    sched = SlurmScheduler(3.0)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    slurm_up("--stop-dbd")
+    try:
+        started = time.monotonic()
+        with pytest.raises(SchedulerUnreachable, match="sacct: SLURM is not answering"):
+            await sched.query(["OSATEST_none"], since)
+        assert time.monotonic() - started < 3.0 + 2.0
+    finally:
+        slurm_up("--start-dbd")
+    assert await sched.query(["OSATEST_none"], since) == []
