@@ -23,12 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from osa_core.config import load_config  # noqa: E402
-from osa_core.engine import Engine  # noqa: E402
-from osa_core.history import StepRecord, append_record  # noqa: E402
-from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo  # noqa: E402
-from osa_core.scheduler.slurm_commands import parse_sacct  # noqa: E402
-from support.nights import make_night  # noqa: E402
+from support.nights import make_night
+
+from osa_core.config import load_config
+from osa_core.engine import Engine
+from osa_core.history import StepRecord, append_record
+from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
+from osa_core.scheduler.slurm_commands import parse_sacct
 
 RUNS, SUBRUNS, CHANGED = 50, 200, 0.01
 T0 = dt.datetime(2020, 1, 28, 8, 0, tzinfo=dt.UTC)
@@ -62,7 +63,11 @@ class RecordedScheduler(Scheduler):
             name, _ = self.jobs[job]
             jid = job if index is None else f"{job}_{index}"
             raw = job if index is None else str(int(job) * 1000 + index)
-            end = "Unknown" if state in ("RUNNING", "PENDING") else (T0 + dt.timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%S")
+            end = (
+                "Unknown"
+                if state in ("RUNNING", "PENDING")
+                else (T0 + dt.timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%S")
+            )
             code = "0:0" if state != "FAILED" else "3:0"
             node, began = ("None assigned", "Unknown") if state == "PENDING" else ("node01", start)
             lines.append(f"{jid}|{raw}|{name}|{state}|{code}|{node}|{start}|{began}|{end}|None")
@@ -80,8 +85,10 @@ class RecordedScheduler(Scheduler):
 
 
 def night_file(path: Path) -> Path:
-    lines = ["01000    5 DRS4 2020-01-27 19:00:00 0001 1 1 nan nan nan",
-             "01001    5 CALI 2020-01-27 19:10:00 0001 1 1 nan nan nan"]
+    lines = [
+        "01000    5 DRS4 2020-01-27 19:00:00 0001 1 1 nan nan nan",
+        "01001    5 CALI 2020-01-27 19:10:00 0001 1 1 nan nan nan",
+    ]
     for i in range(RUNS):
         start = dt.datetime(2020, 1, 27, 19, 20) + dt.timedelta(minutes=10 * i)
         lines.append(f"{1002 + i:05d} {SUBRUNS:4d} DATA {start:%Y-%m-%d %H:%M:%S} 0001 1 1 nan nan nan")
@@ -92,7 +99,9 @@ def night_file(path: Path) -> Path:
 async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="osa-bench-"))
     seed = night_file(root / "NightSummary_20200127.txt")
-    night = make_night(root / "night", "local", night_file=seed, extra={"pipeline": {"simulate": {"max_subruns": 0}}})
+    night = make_night(
+        root / "night", "local", night_file=seed, extra={"pipeline": {"simulate": {"max_subruns": 0}}}
+    )
     config = load_config(night.config)
     scheduler = RecordedScheduler()
     engine = Engine(config, dt.date(2020, 1, 27), scheduler=scheduler)
@@ -102,15 +111,22 @@ async def main() -> None:
     await engine.refresh()
 
     layout = engine.layout
-    keys = [(seq.seq, seq.run, i) for seq in engine.state.sequences if not seq.is_calibration for i in range(SUBRUNS)]
-    jobs = {(t.seq, t.subrun): (t.job_id, t.array_index) for rows in engine.state.attempts.values() for t in rows}
+    keys = [
+        (seq.seq, seq.run, i)
+        for seq in engine.state.sequences
+        if not seq.is_calibration
+        for i in range(SUBRUNS)
+    ]
+    jobs = {
+        (t.seq, t.subrun): (t.job_id, t.array_index) for rows in engine.state.attempts.values() for t in rows
+    }
     per_round = int(len(keys) * CHANGED)
     # A live night: RUNNING tasks fill the cluster's slots, the rest wait or are done. Each
     # round half of the 1% finishes and as many start, and each writes a step record.
     slots = 500
     running = list(keys[:slots])
     waiting = list(keys[slots:])
-    for seq, run, subrun in running:
+    for seq, _run, subrun in running:
         scheduler.state[jobs[(seq, subrun)]] = "RUNNING"
     await engine.refresh()
     timings, calls = [], []
@@ -123,7 +139,9 @@ async def main() -> None:
             (k, "start", "RUNNING") for k in starting
         ]:
             scheduler.state[jobs[(seq, subrun)]] = state
-            record = StepRecord(event, "r0_to_dl1", T0.isoformat(), 1, "node01", None, subrun, 0 if event == "end" else None)
+            record = StepRecord(
+                event, "r0_to_dl1", T0.isoformat(), 1, "node01", None, subrun, 0 if event == "end" else None
+            )
             append_record(layout.history(run, subrun), record)
         before = scheduler.queries
         gc.collect()
@@ -137,11 +155,15 @@ async def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     done = snapshot.totals
     print(f"tasks: {len(scheduler.state)}; changed per refresh: {per_round} ({CHANGED:.0%})")
-    print(f"refresh median: {statistics.median(timings) * 1000:.1f} ms; max: {max(timings) * 1000:.1f} ms "
-          f"(target < 150 ms)")
+    print(
+        f"refresh median: {statistics.median(timings) * 1000:.1f} ms; max: {max(timings) * 1000:.1f} ms "
+        f"(target < 150 ms)"
+    )
     print(f"scheduler calls per refresh: {max(calls)} (target 1)")
-    print(f"peak traced Python memory during refreshes: {peak / 2**20:.1f} MiB; process max RSS: {rss:.0f} MiB "
-          f"(target < 150 MB)")
+    print(
+        f"peak traced Python memory during refreshes: {peak / 2**20:.1f} MiB; process max RSS: {rss:.0f} MiB "
+        f"(target < 150 MB)"
+    )
     print(f"completed after the rounds: {done}")
     t = time.perf_counter()
     parse_sacct(scheduler.sacct_text())

@@ -43,7 +43,15 @@ profile = "simulate"
 [pipeline.simulate]
 max_subruns = {max_subruns}
 default_seconds = 1.0
-step_seconds = {{ drs4_baseline = 2.0, charge_calibration = 2.0, time_calibration = 1.0, r0_to_dl1 = 2.0, dl1_datacheck = 0.5, muon_analysis = 0.5, dl1_to_dl2 = 1.0 }}
+
+[pipeline.simulate.step_seconds]
+drs4_baseline = 2.0
+charge_calibration = 2.0
+time_calibration = 1.0
+r0_to_dl1 = 2.0
+dl1_datacheck = 0.5
+muon_analysis = 0.5
+dl1_to_dl2 = 1.0
 
 [[pipeline.simulate.failures]]
 run = 1875

@@ -23,7 +23,7 @@ from osa_core.actions import ActionPreview, ActionReport, LogRef, PlannedSubmiss
 from osa_core.config import Config
 from osa_core.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
 from osa_core.fileio import atomic_write
-from osa_core.history import read_records
+from osa_core.history import StepRecord, read_records
 from osa_core.layout import NightLayout
 from osa_core.ledger import Ledger, StepRow, SubmissionRow
 from osa_core.lock import night_lock
@@ -210,7 +210,7 @@ class Engine:
                     keys.add(key)
         if not keys:
             return set()
-        records = []
+        records: list[tuple[int, int, StepRecord]] = []
         offsets: dict[str, int] = {}
         for key in keys:
             path = self._history_path(key)
@@ -561,7 +561,7 @@ class Engine:
             task = self.state.latest(key)
             if task is not None and task.state.active:
                 by_job[task.job_id].append(task.array_index)
-        cancels = []
+        cancels: list[tuple[str, tuple[int, ...] | None]] = []
         for job_id, indices in sorted(by_job.items()):
             if any(i is None for i in indices):
                 cancels.append((job_id, None))
@@ -641,9 +641,7 @@ def _recovered_job(sub: SubmissionRow, infos: list[TaskInfo], known: set[str]) -
         {
             i.job_id
             for i in infos
-            if i.name == sub.name
-            and i.job_id not in known
-            and (i.submit is None or i.submit >= earliest)
+            if i.name == sub.name and i.job_id not in known and (i.submit is None or i.submit >= earliest)
         },
         key=lambda j: int(j) if j.isdigit() else 0,
     )

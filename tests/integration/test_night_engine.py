@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,60 @@ def test_status_json_has_the_documented_fields(night_factory) -> None:
     text = night.cli("status").stdout
     assert "SIMULATION" in text and "Sequences" in text
     json.dumps(status)
+
+
+@pytest.mark.slurm
+def test_status_watch_survives_slurmctld_outage(tmp_path: Path, slurm_cluster: str) -> None:
+    """slurmctld stopped while ``status --watch`` runs: it says so, carries on, and catches up."""
+    night = make_night(
+        tmp_path / "night",
+        "slurm",
+        {"pipeline": {"simulate": {"default_seconds": 2.0}}},
+        partition=slurm_cluster,
+    )
+    night.cli("submit")
+    cmd = [
+        sys.executable,
+        "-m",
+        "osa_core",
+        "--config",
+        str(night.config),
+        "status",
+        "--date",
+        night.date,
+        "--json",
+        "--watch",
+    ]
+    watch = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    slurm_up = Path(__file__).resolve().parents[2] / "dev" / "slurm-up"
+    seen: list[dict] = []
+
+    def next_snapshot() -> dict:
+        assert watch.stdout is not None
+        line = watch.stdout.readline()
+        assert line, f"status --watch ended: {watch.stderr.read() if watch.stderr else ''}"
+        seen.append(json.loads(line))
+        return seen[-1]
+
+    try:
+        assert next_snapshot()["scheduler"]["ok"]
+        subprocess.run([str(slurm_up), "--stop-ctld"], check=True, timeout=120)
+        deadline = time.monotonic() + 120
+        while next_snapshot()["scheduler"]["ok"]:
+            assert time.monotonic() < deadline, "the outage was never reported"
+        down = seen[-1]
+        assert "slurmctld" in down["scheduler"]["error"]
+        assert watch.poll() is None  # it carries on
+        subprocess.run([str(slurm_up), "--start-ctld"], check=True, timeout=120)
+        deadline = time.monotonic() + 240
+        while not (next_snapshot()["scheduler"]["ok"] and all_finished(seen[-1])):
+            assert time.monotonic() < deadline, json.dumps(seen[-1])[:3000]
+    finally:
+        watch.kill()
+        watch.wait(timeout=30)
+        subprocess.run([str(slurm_up), "--start-ctld"], timeout=120)
+    final = seen[-1]
+    assert len(by_state(final, "COMPLETED")) == 25
+    # nothing the ledger knew before the outage was lost
+    assert len(submissions(night)) == 9
+    assert night.status()["subruns"] == final["subruns"] or all_finished(night.status())

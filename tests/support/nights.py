@@ -83,8 +83,9 @@ class Night:
     date: str
     backend: str
 
-    def cli(self, *args: str, timeout: float = 120, check: bool = True, env: Mapping[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 120, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "osa_core", "--config", str(self.config), *args]
         if args and args[0] not in ("plan",):
             cmd += ["--date", self.date]
@@ -93,7 +94,8 @@ class Night:
         )
         if check and result.returncode not in (0, 10):
             raise AssertionError(
-                f"{' '.join(cmd)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+                f"{' '.join(cmd)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
             )
         return result
 
@@ -101,8 +103,9 @@ class Night:
         result = self.cli("status", "--json")
         return json.loads(result.stdout.splitlines()[-1])
 
-    def wait(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 180, every: float = 1.0
-             ) -> dict[str, Any]:
+    def wait(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 180, every: float = 1.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         status = self.status()
         while not predicate(status):
