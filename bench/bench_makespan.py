@@ -3,7 +3,8 @@
 The seed night with subruns capped and every step taking a known time runs through the real
 engine on SLURM; the makespan (first submission to last task end) is compared with the ideal:
 the calibration's critical path plus the total data work spread over the node's slots.
-Run by hand with SLURM up (dev/slurm-up): ``.venv/bin/python bench/bench_makespan.py [SUBRUNS [STEP_SECONDS]]``.
+Run by hand with SLURM up (dev/slurm-up):
+``.venv/bin/python bench/bench_makespan.py [SUBRUNS [STEP_SECONDS]]``.
 """
 
 from __future__ import annotations

@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def night_command(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--date", type=_date, help="night (YYYY-MM-DD, the date it starts); default: the last one")
+        p.add_argument(
+            "--date", type=_date, help="night (YYYY-MM-DD, the date it starts); default: the last one"
+        )
         p.add_argument("--config", dest="config_sub", help=argparse.SUPPRESS)
         return p
 
@@ -70,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--subruns", type=_subruns, help="only these subruns of --run, e.g. 3,17")
         p.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
         if name == "resubmit":
-            p.add_argument("--failed", action="store_true", help="only failed subruns (default with no --subruns)")
+            p.add_argument(
+                "--failed", action="store_true", help="only failed subruns (default with no --subruns)"
+            )
             p.add_argument("--force", action="store_true", help="also completed subruns, and past max_tries")
 
     p = sub.add_parser("demo", help="run the demo night headless (local backend, SIMULATION profile)")

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("osa.closer")
 
 QUERY_SLACK = dt.timedelta(minutes=10)
+RECOVERY_GRACE = dt.timedelta(seconds=60)
+"""How long a merge submission cut off by a crash is looked for before it is called lost."""
 SUBMIT_SKEW = dt.timedelta(seconds=5)
 """sacct's submit times are whole seconds, and a cluster's clocks agree only so far."""
 IN_PROGRESS = (RunClose.PENDING, RunClose.SUBMITTING, RunClose.MERGING, RunClose.MERGED, RunClose.VERIFIED)
@@ -261,6 +263,9 @@ class Closer:
                 self.ledger.log_event(
                     "recover", f"merge job {found[0]} of run {run.run:05d} found after a crash"
                 )
+            elif utcnow() - (run.submitted_at or utcnow()) < RECOVERY_GRACE:
+                # sacct shows a job only once slurmctld has told slurmdbd: ask again next round
+                self._save(run, reason="submitted before a crash? looking for its job")
             else:
                 self._save(run, state=RunClose.PENDING, attempt=run.attempt - 1, reason="sbatch did not run")
 

@@ -45,7 +45,9 @@ def header(snapshot: NightSnapshot) -> Text:
         age = "never"
         if snapshot.health.last_ok is not None:
             age = duration((snapshot.taken_at - snapshot.health.last_ok).total_seconds()) + " ago"
-        text.append(f"\nSCHEDULER UNREACHABLE (last good answer: {age}): {snapshot.health.error}", style="bold red")
+        text.append(
+            f"\nSCHEDULER UNREACHABLE (last good answer: {age}): {snapshot.health.error}", style="bold red"
+        )
     if snapshot.closing:
         text.append(f"\nclosing: {snapshot.closing}")
     return text
@@ -53,8 +55,21 @@ def header(snapshot: NightSnapshot) -> Text:
 
 def sequences_table(snapshot: NightSnapshot) -> Table:
     table = Table(title="Sequences", title_justify="left")
-    for column in ("Seq", "Parent", "Type", "Run", "Subruns", "Done", "Run'g", "Pend", "Fail", "Tries", "JobID",
-                   "Elapsed", "State"):
+    for column in (
+        "Seq",
+        "Parent",
+        "Type",
+        "Run",
+        "Subruns",
+        "Done",
+        "Run'g",
+        "Pend",
+        "Fail",
+        "Tries",
+        "JobID",
+        "Elapsed",
+        "State",
+    ):
         table.add_column(column, justify="right" if column not in ("Type", "State", "JobID") else "left")
     for s in snapshot.sequences:
         style = STATE_STYLE.get(s.state, "")

@@ -146,7 +146,9 @@ class NightState:
                 waiting = [
                     index
                     for (job, index), (key, attempt) in self._by_job.items()
-                    if job == info.job_id and index is not None and self.latest(key) is not None
+                    if job == info.job_id
+                    and index is not None
+                    and self.latest(key) is not None
                     and self.latest(key).attempt == attempt  # type: ignore[union-attr]
                     and self.latest(key).state.active  # type: ignore[union-attr]
                 ]
