@@ -302,8 +302,6 @@ def cmd_run_task(args: argparse.Namespace) -> int:
         calibration = None
         if args.pedcal_run is not None:
             calibration = profile.calibration_products(layout, args.drs4_run, args.pedcal_run)
-        elif config.pipeline.calibration.external:
-            calibration = profile.calibration_products(layout, 0, 0)
         ctx2 = SubrunContext(layout, args.run, subrun, who.attempt, calibration)
         steps = profile.subrun_steps(ctx2)
         history = layout.history(args.run, subrun)

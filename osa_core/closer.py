@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from osa_core.actions import ActionReport
 from osa_core.closestate import ClosingRecord, ClosingRun, RunClose
-from osa_core.closing_plan import decide, progress_text, summary
+from osa_core.closing_plan import closed_text, decide, describe, progress_text, summary
 from osa_core.errors import SchedulerUnreachable
 from osa_core.faults import kill_point
 from osa_core.fileio import atomic_write, fsync_dir
@@ -80,7 +80,7 @@ class Closer:
             )
         if record is not None:
             runs = self.ledger.closing_runs()
-            lines = [_describe(r) for r in runs]
+            lines = [describe(r) for r in runs]
             return ActionReport(
                 "close", True, f"closing in progress: {progress_text(runs)}", (), tuple(lines)
             )
@@ -123,9 +123,9 @@ class Closer:
             runs = self.ledger.closing_runs()
         final = self.ledger.closing()
         closed = final is not None and final.finished is not None
-        text = self._closed_text(final, runs) if final is not None and closed else progress_text(runs)
+        text = closed_text(final, runs) if final is not None and closed else progress_text(runs)
         self.ledger.set_meta("closing", text)
-        details = tuple(_describe(r) for r in runs)
+        details = tuple(describe(r) for r in runs)
         return ActionReport("close", True, text, tuple(self.job_ids), details)
 
     async def _fresh_snapshot(self) -> NightSnapshot:
@@ -259,7 +259,9 @@ class Closer:
                 key=lambda j: int(j) if j.isdigit() else 0,
             )
             if found:
-                self._save(run, state=RunClose.MERGING, job_id=found[0], jobs=(*run.jobs, found[0]))
+                self._save(
+                    run, state=RunClose.MERGING, job_id=found[0], jobs=(*run.jobs, found[0]), reason=""
+                )
                 self.ledger.log_event(
                     "recover", f"merge job {found[0]} of run {run.run:05d} found after a crash"
                 )
@@ -335,6 +337,21 @@ class Closer:
         self.ledger.finish_closing(record.id, dt.datetime.fromisoformat(closed_at), text)
         self.ledger.log_event("close", f"night closed: {self.layout.closed_flag}")
         log.info("night %s closed: %s", self.layout.night, self.layout.closed_flag)
+        finished = self.ledger.closing()
+        assert finished is not None
+        said = closed_text(finished, runs)
+        self.ledger.set_meta("closing", said)
+        if "error" not in datacheck:  # the page was built before the cleaning: now it can say "closed"
+            snapshot = dataclasses.replace(self.engine.snapshot, closing=said)
+            await asyncio.to_thread(self._page, snapshot)
+
+    def _page(self, snapshot: NightSnapshot) -> None:
+        from osa_core.datacheck import write_page
+
+        try:
+            write_page(snapshot, self.layout)
+        except Exception:  # the night is closed; a page that says so is a nicety (datacheck redoes it)
+            log.exception("night page not rewritten")
 
     def _datacheck(self) -> dict[str, object]:
         """The plots and the page; a plotting problem is reported, it does not hold the night open."""
@@ -366,24 +383,3 @@ class Closer:
                 copied.append(str(dst))
             out.append({"run": sequence.run, "drs4_run": sequence.drs4_run, "files": copied})
         return out
-
-    def _closed_text(self, record: ClosingRecord, runs: list[ClosingRun]) -> str:
-        assert record.finished is not None
-        merged = sum(1 for r in runs if r.state is RunClose.CLEANED)
-        text = f"closed {record.finished:%Y-%m-%d %H:%M} UTC: {merged} run(s) merged"
-        failed = sum(1 for r in runs if r.state is RunClose.FAILED)
-        excluded = sum(1 for r in runs if r.state is RunClose.EXCLUDED)
-        if failed:
-            text += f", {failed} failed"
-        if excluded:
-            text += f", {excluded} excluded"
-        return text
-
-
-def _describe(run: ClosingRun) -> str:
-    line = f"run {run.run:05d}: {run.state.value}"
-    if run.job_id and run.state in (RunClose.MERGING, RunClose.SUBMITTING):
-        line += f" (job {run.job_id})"
-    if run.reason:
-        line += f": {run.reason}"
-    return line

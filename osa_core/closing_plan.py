@@ -156,3 +156,27 @@ def summary(
         "calibration": calibration,
         "datacheck": datacheck,
     }
+
+
+def closed_text(record: ClosingRecord, runs: list[ClosingRun]) -> str:
+    """The snapshot's closing state once closed, e.g. ``closed 2026-01-28 07:10 UTC: 8 run(s) merged``."""
+    assert record.finished is not None
+    merged = sum(1 for r in runs if r.state is RunClose.CLEANED)
+    text = f"closed {record.finished:%Y-%m-%d %H:%M} UTC: {merged} run(s) merged"
+    failed = sum(1 for r in runs if r.state is RunClose.FAILED)
+    excluded = sum(1 for r in runs if r.state is RunClose.EXCLUDED)
+    if failed:
+        text += f", {failed} failed"
+    if excluded:
+        text += f", {excluded} excluded"
+    return text
+
+
+def describe(run: ClosingRun) -> str:
+    """One run's line in a close report."""
+    line = f"run {run.run:05d}: {run.state.value}"
+    if run.job_id and run.state in (RunClose.MERGING, RunClose.SUBMITTING):
+        line += f" (job {run.job_id})"
+    if run.reason:
+        line += f": {run.reason}"
+    return line

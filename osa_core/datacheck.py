@@ -80,6 +80,13 @@ def _title(snapshot: NightSnapshot, what: str) -> str:
     return f"LST-1 night {snapshot.date.isoformat()}: {what}{label}"
 
 
+def _integers() -> Any:
+    """Tick marks on whole numbers: the axis counts subruns or tries."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def _save(fig: Figure, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -105,7 +112,7 @@ def plot_step_durations(snapshot: NightSnapshot, fig: Figure) -> bool:
         ax.hist(seconds[name], bins=20, color="#1565c0")
         ax.set_title(f"{snapshot.step_labels.get(name, name)} (n={len(seconds[name])})", fontsize=9)
         ax.set_xlabel("seconds")
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.set_major_locator(_integers())
     axes[0].set_ylabel("subruns")
     fig.suptitle(_title(snapshot, "step durations per subrun"))
     return True
@@ -162,7 +169,7 @@ def plot_states(snapshot: NightSnapshot, fig: Figure) -> bool:
             ax.barh(labels, counts, left=left, color=colour, label=state.value)
             left = [a + b for a, b in zip(left, counts, strict=True)]
     ax.invert_yaxis()
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(_integers())
     ax.set_xlabel("subruns")
     ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(_title(snapshot, "states per sequence"))
@@ -184,7 +191,7 @@ def plot_tries(snapshot: NightSnapshot, fig: Figure) -> bool:
         ax.bar(labels, counts, bottom=bottom, label=f"attempt {attempt}")
         bottom = [a + b for a, b in zip(bottom, counts, strict=True)]
     ax.set_ylabel("subruns")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(_integers())
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.legend(fontsize=8)
     fig.suptitle(_title(snapshot, "tries per subrun, by sequence"))
@@ -235,7 +242,7 @@ def plot_dl1_events(snapshot: NightSnapshot, fig: Figure, stats: Any) -> bool:
                 label=f"{run:05d} images",
             )
     ax.set_xlabel("subrun")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(_integers())
     ax.set_ylabel("events per subrun")
     ax.legend(fontsize=7, ncol=2)
     if stats.merged_only:
@@ -278,6 +285,10 @@ SNAPSHOT_PLOTS: tuple[tuple[str, str, str, Callable[[NightSnapshot, Figure], boo
     ("dl1", "tries.png", "Tries", plot_tries),
     ("enf_calibration", "calibration_steps.png", "Calibration steps", plot_calibration),
 )
+DL1_PLOTS: tuple[tuple[str, str, str, Callable[[NightSnapshot, Figure, Any], bool]], ...] = (
+    ("dl1", "dl1_events.png", "DL1 events per subrun", plot_dl1_events),
+    ("dl1", "dl1_intensity.png", "Image intensity per run", plot_intensity),
+)
 
 
 def build_datacheck(snapshot: NightSnapshot, layout: NightLayout) -> Built:
@@ -285,7 +296,6 @@ def build_datacheck(snapshot: NightSnapshot, layout: NightLayout) -> Built:
     from matplotlib.figure import Figure
 
     from osa_core import dl1stats
-    from osa_core.nightpage import render_page
 
     plots: list[Plot] = []
     for category, name, title, draw in SNAPSHOT_PLOTS:
@@ -295,20 +305,36 @@ def build_datacheck(snapshot: NightSnapshot, layout: NightLayout) -> Built:
             _save(fig, path)
             plots.append(Plot(category, path, title))
     stats = dl1stats.collect(snapshot, layout)
-    for name, title, draw_dl1 in (
-        ("dl1_events.png", "DL1 events per subrun", plot_dl1_events),
-        ("dl1_intensity.png", "Image intensity per run", plot_intensity),
-    ):
+    for category, name, title, draw_dl1 in DL1_PLOTS:
         fig = Figure(figsize=(11, 6), layout="constrained")
         if draw_dl1(snapshot, fig, stats):
-            path = night_dir(layout, "dl1") / name
+            path = night_dir(layout, category) / name
             _save(fig, path)
-            plots.append(Plot("dl1", path, title))
+            plots.append(Plot(category, path, title))
     documents = collect_pdfs(layout)
-    page = page_path(layout)
-    atomic_write(page, render_page(snapshot, layout, plots, documents))
+    page = _write_page(snapshot, layout, plots, documents)
     files = (*(p.path for p in plots), *(d.path for d in documents), page)
     return Built(web_root(layout), tuple(plots), files)
+
+
+def write_page(snapshot: NightSnapshot, layout: NightLayout) -> Path:
+    """Only the page, over the plots already built (the closer's last word: "closed ...")."""
+    plots = [
+        Plot(category, night_dir(layout, category) / name, title)
+        for category, name, title, _ in (*SNAPSHOT_PLOTS, *DL1_PLOTS)
+        if (night_dir(layout, category) / name).is_file()
+    ]
+    return _write_page(snapshot, layout, plots, collect_pdfs(layout))
+
+
+def _write_page(
+    snapshot: NightSnapshot, layout: NightLayout, plots: list[Plot], documents: list[Plot]
+) -> Path:
+    from osa_core.nightpage import render_page
+
+    page = page_path(layout)
+    atomic_write(page, render_page(snapshot, layout, plots, documents))
+    return page
 
 
 def collect_pdfs(layout: NightLayout) -> list[Plot]:

@@ -275,6 +275,7 @@ class Engine:
             await self._recover_submitting()
             await self._refresh_or_raise()
             self.layout.make_dirs()
+            self.profile.prepare(self.layout)
             job_ids: list[str] = []
             details: list[str] = []
             calib_jobs: dict[int, str] = {}

@@ -109,6 +109,13 @@ def run_steps(steps: Sequence[StepCommand], history: Path, who: TaskIdentity) ->
             print(f"[osa] {step.name}: {detail}", file=sys.stderr, flush=True)
             record("end", step.name, MISSING_INPUT, detail=detail)
             return MISSING_INPUT
+        # A step not recorded as done left nothing trustworthy; some tools (lstchain's R0->DL1,
+        # the muon merger) refuse to overwrite, so stale outputs go before the rerun.
+        for output in step.outputs:
+            try:
+                output.unlink()
+            except (FileNotFoundError, IsADirectoryError):
+                pass
         code, tail = _run_one(step, current)
         outputs = tuple(str(p) for p in step.outputs)
         if code == 0:
@@ -128,6 +135,11 @@ def run_steps(steps: Sequence[StepCommand], history: Path, who: TaskIdentity) ->
 def _run_one(step: StepCommand, current: list[subprocess.Popen[bytes]]) -> tuple[int, list[str]]:
     print(f"[osa] {step.name}: {' '.join(step.argv)}", flush=True)
     env = {**os.environ, **dict(step.env)}
+    # The job may run a venv's python without its bin/ on PATH (cron, CI): the executables of
+    # the same installation (lstchain's among them) live next to it.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     try:
         proc = subprocess.Popen(

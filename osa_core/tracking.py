@@ -142,7 +142,13 @@ class NightState:
         """An array cancelled before any task started is one line without an index in sacct:
         it speaks for every index of that array still waiting."""
         for info in infos:
-            if info.array_index is None and (info.job_id, None) not in self._by_job:
+            # (Only a cancellation: sacct also shows a transient index-less line for an array
+            # whose tasks are being recorded, which must not speak for them.)
+            if (
+                info.array_index is None
+                and info.state is JobState.CANCELLED
+                and (info.job_id, None) not in self._by_job
+            ):
                 waiting = [
                     index
                     for (job, index), (key, attempt) in self._by_job.items()
@@ -154,6 +160,8 @@ class NightState:
                 ]
                 for index in waiting:
                     yield replace(info, array_index=index)
+                continue
+            if info.array_index is None and (info.job_id, None) not in self._by_job:
                 continue
             yield info
 

@@ -79,6 +79,9 @@ class Profile(abc.ABC):
             external=tuple(name for name in ("drs4", "charge", "time") if getattr(ext, name) is not None),
         )
 
+    def prepare(self, layout: NightLayout) -> None:  # noqa: B027 - most profiles read no config
+        """Write what the night's steps read (configs) before anything is submitted."""
+
     @abc.abstractmethod
     def calibration_steps(self, ctx: CalibrationContext) -> list[StepCommand]:
         """The calibration job's steps, in order (external products are not recomputed)."""

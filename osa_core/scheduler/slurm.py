@@ -25,6 +25,7 @@ What each call needs, checked on Slurm 22.05.8:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -33,6 +34,7 @@ from collections.abc import Sequence
 from osa_core.errors import SchedulerError, SchedulerUnreachable
 from osa_core.scheduler import slurm_commands as cmd
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
+from osa_core.states import JobState
 
 # stderr fragments that mean "the daemon is not there", as opposed to "it refused the request".
 UNREACHABLE_MARKERS = (
@@ -138,7 +140,48 @@ class SlurmScheduler(Scheduler):
         yet show too (see the module docstring). States, exit codes and times come from the
         accounting database; a pending task's ``reason`` may be stale (see pending_reasons).
         """
-        return cmd.parse_sacct(await self._run(cmd.sacct_argv(names, since, job_ids)), self._parsed)
+        tasks = cmd.parse_sacct(await self._run(cmd.sacct_argv(names, since, job_ids)), self._parsed)
+        if any(t.state is JobState.PENDING for t in tasks):
+            tasks = await self._live_pending(tasks)
+        return tasks
+
+    async def _live_pending(self, tasks: list[TaskInfo]) -> list[TaskInfo]:
+        """What sacct says is pending, as slurmctld sees it now (one squeue call).
+
+        The accounting database keeps a pending array range as it was submitted: an index
+        cancelled before it started stays "pending" there, and a dependency that can never be
+        satisfied still reads ``Dependency``. squeue knows both; a pending task it no longer
+        lists was cancelled before it started.
+        """
+        jobs = sorted({t.job_id for t in tasks if t.state is JobState.PENDING})
+        try:
+            live = cmd.parse_squeue_tasks(await self._run(cmd.squeue_tasks_argv(jobs)))
+        except SchedulerUnreachable:
+            raise
+        except SchedulerError as exc:
+            if "invalid job id" not in exc.message.lower():
+                raise
+            live = {}
+        listed = {job for job, _ in live}
+        out = []
+        for task in tasks:
+            if task.state is not JobState.PENDING:
+                out.append(task)
+                continue
+            now = live.get((task.job_id, task.array_index))
+            if now is None:
+                if task.array_index is not None and task.job_id in listed:
+                    # its array is still queued without it: cancelled before it started
+                    gone = "left the queue before it started"
+                    task = dataclasses.replace(task, state=JobState.CANCELLED, reason=gone)
+                # else: slurmctld forgot it or it ran and left; the next sacct answer will say
+            elif now[0] is JobState.PENDING:
+                task = dataclasses.replace(task, reason=now[1])
+            elif now[0] is JobState.RUNNING:  # started since the accounting database heard of it
+                task = dataclasses.replace(task, state=JobState.RUNNING, reason=None)
+            # a finished state from squeue carries no exit code or times: wait for sacct's
+            out.append(task)
+        return out
 
     async def pending_reasons(self, job_ids: Sequence[str]) -> dict[str, str]:
         """{job id: live reason} of those jobs still pending, in one squeue call.

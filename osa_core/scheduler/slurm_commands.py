@@ -355,6 +355,37 @@ def parse_sacct(text: str, cache: dict[str, list[TaskInfo]] | None = None) -> li
     return list(tasks.values())
 
 
+def squeue_tasks_argv(job_ids: Sequence[str]) -> list[str]:
+    """Every live task of these jobs, one line each (``--array``), whatever its state."""
+    return [
+        "squeue",
+        "--noheader",
+        "--array",
+        "--states=all",
+        "--format=%i|%T|%r",
+        "--jobs=" + ",".join(_no_comma("job id", job_ids)),
+    ]
+
+
+def parse_squeue_tasks(text: str) -> dict[tuple[str, int | None], tuple[JobState, str | None]]:
+    """``squeue --array --format=%i|%T|%r`` -> {(job, index): (state, reason)}."""
+    out: dict[tuple[str, int | None], tuple[JobState, str | None]] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("|")
+        m = _JOBID.match(parts[0].strip()) if len(parts) == 3 else None
+        if m is None or m.group("range") is not None:
+            raise SchedulerError(f"squeue line {lineno}: cannot read {line!r}")
+        index = int(m.group("index")) if m.group("index") is not None else None
+        reason = parts[2].strip()
+        out[(m.group("job"), index)] = (
+            parse_state(parts[1].strip()),
+            None if reason in ("", "None") else reason,
+        )
+    return out
+
+
 def parse_squeue_reasons(text: str) -> dict[str, str]:
     """``squeue --format=%i|%r`` lines -> {job id (an array's master id): reason}."""
     reasons: dict[str, str] = {}

@@ -361,8 +361,6 @@ def test_sbatch_directive_words_emulation() -> None:
     assert sbatch_directive_words("--comment=a\\ b") == ["--comment=a", "b"]
 
 
-
-
 @pytest.mark.parametrize(
     "directory",
     [

@@ -193,16 +193,22 @@ def check_closed(night: Night, runs: list[int], before: set[Path]) -> dict[str, 
     assert len(finished) == 1 and finished[0][0] is not None
     assert json.loads(finished[0][1]) == flag
     # no merge job was ever submitted twice: the scheduler knows exactly the jobs the ledger has
-    recorded = {r: set(json.loads(j)) for r, j in ledger(night, "SELECT run, jobs FROM closing_runs") if j != "[]"}
+    recorded = {
+        r: set(json.loads(j)) for r, j in ledger(night, "SELECT run, jobs FROM closing_runs") if j != "[]"
+    }
     assert merge_jobs_in_scheduler(night) == recorded
     assert night.status()["closing"].startswith("closed ")
+    page = layout(night).analysis_dir / "datacheck_web" / "dl1" / "20200127" / "test" / "index.html"
+    assert "closing: closed " in page.read_text()  # the page built before cleaning was brought up to date
     return flag
 
 
 # --- refusing and forcing ------------------------------------------------------------------------------
 
 
-def test_close_refuses_an_incomplete_night_and_names_what_is_missing(night_factory) -> None:
+def test_close_refuses_an_incomplete_night_and_names_what_is_missing(
+    night_factory: Callable[..., Night],
+) -> None:
     night = night_factory({"pipeline": {"simulate": {"failures": FAILURES}}})
     nothing = close(night)
     assert nothing.returncode == REFUSED and "nothing to close" in nothing.stderr
@@ -213,7 +219,9 @@ def test_close_refuses_an_incomplete_night_and_names_what_is_missing(night_facto
         assert result.returncode == REFUSED, result.stdout + result.stderr
         text = result.stdout + result.stderr
         assert "not complete" in text
-        assert "run 01875 (seq 2): 1 of 3 not completed [1 FAILED]: 0001 FAILED (muon_analysis exited 3" in text
+        assert (
+            "run 01875 (seq 2): 1 of 3 not completed [1 FAILED]: 0001 FAILED (muon_analysis exited 3" in text
+        )
         assert "run 01879 (seq 6): 1 of 3 not completed [1 FAILED]: 0002 FAILED (r0_to_dl1 exited 5" in text
         assert "01874" not in text  # complete runs are not listed as missing
     # nothing was done: no closing, no merge job, no final file, no flag
@@ -225,7 +233,7 @@ def test_close_refuses_an_incomplete_night_and_names_what_is_missing(night_facto
     assert night.status()["closing"] is None
 
 
-def test_force_closes_the_complete_runs_and_records_the_excluded(night_factory) -> None:
+def test_force_closes_the_complete_runs_and_records_the_excluded(night_factory: Callable[..., Night]) -> None:
     night = finished_night(night_factory, {"pipeline": {"simulate": {"failures": FAILURES}}})
     before = inputs(night)
     first = close(night, "--force")
@@ -263,13 +271,25 @@ def test_force_closes_the_complete_runs_and_records_the_excluded(night_factory) 
 # (kill point, wait for the merge jobs to finish first)
 CHAINS = {
     "merging": [("merge-submitted:1", False), ("merge-submitted:4", False), ("merge-partial:2", False)],
-    "verifying-moving": [("merged:3", True), ("verified:2", False), ("moved-file:1", False), ("moved-file:6", False)],
-    "cleaning-finishing": [("moved:5", True), ("datacheck:1", False), ("cleaned-file:4", False), ("flag:1", False)],
+    "verifying-moving": [
+        ("merged:3", True),
+        ("verified:2", False),
+        ("moved-file:1", False),
+        ("moved-file:6", False),
+    ],
+    "cleaning-finishing": [
+        ("moved:5", True),
+        ("datacheck:1", False),
+        ("cleaned-file:4", False),
+        ("flag:1", False),
+    ],
 }
 
 
 @pytest.mark.parametrize("chain", list(CHAINS))
-def test_close_killed_at_any_point_is_completed_by_a_rerun(night_factory, chain: str) -> None:
+def test_close_killed_at_any_point_is_completed_by_a_rerun(
+    night_factory: Callable[..., Night], chain: str
+) -> None:
     night = finished_night(night_factory)
     before = inputs(night)
     assert len(before) == len(DATA_RUNS) * 4 * SUBRUNS

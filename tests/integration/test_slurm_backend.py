@@ -130,7 +130,9 @@ async def test_night_lifecycle(slurm_cluster: str, tmp_path: Path) -> None:
 
         before = len(sched.calls)
         tasks = {(t.job_id, t.array_index): t for t in await sched.query(names, since, ids)}
-        assert [c[0] for c in sched.calls[before:]] == ["sacct"], "a refresh is exactly one sacct call"
+        # one sacct call for the night, and one squeue because a task is pending: sacct's
+        # reason and pending ranges go stale, slurmctld's are live
+        assert [c[0] for c in sched.calls[before:]] == ["sacct", "squeue"]
         assert len(tasks) == 3 + 1 + 4 + 1
 
         host = socket.gethostname().split(".")[0]
@@ -153,6 +155,7 @@ async def test_night_lifecycle(slurm_cluster: str, tmp_path: Path) -> None:
 
         # The job waiting on the failed array stays pending; squeue has the live reason.
         assert tasks[(never_id, None)].state is JobState.PENDING
+        assert tasks[(never_id, None)].reason in ("Dependency", "DependencyNeverSatisfied")
         reasons: dict[str, str] = {}
         deadline = time.monotonic() + 30
         while reasons.get(never_id) != "DependencyNeverSatisfied" and time.monotonic() < deadline:
@@ -239,3 +242,37 @@ async def test_accounting_down_makes_query_unreachable(slurm_cluster: str) -> No
     finally:
         slurm_up("--start-dbd")
     assert await sched.query(["OSATEST_none"], since) == []
+
+
+async def test_query_without_pending_is_one_sacct_call(tmp_path: Path, slurm_cluster: str) -> None:
+    sched = CountingSlurm(TIMEOUT, partition=slurm_cluster)
+    name = f"one_{uuid.uuid4().hex[:8]}"
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    job = await sched.submit(make_request(tmp_path, name, write_script(tmp_path / "ok.sh", "true")))
+    await wait_until(
+        sched, [name], since, [job], lambda t: (job, None) in t and t[(job, None)].state.finished
+    )
+    before = len(sched.calls)
+    await sched.query([name], since, [job])
+    assert [c[0] for c in sched.calls[before:]] == ["sacct"]
+
+
+async def test_index_cancelled_before_it_started_is_cancelled(tmp_path: Path, slurm_cluster: str) -> None:
+    """sacct keeps a never-split pending range as submitted; squeue tells the index is gone."""
+    sched = SlurmScheduler(TIMEOUT, partition=slurm_cluster)
+    name = f"held_{uuid.uuid4().hex[:8]}"
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    job = await sched.submit(
+        make_request(tmp_path, name, write_script(tmp_path / "s.sh", "sleep 30"), array=(0, 1, 2))
+    )
+    await sched.hold(job)
+    try:
+        await sched.cancel(job, [1])
+        tasks = await wait_until(
+            sched, [name], since, [job], lambda t: (job, 1) in t and t[(job, 1)].state is JobState.CANCELLED
+        )
+        assert tasks[(job, 1)].state is JobState.CANCELLED
+        assert tasks[(job, 0)].state is JobState.PENDING
+        assert tasks[(job, 0)].reason in ("JobHeldUser", "JobHeldAdmin")
+    finally:
+        await sched.cancel(job)

@@ -1,0 +1,99 @@
+"""The real LST analysis chain through the real SLURM: run 2008 of 2020-02-18, three subruns
+made from the shipped LST-1 raw file, the DRS4 baseline really computed, the charge and time
+calibration supplied as external files by the fixture, and per subrun R0->DL1, datacheck, muons
+and DL1->DL2 run by lstchain 0.12. One subrun's raw file is missing at first: it fails at
+R0->DL1 with that reason, and completes once the file is there and it is resubmitted."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from support.nights import Night, all_finished, deep_merge, toml_dumps
+
+pytestmark = [pytest.mark.lstchain, pytest.mark.slurm]
+
+PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
+DL2_PARAMETERS = "/dl2/event/telescope/parameters/LST_LSTCam"
+N_EVENTS = 50
+
+
+def make_lstchain_night(lstchain_night: Any, work: Path, partition: str) -> Night:
+    config = deep_merge(
+        lstchain_night.config_dict(work),
+        {
+            "scheduler": {
+                "backend": "slurm",
+                "partition": partition,
+                "refresh_min": 2.0,
+                "refresh_max": 5.0,
+                "walltime": "00:20:00",
+                "calibration_walltime": "00:20:00",
+            }
+        },
+    )
+    path = work / "osa.toml"
+    work.mkdir(parents=True, exist_ok=True)
+    path.write_text(toml_dumps(config))
+    return Night(root=work, config=path, date=lstchain_night.date.isoformat(), backend="slurm")
+
+
+def test_real_night_on_slurm_with_a_missing_raw_file(
+    lstchain_night_private: Any, tmp_path: Path, slurm_cluster: str
+) -> None:
+    import pandas as pd
+    import tables
+
+    night_data = dataclasses.replace(lstchain_night_private)
+    missing = night_data.raw_dir / f"LST-1.1.Run{night_data.data_run:05d}.0002.fits.fz"
+    target = missing.resolve()
+    missing.unlink()
+    night = make_lstchain_night(night_data, tmp_path / "work", slurm_cluster)
+
+    night.cli("submit", env=night_data.env, timeout=300)
+    status = night.wait(all_finished, timeout=600, every=3.0)
+    by_key = {(r["run"], r["subrun"]): r for r in status["subruns"]}
+
+    calibration = by_key[(night_data.pedcal_run, 0)]
+    assert calibration["state"] == "COMPLETED", calibration
+    assert [s["name"] for s in calibration["steps"]] == ["drs4_baseline"]  # charge, time: external
+
+    failed = by_key[(night_data.data_run, 2)]
+    assert failed["state"] == "FAILED"
+    assert failed["reason"].startswith("r0_to_dl1 exited 66: missing input:"), failed["reason"]
+    assert str(missing) in failed["reason"]
+    for subrun in (0, 1):
+        done = by_key[(night_data.data_run, subrun)]
+        assert done["state"] == "COMPLETED", done
+        names = [s["name"] for s in done["steps"]]
+        assert names == ["r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2"]
+        assert all(s["exit_code"] == 0 and s["seconds"] > 0 for s in done["steps"])
+
+    missing.symlink_to(target)
+    out = night.cli("resubmit", "--failed", env=night_data.env).stdout
+    assert "--array=2 " in out
+    status = night.wait(
+        lambda s: all_finished(s) and s["subruns"][-1]["attempt"] == 2, timeout=600, every=3.0
+    )
+    assert {r["state"] for r in status["subruns"]} == {"COMPLETED"}
+
+    analysis = tmp_path / "work" / "running_analysis" / night_data.night / "test"
+    for subrun in range(night_data.data_subruns):
+        tag = f"Run{night_data.data_run:05d}.{subrun:04d}"
+        params = pd.read_hdf(analysis / "DL1" / f"dl1_LST-1.{tag}.h5", PARAMETERS)
+        assert len(params) == N_EVENTS
+        assert {"intensity", "width", "length", "psi", "x", "y"} <= set(params.columns)
+        survived = params[np.isfinite(params["intensity"]) & (params["intensity"] > 0)]
+        assert len(survived) > 0
+        with tables.open_file(analysis / "datacheck" / f"datacheck_dl1_LST-1.{tag}.h5") as datacheck:
+            assert any(
+                isinstance(node, tables.Table) and node.nrows > 0 for node in datacheck.walk_nodes("/")
+            )
+        assert (analysis / "muons" / f"muons_LST-1.{tag}.fits").stat().st_size > 0
+        dl2 = pd.read_hdf(analysis / "DL2" / f"dl2_LST-1.{tag}.h5", DL2_PARAMETERS)
+        assert len(dl2) > 0
+        assert np.isfinite(dl2["reco_energy"]).all() and (dl2["reco_energy"] > 0).all()
+        assert dl2["gammaness"].between(0, 1).all()

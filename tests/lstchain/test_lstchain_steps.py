@@ -1,0 +1,231 @@
+"""The lstchain profile's commands, run as they are built, on the real LST-1 file.
+
+No engine and no scheduler: each StepCommand's argv runs as a process, in order, the way the
+job-side runner runs it (inputs checked first, outputs checked after). One calibration (DRS4
+baseline really computed from the raw file; charge and time calibration external) and one data
+subrun (R0->DL1, datacheck, muons, DL1->DL2), then the closer's run-wise merges. The assertions
+read the products' contents.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import tables
+
+from osa_core.config import config_from_dict
+from osa_core.errors import ConfigError
+from osa_core.layout import NightLayout
+from osa_core.pipeline.base import CalibrationContext, StepCommand, SubrunContext
+from osa_core.pipeline.lstchain import LstchainProfile
+
+PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
+DL2_PARAMETERS = "/dl2/event/telescope/parameters/LST_LSTCam"
+HILLAS = ["intensity", "x", "y", "r", "phi", "length", "width", "psi", "skewness", "kurtosis"]
+N_EVENTS = 50
+
+
+SUBRUNS = (0, 1)  # two, so the closer's merges really merge
+
+
+@dataclass(frozen=True)
+class Processed:
+    layout: NightLayout
+    profile: LstchainProfile
+    calibration: list[StepCommand]
+    subruns: dict[int, list[StepCommand]]
+
+
+def run_steps(
+    steps: Iterable[StepCommand],
+    logs: Path,
+    env: Mapping[str, str],
+    timings: list[tuple[str, float, int, int]],
+    label: str = "",
+) -> None:
+    """Run each step as the job-side runner does, and record its time and peak memory."""
+    for step in steps:
+        missing = [str(p) for p in step.inputs if not p.exists()]
+        assert not missing, f"{step.name}: missing inputs {missing}"
+        logs.mkdir(exist_ok=True)
+        log = logs / f"{step.name}.log"
+        start = time.monotonic()
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                step.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env, **dict(step.env)}
+            )
+            # wait4, not wait: it gives this child's own peak resident memory.
+            _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        timings.append((f"{label}{step.name}", time.monotonic() - start, code, usage.ru_maxrss // 1024))
+        tail = log.read_text()[-3000:]
+        assert code == 0, f"{step.name} exited {code}: {' '.join(step.argv)}\n{tail}"
+        missing = [str(p) for p in step.outputs if not p.exists()]
+        assert not missing, f"{step.name} exited 0 but left no {missing}\n{tail}"
+
+
+@pytest.fixture(scope="module")
+def processed(
+    lstchain_night: Any, tmp_path_factory: pytest.TempPathFactory, step_timings: list[Any]
+) -> Processed:
+    work = tmp_path_factory.mktemp("lstchain_work")
+    config = lstchain_night.config(work)
+    layout = NightLayout(config, lstchain_night.date)
+    layout.make_dirs()
+    profile = LstchainProfile(config)
+    products = profile.calibration_products(layout, lstchain_night.drs4_run, lstchain_night.pedcal_run)
+    calibration = profile.calibration_steps(
+        CalibrationContext(layout, lstchain_night.drs4_run, lstchain_night.pedcal_run, 1, products)
+    )
+    run = lstchain_night.data_run
+    subruns = {s: profile.subrun_steps(SubrunContext(layout, run, s, 1, products)) for s in SUBRUNS}
+    run_steps(calibration, work / "calibration_logs", lstchain_night.env, step_timings)
+    for subrun, steps in subruns.items():
+        run_steps(steps, work / f"subrun_{subrun}_logs", lstchain_night.env, step_timings, f"{subrun:04d} ")
+    return Processed(layout, profile, calibration, subruns)
+
+
+@pytest.mark.lstchain
+def test_calibration_computes_only_the_drs4_baseline(processed: Processed) -> None:
+    assert [s.name for s in processed.calibration] == ["drs4_baseline"]
+    assert "external calibration used" in processed.calibration[0].note
+    drs4 = processed.layout.drs4_file(2005)
+    with tables.open_file(drs4) as f:
+        row = f.root.r1.monitoring.drs4_baseline.tel_001[0]
+    baseline, counts = row["baseline_mean"], row["baseline_counts"]
+    assert baseline.shape == (2, 1855, 4096)
+    # 50 events of 40 samples cannot visit all 4096 capacitors of a channel: about a third get
+    # a baseline, near the ~400 ADC offset of LST-1's readout.
+    sampled = counts > 0
+    assert 0.2 < sampled.mean() < 0.6
+    assert 350 < np.median(baseline[sampled]) < 450
+
+
+@pytest.mark.lstchain
+def test_dl1_has_every_event_with_hillas_parameters_and_pointing(processed: Processed) -> None:
+    dl1 = processed.layout.dl1(2008, 0)
+    params = pd.read_hdf(dl1, PARAMETERS)
+    assert len(params) == N_EVENTS
+    assert set(HILLAS) <= set(params.columns)
+    # Events whose image survives cleaning have finite parameters (45 of 50 with this calibration).
+    assert np.isfinite(params["intensity"]).sum() >= N_EVENTS // 2
+    # The drive log reached the events: alt/az are those it was written with.
+    assert np.allclose(np.rad2deg(params["alt_tel"]), 65.0)
+    assert np.allclose(np.rad2deg(params["az_tel"]), 100.0)
+    with tables.open_file(dl1) as f:
+        assert f.get_node("/dl1/event/telescope/image/LST_LSTCam").nrows == N_EVENTS
+
+
+@pytest.mark.lstchain
+def test_datacheck_file_opens(processed: Processed) -> None:
+    with tables.open_file(processed.layout.datacheck(2008, 0)) as f:
+        assert "/dl1datacheck/cosmics" in f
+        assert f.get_node("/dl1datacheck/cosmics").nrows == 1
+
+
+@pytest.mark.lstchain
+def test_muon_table_is_at_the_layout_path(processed: Processed) -> None:
+    from astropy.table import Table
+
+    muons = processed.layout.muons(2008, 0)
+    table = Table.read(muons)
+    # 50 events hold no complete ring: the table is empty, its columns are lstchain's.
+    assert {"event_id", "ring_radius", "ring_size", "good_ring"} <= set(table.colnames)
+    assert not (processed.layout.dl1_dir / muons.name).exists()
+
+
+@pytest.mark.lstchain
+def test_dl2_has_energy_and_gammaness_for_surviving_events(processed: Processed) -> None:
+    dl2 = pd.read_hdf(processed.layout.dl2(2008, 0), DL2_PARAMETERS)
+    assert len(dl2) > 0
+    assert np.isfinite(dl2["reco_energy"]).all() and (dl2["reco_energy"] > 0).all()
+    assert dl2["gammaness"].between(0, 1).all()
+    dl1 = pd.read_hdf(processed.layout.dl1(2008, 0), PARAMETERS)
+    assert set(dl2["event_id"]) <= set(dl1["event_id"][np.isfinite(dl1["intensity"])])
+
+
+@pytest.mark.lstchain
+def test_closer_merges_the_run(processed: Processed, lstchain_night: Any, step_timings: list[Any]) -> None:
+    layout = processed.layout
+    for level in ("DL1", "DL2", "muons", "datacheck"):
+        layout.final_dir(level).mkdir(parents=True, exist_ok=True)
+    steps = processed.profile.merge_steps(layout, 2008, SUBRUNS)
+    assert [s.name for s in steps] == ["merge_dl1", "merge_dl2", "merge_muons", "datacheck_run"]
+    run_steps(steps, layout.analysis_dir / "merge_logs", lstchain_night.env, step_timings)
+    merged_dl1, merged_dl2, muons, checks = (s.outputs for s in steps)
+    assert len(pd.read_hdf(merged_dl1[0], PARAMETERS)) == N_EVENTS * len(SUBRUNS)
+    run_dl2 = pd.read_hdf(merged_dl2[0], DL2_PARAMETERS)
+    subrun_dl2 = [pd.read_hdf(layout.dl2(2008, s), DL2_PARAMETERS) for s in SUBRUNS]
+    # Made from the merged DL1 with the same models: the subruns' events, with their energies.
+    assert len(run_dl2) == sum(len(d) for d in subrun_dl2)
+    assert np.allclose(run_dl2["reco_energy"], pd.concat(subrun_dl2)["reco_energy"])
+    assert muons[0].name == "muons_LST-1.Run02008.fits"
+    with tables.open_file(checks[0]) as f:
+        assert f.get_node("/dl1datacheck/cosmics").nrows == len(SUBRUNS)
+
+
+# --- without lstchain: what the profile builds -----------------------------------------------------
+def _profile(tmp_path: Path, **pipeline: Any) -> tuple[LstchainProfile, NightLayout]:
+    import datetime as dt
+
+    config = config_from_dict({"pipeline": {"profile": "lstchain", **pipeline}}, base=tmp_path)
+    return LstchainProfile(config), NightLayout(config, dt.date(2020, 2, 18))
+
+
+def test_importing_the_profile_does_not_import_lstchain() -> None:
+    code = (
+        "import sys, osa_core.pipeline.lstchain\n"
+        "sys.exit('lstchain' in sys.modules or 'ctapipe' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_subrun_products_land_at_layout_paths(tmp_path: Path) -> None:
+    lstchain = {"models": "models", "pointing": "drive.txt", "max_events": 7}
+    profile, layout = _profile(tmp_path, lstchain=lstchain)
+    calib = profile.calibration_products(layout, 2005, 2006)
+    steps = profile.subrun_steps(SubrunContext(layout, 2008, 1, 1, calib))
+    assert [s.name for s in steps] == ["r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2"]
+    r0, check, muons, dl2 = steps
+    assert layout.raw_file(2008, 1) in r0.inputs and calib.drs4 in r0.inputs and calib.time in r0.inputs
+    assert r0.outputs == (layout.dl1(2008, 1),)
+    assert ("--pointing-file", str(tmp_path / "drive.txt")) == tuple(r0.argv[-4:-2])
+    assert r0.argv[-2:] == ("--max-events", "7")
+    # lstchain names the DL1 file after the raw file: the output directory decides where it lands.
+    assert r0.argv[r0.argv.index("--output-dir") + 1] == str(layout.dl1_dir)
+    assert check.outputs == (layout.datacheck(2008, 1),)
+    moved = layout.dl1_dir / layout.muons(2008, 1).name
+    assert muons.argv == ("mv", "-f", str(moved), str(layout.muons(2008, 1)))
+    assert dl2.outputs == (layout.dl2(2008, 1),)
+    assert str(layout.analysis_dir / "lstchain_standard_config.json") in r0.argv
+
+
+def test_external_calibration_is_not_recomputed(tmp_path: Path) -> None:
+    profile, layout = _profile(tmp_path, calibration={"drs4": "d.h5", "charge": "c.h5", "time": "t.h5"})
+    calib = profile.calibration_products(layout, 2005, 2006)
+    assert profile.calibration_steps(CalibrationContext(layout, 2005, 2006, 1, calib)) == []
+    profile, layout = _profile(tmp_path, calibration={"charge": "c.h5"})
+    calib = profile.calibration_products(layout, 2005, 2006)
+    with pytest.raises(ConfigError, match="run_summary_dir"):
+        profile.calibration_steps(CalibrationContext(layout, 2005, 2006, 1, calib))
+
+
+def test_overrides_and_no_models(tmp_path: Path) -> None:
+    profile, layout = _profile(
+        tmp_path,
+        lstchain={"executables": {"r0_to_dl1": "/opt/r0dl1"}, "extra_args": {"r0_to_dl1": ["--x", "1"]}},
+    )
+    calib = profile.calibration_products(layout, 2005, 2006)
+    steps = profile.subrun_steps(SubrunContext(layout, 2008, 0, 1, calib))
+    assert steps[0].argv[0] == "/opt/r0dl1" and steps[0].argv[-2:] == ("--x", "1")
+    assert "dl1_to_dl2" not in [s.name for s in steps]
