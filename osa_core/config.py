@@ -99,6 +99,8 @@ class Failure:
     """The attempts on which it fails (1 = the first submission)."""
     exit_code: int = 3
     """The exit code of the failing step."""
+    allocate_mb: int = 0
+    """Also hold this much memory during the step (to exceed the task's memory request)."""
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subrun", type=int, default=0)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--fail", type=int, default=0, help="exit with this code instead of succeeding")
+    parser.add_argument("--allocate-mb", type=int, default=0, help="hold this much memory while waiting")
     args = parser.parse_args(argv)
 
     print(f"SIMULATION: {args.step} for run {args.run:05d}.{args.subrun:04d}, {args.seconds:g} s", flush=True)
+    ballast = bytearray(args.allocate_mb * 2**20)  # zero-filled pages are really touched
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
     time.sleep(max(0.0, args.seconds))
+    del ballast
     if args.fail:
         print(f"SIMULATION: {args.step} fails as configured (exit code {args.fail})", file=sys.stderr)
         return args.fail

@@ -76,6 +76,8 @@ class SimulateProfile(Profile):
         failure = self._failure(run, subrun, step, attempt)
         if failure is not None:
             argv += ["--fail", str(failure.exit_code)]
+            if failure.allocate_mb:
+                argv += ["--allocate-mb", str(failure.allocate_mb)]
         return StepCommand(name=step, argv=tuple(argv), outputs=(output,), inputs=inputs)
 
     def calibration_steps(self, ctx: CalibrationContext) -> list[StepCommand]:

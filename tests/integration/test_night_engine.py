@@ -268,3 +268,32 @@ def test_status_watch_survives_slurmctld_outage(tmp_path: Path, slurm_cluster: s
     # nothing the ledger knew before the outage was lost
     assert len(submissions(night)) == 9
     assert night.status()["subruns"] == final["subruns"] or all_finished(night.status())
+
+
+def test_out_of_memory_is_resubmitted_with_more_memory(tmp_path: Path) -> None:
+    """Local backend only: this SLURM node has no cgroups, so it cannot detect OOM."""
+    failures = [{"run": 1876, "subrun": 1, "step": "r0_to_dl1", "allocate_mb": 400, "exit_code": 0}]
+    extra = {
+        "scheduler": {"memory": "150M"},
+        "pipeline": {"simulate": {"failures": failures, "step_seconds": {"r0_to_dl1": 2.0}}},
+    }
+    night = make_night(tmp_path / "night", "local", extra)
+    try:
+        night.cli("submit")
+        status = night.wait_finished()
+        assert by_state(status, "OUT_OF_MEMORY") == [(1876, 1)]
+        oom = next(r for r in status["subruns"] if r["state"] == "OUT_OF_MEMORY")
+        assert "r0_to_dl1" in oom["reason"]
+        out = night.cli("resubmit", "--failed").stdout
+        assert "memory 225M" in out
+        import sqlite3
+
+        ledger = next((night.root / "state").rglob("ledger_*.sqlite"))
+        with sqlite3.connect(ledger) as db:
+            assert db.execute("SELECT memory FROM submissions ORDER BY id DESC LIMIT 1").fetchone() == (
+                "225M",
+            )
+        status = night.wait_finished()
+        assert len(by_state(status, "COMPLETED")) == 25
+    finally:
+        _stop_local(night)
