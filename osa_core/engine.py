@@ -15,8 +15,8 @@ import os
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from osa_core.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Refusal, Selection
@@ -66,6 +66,7 @@ class Engine:
         self.scheduler_calls = 0
         self._submitted_here = 0
         self._history_paths: dict[SubrunKey, str] = {}
+        self._guard = asyncio.Lock()
 
     @classmethod
     def open(cls, config: Config, date: dt.date) -> Engine:
@@ -138,11 +139,17 @@ class Engine:
         """One scheduler query for the whole night, then the step records written since last time.
 
         An unreachable scheduler does not raise: the snapshot says so and keeps the last states.
+        Ledger writes and file reads run in a worker thread, so a front end's event loop (the
+        console's) never waits on a slow disk; refreshes and actions never overlap.
         """
-        changed: set[SubrunKey] = set()
+        async with self._guard:
+            return await self._refresh()
+
+    async def _refresh(self) -> NightSnapshot:
         if not self.state.sequences:
-            self._adopt_plan()
+            await asyncio.to_thread(self._adopt_plan)
         since = self._since()
+        infos = None
         if since is not None:
             try:
                 self.scheduler_calls += 1
@@ -154,18 +161,24 @@ class Engine:
             except SchedulerError as exc:
                 log.warning("scheduler did not answer: %s", exc)
                 self._health = SchedulerHealth(ok=False, error=str(exc), last_ok=self._health.last_ok)
+                infos = None
             else:
                 self._health = SchedulerHealth(ok=True, last_ok=utcnow())
-                rows = self.state.apply(infos)
-                if rows:
-                    self.ledger.update_tasks(rows)
-                    changed.update((r.seq, r.subrun) for r in rows)
         else:
             self._health = SchedulerHealth(ok=True, last_ok=utcnow())
+        self._snapshot = await asyncio.to_thread(self._fold, infos)
+        return self._snapshot
+
+    def _fold(self, infos: list[TaskInfo] | None) -> NightSnapshot:
+        changed: set[SubrunKey] = set()
+        if infos is not None:
+            rows = self.state.apply(infos)
+            if rows:
+                self.ledger.update_tasks(rows)
+                changed.update((r.seq, r.subrun) for r in rows)
         changed |= self._ingest_history(changed)
         self._adapt(changed)
-        self._snapshot = self._build(changed if self._snapshot is not None else None)
-        return self._snapshot
+        return self._build(changed if self._snapshot is not None else None)
 
     def _adopt_plan(self) -> None:
         """Before the first submission the night is its plan: every subrun NOT_SUBMITTED."""
@@ -251,6 +264,13 @@ class Engine:
             self._reload()
             yield
 
+    @asynccontextmanager
+    async def _mutation(self, what: str) -> AsyncIterator[None]:
+        """An action: no refresh runs meanwhile in this process, nor a mutation in any other."""
+        async with self._guard:
+            with self._lock(what):
+                yield
+
     def _reload(self) -> None:
         self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
         self._offsets = self.ledger.offsets()
@@ -268,7 +288,7 @@ class Engine:
                 + " ".join(plan.problems),
                 path=self.layout.night_summary,
             )
-        with self._lock("submit"):
+        async with self._mutation("submit"):
             self.ledger.sync_plan(plan.sequences)
             self.state.set_sequences(self.ledger.sequences())
             self.ledger.set_meta("night_file", str(self.layout.night_summary))
@@ -324,7 +344,7 @@ class Engine:
         return (task.job_id,)
 
     async def _refresh_or_raise(self) -> None:
-        await self.refresh()
+        await self._refresh()
         if not self._health.ok:
             raise SchedulerUnreachable(f"cannot submit: {self._health.error}")
 
@@ -513,7 +533,7 @@ class Engine:
         return memory, walltime
 
     async def resubmit(self, selection: Selection) -> ActionReport:
-        with self._lock("resubmit"):
+        async with self._mutation("resubmit"):
             await self._refresh_or_raise()
             preview = self.preview_resubmit(selection)
             if not preview.submissions:
@@ -571,7 +591,7 @@ class Engine:
         return ActionPreview("cancel", (), tuple(cancels), ())
 
     async def cancel(self, selection: Selection) -> ActionReport:
-        with self._lock("cancel"):
+        async with self._mutation("cancel"):
             preview = self.preview_cancel(selection)
             for job_id, indices in preview.cancels:
                 await self.scheduler.cancel(job_id, indices)

@@ -1,0 +1,241 @@
+"""The console application: assembles engine, refresher, screens, themes and commands."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.theme import Theme
+
+from osa_console import prefs
+from osa_console.commands import console_commands
+from osa_console.engine_port import EnginePort
+from osa_console.messages import ActionFinished, RefreshFailed, SnapshotArrived
+from osa_console.operations import Operations
+from osa_console.refresher import Refresher
+from osa_console.render import STATE_VARIABLES, Palette
+from osa_console.screens.detail_screen import DetailScreen
+from osa_console.screens.help_screen import HelpScreen
+from osa_console.screens.log_screen import LogScreen
+from osa_console.screens.night_screen import NightScreen
+from osa_console.screens.overview_screen import OverviewScreen
+from osa_console.screens.report_dialog import ReportDialog
+from osa_console.settings import ConsoleSettings
+from osa_console.theme_loader import DEFAULT_THEME, THEME_ORDER, bundled_themes
+from osa_core.actions import ActionReport, Selection
+from osa_core.snapshot import NightSnapshot, SubrunKey
+
+EngineFactory = Callable[[], EnginePort]
+StartHook = Callable[[EnginePort], Awaitable[Any] | Any]
+
+
+class OsaConsole(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "LST-1 OSA console"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("A", "resubmit_all", "Resubmit all failed"),
+        Binding("C", "close_night", "Close night"),
+        Binding("P", "push", "Push datacheck"),
+        Binding("t", "next_theme", "Theme"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+    KEY_HELP: ClassVar[dict[str, str]] = {
+        "refresh": "refresh now (one scheduler query) instead of waiting",
+        "resubmit_all": "resubmit the failed subruns of the whole night (asks first)",
+        "close_night": "close the night: merge, move, mark finished (asks first)",
+        "push": "push the datacheck products to the web server (asks first)",
+        "next_theme": "next theme: dark, light, night (red on black); remembered",
+        "help": "this help",
+        "quit": "quit (jobs keep running, on SLURM and on the local executor alike)",
+    }
+
+    def __init__(
+        self,
+        engine_factory: EngineFactory,
+        settings: ConsoleSettings | None = None,
+        on_start: StartHook | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or ConsoleSettings()
+        self._factory = engine_factory
+        self._on_start = on_start
+        self.engine: EnginePort | None = None
+        self.snapshot: NightSnapshot | None = None
+        self.refresher: Refresher | None = None
+        self.operations = Operations(self)
+        self.reports: list[ActionReport] = []
+        self.open_error: str | None = None
+        self._palette: tuple[str, Palette] | None = None
+        for theme in bundled_themes():
+            self.register_theme(theme)
+        self.theme = self._initial_theme()
+
+    def _initial_theme(self) -> str:
+        for name in (self.settings.theme, prefs.load(self.settings.prefs_path).theme):
+            if name and name in self.available_themes:
+                return name
+        return DEFAULT_THEME
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Our CSS uses these; a built-in theme chosen from the palette does not define them.
+        return {
+            **{name: f"${fallback}" for name, fallback in STATE_VARIABLES.items()},
+            "banner-background": "$error",
+        }
+
+    @property
+    def palette(self) -> Palette:
+        """Colours of states for the current theme (rebuilt when the theme changes)."""
+        if self._palette is None or self._palette[0] != self.theme:
+            self._palette = (self.theme, Palette.from_variables(self.get_css_variables()))
+        return self._palette[1]
+
+    def get_default_screen(self) -> Screen[Any]:
+        return OverviewScreen()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from console_commands(self, screen)
+
+    # ------------------------------------------------------------------------------------------
+    # start: the first frame is drawn before the engine opens, so the command answers at once
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.set_interval(self.settings.tick_seconds, self._tick)
+        self.call_after_refresh(self._open_engine)
+
+    def _open_engine(self) -> None:
+        try:
+            self.engine = self._factory()
+        except Exception as exc:  # an OsaError names the file and line; the CLI shows it as is
+            self.open_error = str(exc)  # printed by the command, unwrapped, after the screen is gone
+            self.exit(return_code=getattr(exc, "exit_code", 1))
+            return
+        self._deliver(self.engine.snapshot, force=True)
+        self.refresher = Refresher(
+            self.engine,
+            self.post_message,
+            automatic=self.settings.auto_refresh,
+            min_interval=self.settings.min_refresh,
+            max_interval=self.settings.max_refresh,
+        )
+        self.run_worker(self.refresher.run(), group="refresh", exclusive=True, exit_on_error=False)
+        if self._on_start is not None:
+            self.run_worker(self._start(self.engine), group="start", exit_on_error=False)
+
+    async def _start(self, engine: EnginePort) -> None:
+        assert self._on_start is not None
+        try:
+            result = self._on_start(engine)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            result = ActionReport("start", False, f"{type(exc).__name__}: {exc}")
+        if isinstance(result, ActionReport):
+            self.post_message(ActionFinished(result))
+        if self.refresher is not None:
+            self.refresher.request()
+
+    def on_unmount(self) -> None:
+        if self.engine is not None:
+            self.engine.shutdown()
+
+    # ------------------------------------------------------------------------------------------
+    # engine results
+
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        self._deliver(message.snapshot, message.changed)
+
+    def _deliver(
+        self, snapshot: NightSnapshot, changed: frozenset[SubrunKey] = frozenset(), force: bool = False
+    ) -> None:
+        self.snapshot = snapshot
+        for screen in self.screen_stack:
+            if isinstance(screen, NightScreen):
+                screen.show_snapshot(snapshot, changed, force=force)
+
+    def on_refresh_failed(self, message: RefreshFailed) -> None:
+        self.notify(f"Refresh failed: {message.error}", severity="error", timeout=10)
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        report = message.report
+        self.reports.append(report)
+        if report.ok:
+            self.notify(f"{report.action}: {report.message}", timeout=8)
+        else:
+            # A failure stays on the screen until the shifter has read it.
+            self.push_screen(ReportDialog(report))
+        if self.refresher is not None:
+            self.refresher.request()
+
+    def _tick(self) -> None:
+        if isinstance(self.screen, NightScreen) and self.screen.ready:
+            self.screen.tick()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        prefs.save(self.settings.prefs_path, prefs.Prefs(theme=theme.name))
+        for screen in self.screen_stack:
+            if isinstance(screen, NightScreen):
+                screen.show_snapshot(self.snapshot, frozenset(), force=True)
+
+    # ------------------------------------------------------------------------------------------
+    # navigation and actions
+
+    def open_sequence(self, seq: int) -> None:
+        self.push_screen(DetailScreen(seq))
+
+    def open_log(self, key: SubrunKey) -> None:
+        if self.engine is None:
+            return
+        try:
+            refs = self.engine.logs(key)
+        except Exception as exc:
+            self.notify(f"No logs for subrun {key[1]:04d} of seq {key[0]}: {exc}", severity="error")
+            return
+        if not refs:
+            self.notify(
+                f"Subrun {key[1]:04d} of seq {key[0]} has not been submitted: no log yet.", severity="warning"
+            )
+            return
+        self.push_screen(LogScreen(key, refs))
+
+    def action_refresh(self) -> None:
+        if self.refresher is not None:
+            self.refresher.request()
+
+    def action_resubmit_all(self) -> None:
+        self.operations.resubmit(Selection(failed_only=True))
+
+    def action_close_night(self) -> None:
+        self.operations.close_night()
+
+    def action_push(self) -> None:
+        self.operations.push()
+
+    def action_next_theme(self) -> None:
+        order = list(THEME_ORDER)
+        index = order.index(self.theme) if self.theme in order else -1
+        self.theme = order[(index + 1) % len(order)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(
+            HelpScreen(
+                [
+                    ("Everywhere", self.BINDINGS, self.KEY_HELP),
+                    ("Night overview", OverviewScreen.BINDINGS, OverviewScreen.KEY_HELP),
+                    ("Sequence detail", DetailScreen.BINDINGS, DetailScreen.KEY_HELP),
+                    ("Log view", LogScreen.BINDINGS, LogScreen.KEY_HELP),
+                    ("Command palette", [Binding("ctrl+p", "command_palette", "every action, by name")], {}),
+                ]
+            )
+        )

@@ -1,0 +1,49 @@
+"""The part of the engine the console uses, as a Protocol.
+
+The console depends on this shape rather than on :class:`osa_core.engine.Engine` so that
+snapshot tests can render fixed data through a fake; everything else (Pilot tests, the
+command) uses the real engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from osa_core.actions import ActionPreview, ActionReport, LogRef, Selection
+from osa_core.snapshot import NightSnapshot, SubrunKey
+
+
+class EnginePort(Protocol):
+    date: dt.date
+    config: Any
+    """The engine's :class:`osa_core.config.Config` (the console reads nothing from it yet)."""
+
+    @property
+    def snapshot(self) -> NightSnapshot: ...
+
+    async def refresh(self) -> NightSnapshot:
+        """One scheduler query; an unreachable scheduler gives ``health.ok`` False, not an error."""
+        ...
+
+    async def submit(self) -> ActionReport:
+        """Submit what was never submitted (the demo starts its night with it)."""
+        ...
+
+    def preview_resubmit(self, selection: Selection) -> ActionPreview: ...
+
+    async def resubmit(self, selection: Selection) -> ActionReport: ...
+
+    def preview_cancel(self, selection: Selection) -> ActionPreview: ...
+
+    async def cancel(self, selection: Selection) -> ActionReport: ...
+
+    def logs(self, key: SubrunKey) -> list[LogRef]:
+        """Every attempt's stdout/stderr/history files, oldest first."""
+        ...
+
+    async def close_night(self, force: bool = False) -> ActionReport: ...
+
+    async def push(self) -> ActionReport: ...
+
+    def shutdown(self) -> None: ...

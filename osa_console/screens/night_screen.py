@@ -1,0 +1,93 @@
+"""What every screen showing the night shares: the header, the banner, and snapshot delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.screen import ModalScreen, Screen
+
+from osa_console.render import Palette
+from osa_console.widgets.night_header import NightHeader
+from osa_console.widgets.scheduler_banner import SchedulerBanner
+from osa_core.snapshot import NightSnapshot, SubrunKey
+
+if TYPE_CHECKING:
+    from osa_console.app import OsaConsole
+
+
+class NightScreen(Screen[None]):
+    """A screen the app hands every snapshot to (also while it is under another screen)."""
+
+    where = ""
+    """What the header says after the night (the screen's subject)."""
+    ready = False
+    """Composed and set up: snapshots delivered before that are read from the app at setup."""
+
+    _pending: frozenset[SubrunKey] = frozenset()
+    _pending_force = False
+
+    def on_mount(self) -> None:
+        self.ready = True
+        # One frame for the whole build, not one per widget filled in.
+        with self.app.batch_update():
+            self.setup()
+
+    def setup(self) -> None:
+        """Build the screen's widgets from the app's current snapshot (subclasses)."""
+
+    @property
+    def host(self) -> OsaConsole:
+        return cast("OsaConsole", self.app)
+
+    @property
+    def palette(self) -> Palette:
+        return self.host.palette
+
+    def now(self) -> dt.datetime:
+        return self.host.settings.clock()
+
+    def compose_top(self) -> ComposeResult:
+        yield NightHeader()
+        yield SchedulerBanner()
+
+    def show_snapshot(
+        self, snapshot: NightSnapshot | None, changed: frozenset[SubrunKey], force: bool = False
+    ) -> None:
+        if not self.ready:
+            return  # it reads the app's snapshot in setup()
+        if self._covered():
+            # Hidden under another full screen: drawing now would only make the screen on top
+            # repaint (Textual composes the screens below). Catch up when shown again.
+            self._pending = self._pending | changed
+            self._pending_force = self._pending_force or force
+            return
+        now = self.now()
+        with self.app.batch_update():
+            self.query_one(NightHeader).show(snapshot, now, self.palette, self.where)
+            self.query_one(SchedulerBanner).show(snapshot, now)
+            if snapshot is not None:
+                self.apply(snapshot, changed, now, force)
+
+    def _covered(self) -> bool:
+        top = self.app.screen
+        return top is not self and not isinstance(top, ModalScreen)
+
+    def on_screen_resume(self) -> None:
+        if self._pending or self._pending_force:
+            changed, force = self._pending, self._pending_force
+            self._pending, self._pending_force = frozenset(), False
+            self.show_snapshot(self.host.snapshot, changed, force)
+
+    def apply(
+        self, snapshot: NightSnapshot, changed: frozenset[SubrunKey], now: dt.datetime, force: bool
+    ) -> None:
+        """Bring the screen's own widgets up to date with ``snapshot``."""
+
+    def tick(self) -> None:
+        """Once a second: ages and running durations move with the clock."""
+        now = self.now()
+        snapshot = self.host.snapshot
+        self.query_one(NightHeader).show(snapshot, now, self.palette, self.where)
+        self.query_one(SchedulerBanner).show(snapshot, now)
