@@ -67,6 +67,8 @@ class Engine:
         self._submitted_here = 0
         self._history_paths: dict[SubrunKey, str] = {}
         self._guard = asyncio.Lock()
+        self._follow_close = False
+        self._in_close = False
 
     @classmethod
     def open(cls, config: Config, date: dt.date) -> Engine:
@@ -143,7 +145,16 @@ class Engine:
         console's) never waits on a slow disk; refreshes and actions never overlap.
         """
         async with self._guard:
-            return await self._refresh()
+            snapshot = await self._refresh()
+        if self._follow_close and not self._in_close:
+            # A closing this engine started goes on at each refresh (merges are jobs: each
+            # round only looks at them and carries finished ones on), as ``close --wait`` does.
+            try:
+                await self.close_night()
+            except OsaError as exc:
+                log.warning("closing round skipped: %s", exc)
+            snapshot = self.snapshot
+        return snapshot
 
     async def _refresh(self) -> NightSnapshot:
         if not self.state.sequences:
@@ -613,10 +624,15 @@ class Engine:
         not complete (and not ``force``). Call it again to advance; the snapshot's ``closing``
         says where it stands.
         """
-        from osa_core.closer import Closer
+        from osa_core.closer import Closer, close_phase
 
-        with self._lock("close"):
-            report = await Closer(self).advance(force)
+        self._in_close = True
+        try:
+            with self._lock("close"):
+                report = await Closer(self).advance(force)
+        finally:
+            self._in_close = False
+        self._follow_close = report.ok and close_phase(self)[0] == "closing"
         self._snapshot = self._build(None)
         return report
 
