@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from osa_core.config import Config
 from osa_core.errors import ConfigError, PlanError
+from osa_core.fileio import atomic_write
 from osa_core.layout import NightLayout
 from osa_core.pipeline.base import (
     CalibrationContext,
@@ -420,8 +420,5 @@ def write_setup_files(config: Config, layout: NightLayout) -> list[Path]:
 
 
 def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
     return path

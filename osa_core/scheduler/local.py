@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from osa_core.errors import SchedulerError, SchedulerUnreachable
+from osa_core.fileio import atomic_write
 from osa_core.scheduler import local_proc as procs
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 from osa_core.scheduler.local_policy import REASON_HELD, REASON_NEVER
@@ -140,7 +141,7 @@ class LocalScheduler(Scheduler):
                 [(job_id, index) for index in (indices if indices is not None else [None])],
             )
             # Like sbatch, keep a copy of the script as it is now: later edits do not change the job.
-            _write_atomically(script_file(self.spool, job_id), text)
+            atomic_write(script_file(self.spool, job_id), text, mode=0o755)
         self._ensure_daemon()
         return str(job_id)
 
@@ -408,13 +409,3 @@ def _script_text(script: str) -> str:
         return Path(script).read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise SchedulerError(f"unable to open batch script: {exc}", path=script) from exc
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
