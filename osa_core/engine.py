@@ -279,8 +279,16 @@ class Engine:
     async def _mutation(self, what: str) -> AsyncIterator[None]:
         """An action: no refresh runs meanwhile in this process, nor a mutation in any other."""
         async with self._guard:
-            with self._lock(what):
+            lock = self._lock(what)
+            # Another process may hold the lock for a while: wait in a thread, not on the loop.
+            await asyncio.to_thread(lock.__enter__)
+            try:
                 yield
+            except BaseException as exc:
+                if not lock.__exit__(type(exc), exc, exc.__traceback__):
+                    raise
+            else:
+                lock.__exit__(None, None, None)
 
     def _reload(self) -> None:
         self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
