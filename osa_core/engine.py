@@ -14,12 +14,12 @@ import logging
 import os
 import signal
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from osa_core.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Refusal, Selection
+from osa_core import previews
+from osa_core.actions import ActionPreview, ActionReport, LogRef, Selection
 from osa_core.config import Config
 from osa_core.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
 from osa_core.fileio import atomic_write
@@ -29,7 +29,6 @@ from osa_core.ledger import Ledger, StepRow, SubmissionRow
 from osa_core.lock import night_lock
 from osa_core.models import Plan, Sequence
 from osa_core.pipeline import get_profile
-from osa_core.resources import scale_memory, scale_walltime
 from osa_core.scheduler import make_scheduler
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 from osa_core.scripts import render_script
@@ -337,7 +336,7 @@ class Engine:
                 )
                 if not todo:
                     continue
-                after = self._parent_dependency(sequence)
+                after = previews.parent_dependency(self.state, sequence)
                 job = await self._submit(sequence, todo, (1,) * len(todo), after_ok=after)
                 job_ids.append(job)
                 details.append(
@@ -348,19 +347,6 @@ class Engine:
             self.ledger.log_event("submit", message + ("; " + "; ".join(details) if details else ""))
         self._snapshot = self._build(None)
         return ActionReport("submit", True, message, tuple(job_ids), tuple(details))
-
-    def _parent_dependency(self, sequence: Sequence) -> tuple[str, ...]:
-        """afterok on the parent's job while it is still to run; nothing once it completed.
-
-        A completed job may already have left slurmctld's memory, and sbatch then refuses the
-        dependency: the ledger, not SLURM, knows it is done.
-        """
-        if sequence.parent is None:
-            return ()
-        task = self.state.latest((sequence.parent, 0))
-        if task is None or task.state is JobState.COMPLETED:
-            return ()
-        return (task.job_id,)
 
     async def _refresh_or_raise(self) -> None:
         await self._refresh()
@@ -468,88 +454,11 @@ class Engine:
                 self.ledger.abandon_submission(sub.id, "sbatch did not run before the crash")
 
     # --- resubmission and cancellation ------------------------------------------------------------------
-    def _selected(self, selection: Selection) -> list[SubrunKey]:
-        """The union of what the selection names; nothing named: the whole night."""
-        whole = selection.keys is None and selection.seqs is None and selection.runs is None
-        keys: list[SubrunKey] = []
-        for sequence in self.state.sequences:
-            named = whole or bool(
-                (selection.seqs and sequence.seq in selection.seqs)
-                or (selection.runs and sequence.run in selection.runs)
-            )
-            for key in self.state.keys(sequence.seq):
-                if named or (selection.keys is not None and key in selection.keys):
-                    keys.append(key)
-        return keys
-
     def preview_resubmit(self, selection: Selection) -> ActionPreview:
-        snapshot = self.snapshot
-        max_tries = self.config.scheduler.max_tries
-        chosen: dict[int, list[tuple[int, int, JobState]]] = defaultdict(list)
-        refused: list[Refusal] = []
-        for key in self._selected(selection):
-            status = snapshot.subrun(key)
-            state = status.state
-            if selection.failed_only and not state.failed:
-                continue
-            why = None
-            if state.active:
-                why = f"is {state.value}" + (
-                    ": resubmit its calibration" if state is JobState.BLOCKED else ": cancel it first"
-                )
-            elif state is JobState.NOT_SUBMITTED:
-                why = "was never submitted: run submit"
-            elif state is JobState.COMPLETED and not selection.force:
-                why = "is COMPLETED (use --force to run it again)"
-            elif status.attempt >= max_tries and not selection.force:
-                why = f"has had {status.attempt} tries (max_tries {max_tries}; use --force)"
-            if why:
-                refused.append(Refusal(key, status.run, why))
-                continue
-            chosen[key[0]].append((key[1], status.attempt + 1, state))
-        submissions = []
-        jobs = {s.job_id: s for s in self.ledger.submissions() if s.job_id}
-        for seq, items in sorted(chosen.items()):
-            sequence = self.state.sequence(seq)
-            if not sequence.is_calibration and self.state.calibration_failed(sequence.parent):
-                for subrun, _, _ in items:
-                    refused.append(
-                        Refusal((seq, subrun), sequence.run, f"its calibration seq {sequence.parent} failed")
-                    )
-                continue
-            memory, walltime = self._raised_resources(sequence, items, jobs)
-            submissions.append(
-                PlannedSubmission(
-                    seq=seq,
-                    run=sequence.run,
-                    indices=tuple(i for i, _, _ in items),
-                    attempts=tuple(a for _, a, _ in items),
-                    memory=memory,
-                    walltime=walltime,
-                    after_ok=self._parent_dependency(sequence),
-                )
-            )
-        return ActionPreview("resubmit", tuple(submissions), (), tuple(refused))
-
-    def _raised_resources(
-        self,
-        sequence: Sequence,
-        items: list[tuple[int, int, JobState]],
-        jobs: dict[str, SubmissionRow],
-    ) -> tuple[str | None, str | None]:
-        """Out of memory raises memory, a timeout raises wall time, from the last request."""
-        sched = self.config.scheduler
-        memory = walltime = None
-        for subrun, _, state in items:
-            task = self.state.latest((sequence.seq, subrun))
-            last = jobs.get(task.job_id) if task else None
-            if state is JobState.OUT_OF_MEMORY:
-                base = (last.memory if last else None) or sched.memory
-                memory = scale_memory(base, sched.oom_memory_factor)
-            if state is JobState.TIMEOUT:
-                base = (last.walltime if last else None) or sched.walltime
-                walltime = scale_walltime(base, sched.timeout_walltime_factor)
-        return memory, walltime
+        """Exactly what :meth:`resubmit` would submit now, and what it would refuse and why."""
+        return previews.resubmit_preview(
+            self.state, self.snapshot, self.config.scheduler, self.ledger.submissions(), selection
+        )
 
     async def resubmit(self, selection: Selection) -> ActionReport:
         async with self._mutation("resubmit"):
@@ -596,18 +505,7 @@ class Engine:
             self.ledger.log_event("rearm", f"job {child} now waits on calibration job {job_id}")
 
     def preview_cancel(self, selection: Selection) -> ActionPreview:
-        by_job: dict[str, list[int | None]] = defaultdict(list)
-        for key in self._selected(selection):
-            task = self.state.latest(key)
-            if task is not None and task.state.active:
-                by_job[task.job_id].append(task.array_index)
-        cancels: list[tuple[str, tuple[int, ...] | None]] = []
-        for job_id, indices in sorted(by_job.items()):
-            if any(i is None for i in indices):
-                cancels.append((job_id, None))
-            else:
-                cancels.append((job_id, tuple(sorted(i for i in indices if i is not None))))
-        return ActionPreview("cancel", (), tuple(cancels), ())
+        return previews.cancel_preview(self.state, selection)
 
     async def cancel(self, selection: Selection) -> ActionReport:
         async with self._mutation("cancel"):
@@ -672,11 +570,6 @@ class Engine:
             f"{len(report.skipped)} unchanged, {len(report.failed)} failed"
         )
         return ActionReport("push", report.ok, message, (), details)
-
-    async def watch(self, stop: asyncio.Event | None = None) -> None:  # pragma: no cover - CLI loop
-        while stop is None or not stop.is_set():
-            await self.refresh()
-            await asyncio.sleep(self._interval)
 
 
 def _recovered_job(sub: SubmissionRow, infos: list[TaskInfo], known: set[str]) -> str | None:
