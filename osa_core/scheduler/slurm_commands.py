@@ -336,7 +336,9 @@ def parse_sacct(text: str, cache: dict[str, list[TaskInfo]] | None = None) -> li
             job = m.group("job")
             if m.group("range") is not None:
                 indices: list[int | None] = list(expand_indices(m.group("range")))
-                if state is not JobState.PENDING:
+                # A range is what has not started: pending, or cancelled before it started
+                # (seen on 22.05: "37_[0-1]|...|CANCELLED by 0").
+                if state not in (JobState.PENDING, JobState.CANCELLED):
                     raise SchedulerError(f"an index range in state {state_s!r}")
             elif m.group("index") is not None:
                 indices = [int(m.group("index"))]

@@ -346,3 +346,16 @@ def _newer_state(doc: dict[str, Any]) -> None:
 def test_json_refuses_what_it_does_not_know(text: str, match: str) -> None:
     with pytest.raises(SchedulerError, match=match):
         parse_sacct_json(text)
+
+
+def test_a_range_cancelled_before_it_started_is_one_cancelled_task_per_index() -> None:
+    # Seen on Slurm 22.05 after scancel of a whole array whose tasks never started.
+    line = (
+        "1689_[0-1]|1689|can_x|CANCELLED by 0|0:0|None assigned"
+        "|2026-11-25T04:30:32|None|2026-11-25T04:30:33|None"
+    )
+    tasks = parse_sacct(line + "\n")
+    assert [(t.job_id, t.array_index, t.state) for t in tasks] == [
+        ("1689", 0, JobState.CANCELLED),
+        ("1689", 1, JobState.CANCELLED),
+    ]
