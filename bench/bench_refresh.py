@@ -73,7 +73,9 @@ class RecordedScheduler(Scheduler):
             lines.append(f"{jid}|{raw}|{name}|{state}|{code}|{node}|{start}|{began}|{end}|None")
         return "\n".join(lines) + "\n"
 
-    async def query(self, names: Sequence[str], since: dt.datetime) -> list[TaskInfo]:
+    async def query(
+        self, names: Sequence[str], since: dt.datetime, job_ids: Sequence[str] = ()
+    ) -> list[TaskInfo]:
         self.queries += 1
         return parse_sacct(self.sacct_text(), self.cache)  # as SlurmScheduler.query does
 
