@@ -67,6 +67,7 @@ class Engine:
         self._history_paths: dict[SubrunKey, str] = {}
         self._guard = asyncio.Lock()
         self._follow_close = False
+        self._problems: tuple[str, ...] = ()
         self._in_close = False
 
     @classmethod
@@ -124,6 +125,7 @@ class Engine:
             now=utcnow(),
             closing=self.ledger.get_meta("closing"),
             next_refresh=self._interval,
+            problems=self._problems,
         )
 
     def _names(self) -> list[str]:
@@ -196,7 +198,9 @@ class Engine:
             plan = self.plan()
         except OsaError as exc:
             log.warning("no plan yet: %s", exc)
+            self._problems = (str(exc),)
             return
+        self._problems = plan.problems
         self.ledger.sync_plan(plan.sequences)
         self.state.set_sequences(self.ledger.sequences())
         self._snapshot = None

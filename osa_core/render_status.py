@@ -50,6 +50,8 @@ def header(snapshot: NightSnapshot) -> Text:
         )
     if snapshot.closing:
         text.append(f"\nclosing: {snapshot.closing}")
+    for problem in snapshot.problems:
+        text.append(f"\nproblem: {problem}", style="bold red")
     return text
 
 

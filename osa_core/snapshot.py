@@ -159,6 +159,8 @@ class NightSnapshot:
     """The closer's state in words (None: not started)."""
     next_refresh: float = 5.0
     """Seconds until the engine would refresh again (adaptive)."""
+    problems: tuple[str, ...] = ()
+    """What keeps the night from being shown whole (e.g. its night file cannot be read)."""
 
     def sequence(self, seq: int) -> SequenceStatus:
         for status in self.sequences:
@@ -198,6 +200,7 @@ class NightSnapshot:
                 "last_ok": _iso(self.health.last_ok),
             },
             "closing": self.closing,
+            "problems": list(self.problems),
             "totals": {state.value: n for state, n in self.totals.items()},
             "sequences": [
                 {

@@ -246,6 +246,7 @@ class NightState:
         now: dt.datetime,
         closing: str | None = None,
         next_refresh: float = 5.0,
+        problems: tuple[str, ...] = (),
     ) -> NightSnapshot:
         """``changed`` None rebuilds every subrun (the first snapshot)."""
         if changed is None:
@@ -296,6 +297,7 @@ class NightState:
             changed=frozenset(changed),
             closing=closing,
             next_refresh=next_refresh,
+            problems=problems,
         )
 
     def _sequence_status(self, sequence: Sequence, subruns: tuple[SubrunStatus, ...]) -> SequenceStatus:

@@ -52,7 +52,7 @@ class OverviewScreen(NightScreen):
     def apply(
         self, snapshot: NightSnapshot, changed: frozenset[SubrunKey], now: dt.datetime, force: bool
     ) -> None:
-        self.query_one(NightProgress).show(snapshot.totals, self.palette)
+        self.query_one(NightProgress).show(snapshot.totals, self.palette, snapshot.problems)
         self.table.show(snapshot, now, self.palette, force=force)
 
     def tick(self) -> None:

@@ -20,13 +20,14 @@ LEGEND = (
 )
 
 
-def progress_text(totals: Mapping[JobState, int], palette: Palette, width: int) -> Text:
+def progress_text(
+    totals: Mapping[JobState, int], palette: Palette, width: int, problems: tuple[str, ...] = ()
+) -> Text:
     total = sum(totals.values())
     if not total:
         # The engine plans the night from its night file; until it can, there is nothing to show.
-        return Text(
-            " no sequences yet: the night is not planned (is its night file there?)", style=palette.failed
-        )
+        why = problems[0] if problems else "is its night file there?"
+        return Text(f" no sequences yet: the night is not planned ({why})", style=palette.failed)
     done = totals.get(JobState.COMPLETED, 0)
     failed = sum(n for state, n in totals.items() if state.failed)
     legend = Text()
@@ -53,16 +54,18 @@ class NightProgress(Widget):
         super().__init__(id=id)
         self._totals: dict[JobState, int] | None = None
         self._palette: Palette | None = None
+        self._problems: tuple[str, ...] = ()
 
-    def show(self, totals: Mapping[JobState, int], palette: Palette) -> None:
+    def show(self, totals: Mapping[JobState, int], palette: Palette, problems: tuple[str, ...] = ()) -> None:
         totals = dict(totals)
-        if totals != self._totals or palette != self._palette:
+        if totals != self._totals or palette != self._palette or problems != self._problems:
             self._totals = totals
             self._palette = palette
+            self._problems = problems
             self.refresh()
 
     def render(self) -> Text:
         # Drawn at render time: the bar's width follows the terminal's.
         if self._totals is None or self._palette is None:
             return Text("")
-        return progress_text(self._totals, self._palette, self.size.width or 80)
+        return progress_text(self._totals, self._palette, self.size.width or 80, self._problems)
