@@ -1,7 +1,10 @@
 """The night ledger: SQLite (WAL) memory of a night's plan, submissions, tasks and step records.
 
 A killed engine restarts from it. Each mutation is one transaction; the process-level lock
-(:mod:`osa_core.lock`) keeps two mutators apart.
+(:mod:`osa_core.lock`) keeps two mutators apart. Within a process one connection serves every
+thread (the engine works in worker threads), so each use of it holds a thread lock, and closing
+waits for the statement or transaction in progress: an sqlite3 connection closed under a running
+statement crashes the interpreter.
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from osa_core.closestate import ClosingRecord, ClosingRun, RunClose, VerifiedProduct
 from osa_core.errors import LedgerError
@@ -131,6 +136,8 @@ class Ledger:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._closed = False
         try:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._wal()
@@ -154,17 +161,45 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
-        self._db.close()
+        """Close the connection once no thread is using it; later use raises :class:`LedgerError`."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _open(self) -> sqlite3.Connection:
+        if self._closed:
+            raise LedgerError("the night ledger is closed", path=self.path)
+        return self._db
+
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._open().execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        with self._lock:
+            return self._open().execute(sql, args).fetchone()
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        """One statement in its own (autocommit) transaction; the row id it inserted, if any."""
+        with self._lock:
+            return int(self._open().execute(sql, args).lastrowid or 0)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            db = self._open()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -183,24 +218,22 @@ class Ledger:
 
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._one("PRAGMA user_version")[0])
 
     # --- meta and events ------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def log_event(self, kind: str, message: str) -> None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        self._db.execute("INSERT INTO events (time, kind, message) VALUES (?, ?, ?)", (now, kind, message))
+        self._write("INSERT INTO events (time, kind, message) VALUES (?, ?, ?)", (now, kind, message))
 
     def events(self, limit: int = 100) -> list[tuple[str, str, str]]:
-        rows = self._db.execute(
-            "SELECT time, kind, message FROM events ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
+        rows = self._rows("SELECT time, kind, message FROM events ORDER BY id DESC LIMIT ?", (limit,))
         return [tuple(r) for r in reversed(rows)]
 
     # --- plan ---------------------------------------------------------------------------------------
@@ -220,9 +253,7 @@ class Ledger:
         return added
 
     def sequences(self) -> list[Sequence]:
-        rows = self._db.execute(
-            "SELECT seq, type, run, subruns, parent, drs4_run FROM sequences ORDER BY seq"
-        ).fetchall()
+        rows = self._rows("SELECT seq, type, run, subruns, parent, drs4_run FROM sequences ORDER BY seq")
         return [Sequence(r[0], SequenceType(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     # --- submissions ----------------------------------------------------------------------------------
@@ -240,7 +271,7 @@ class Ledger:
         at: dt.datetime,
     ) -> int:
         """Write the intent before sbatch runs: a crash after sbatch is then recoverable."""
-        cur = self._db.execute(
+        return self._write(
             "INSERT INTO submissions (seq, name, job_id, status, indices, attempts, submitted_at, script,"
             " memory, walltime, after_ok) VALUES (?,?,NULL,'submitting',?,?,?,?,?,?,?)",
             (
@@ -255,7 +286,6 @@ class Ledger:
                 json.dumps(list(after_ok)),
             ),
         )
-        return int(cur.lastrowid or 0)
 
     def complete_submission(self, sub_id: int, job_id: str, note: str = "") -> None:
         """The job exists: record its id and its tasks (PENDING) in one transaction."""
@@ -284,7 +314,7 @@ class Ledger:
                 )
 
     def abandon_submission(self, sub_id: int, note: str) -> None:
-        self._db.execute("UPDATE submissions SET status = 'lost', note = ? WHERE id = ?", (note, sub_id))
+        self._write("UPDATE submissions SET status = 'lost', note = ? WHERE id = ?", (note, sub_id))
 
     def submissions(self, status: str | None = None) -> list[SubmissionRow]:
         query = (
@@ -295,7 +325,7 @@ class Ledger:
         if status is not None:
             query += " WHERE status = ?"
             args = (status,)
-        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        rows = self._rows(query + " ORDER BY id", args)
         return [
             SubmissionRow(
                 id=r[0],
@@ -315,15 +345,15 @@ class Ledger:
         ]
 
     def earliest_submission(self) -> dt.datetime | None:
-        row = self._db.execute("SELECT MIN(submitted_at) FROM submissions").fetchone()
+        row = self._one("SELECT MIN(submitted_at) FROM submissions")
         return _dt(row[0]) if row else None
 
     # --- tasks ---------------------------------------------------------------------------------------
     def tasks(self) -> list[TaskRow]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT seq, subrun, attempt, job_id, array_index, state, exit_code, signal, node, start, end,"
             " reason FROM tasks ORDER BY seq, subrun, attempt"
-        ).fetchall()
+        )
         return [
             TaskRow(
                 r[0], r[1], r[2], r[3], r[4], JobState(r[5]), r[6], r[7], r[8], _dt(r[9]), _dt(r[10]), r[11]
@@ -392,20 +422,20 @@ class Ledger:
             " FROM steps"
         )
         if keys is None:
-            rows = self._db.execute(query + " ORDER BY seq, subrun, attempt, rowid").fetchall()
+            rows = self._rows(query + " ORDER BY seq, subrun, attempt, rowid")
         else:
             rows = []
             for seq, subrun in sorted(set(keys)):
-                rows += self._db.execute(
+                rows += self._rows(
                     query + " WHERE seq = ? AND subrun = ? ORDER BY attempt, rowid", (seq, subrun)
-                ).fetchall()
+                )
         return [
             StepRow(r[0], r[1], r[2], r[3], _dt(r[4]), _dt(r[5]), r[6], bool(r[7]), r[8], r[9], r[10])
             for r in rows
         ]
 
     def offsets(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self._db.execute("SELECT path, offset FROM history_offsets")}
+        return {r[0]: r[1] for r in self._rows("SELECT path, offset FROM history_offsets")}
 
     # --- closing (schema 2) -----------------------------------------------------------------------
     def begin_closing(self, runs: Iterable[ClosingRun], forced: bool, at: dt.datetime) -> None:
@@ -420,17 +450,17 @@ class Ledger:
                 )
 
     def update_closing_run(self, run: ClosingRun) -> None:
-        self._db.execute(
+        self._write(
             "INSERT OR REPLACE INTO closing_runs (run, seq, subruns, state, attempt, job_id, jobs,"
             " submitted_at, reason, products, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             self._closing_values(run, dt.datetime.now(dt.UTC)),
         )
 
     def closing_runs(self) -> list[ClosingRun]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT run, seq, subruns, state, attempt, job_id, jobs, submitted_at, reason, products"
             " FROM closing_runs ORDER BY run"
-        ).fetchall()
+        )
         return [
             ClosingRun(
                 run=r[0],
@@ -449,15 +479,15 @@ class Ledger:
 
     def closing(self) -> ClosingRecord | None:
         """The latest closing of the night, finished or not."""
-        row = self._db.execute(
+        row = self._one(
             "SELECT id, started, forced, finished, summary FROM closings ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        )
         if row is None:
             return None
         return ClosingRecord(row[0], dt.datetime.fromisoformat(row[1]), bool(row[2]), _dt(row[3]), row[4])
 
     def finish_closing(self, closing_id: int, at: dt.datetime, summary: str) -> None:
-        self._db.execute(
+        self._write(
             "UPDATE closings SET finished = ?, summary = ? WHERE id = ?",
             (at.isoformat(), summary, closing_id),
         )

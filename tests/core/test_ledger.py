@@ -399,3 +399,52 @@ def test_the_lock_dies_with_its_holder(lock: Path) -> None:
     # ... and this process released it on leaving the block.
     again = hold(lock, 0)
     assert again.wait(timeout=10) == 0
+
+
+# --- threads ----------------------------------------------------------------------------------------
+
+CLOSE_UNDER_READERS = """
+import sys, threading
+from pathlib import Path
+from osa_core.errors import LedgerError
+from osa_core.ledger import Ledger, TaskRow
+from osa_core.models import Sequence
+from osa_core.states import JobState, SequenceType
+
+ledger = Ledger(Path(sys.argv[1]))
+ledger.sync_plan([Sequence(n, SequenceType.DATA, 2000 + n, 200, None) for n in range(50)])
+outcomes = []
+
+def read():
+    try:
+        while True:
+            ledger.sequences()
+            ledger.tasks()
+    except LedgerError as exc:
+        outcomes.append(str(exc))
+
+threads = [threading.Thread(target=read) for _ in range(3)]
+for t in threads:
+    t.start()
+ledger.close()
+for t in threads:
+    t.join(timeout=30)
+print(len(outcomes), outcomes[0] if outcomes else "")
+"""
+
+
+def test_closing_while_other_threads_read_is_clean(tmp_path: Path) -> None:
+    """The console closes the engine's ledger on exit while a refresh may be reading it in a worker
+    thread; an sqlite3 connection closed under a running statement used to crash the interpreter.
+    Run in a child so that a crash fails this test instead of the whole session."""
+    for round_ in range(5):
+        done = subprocess.run(
+            [sys.executable, "-c", CLOSE_UNDER_READERS, str(tmp_path / f"ledger{round_}.sqlite")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        count, _, message = done.stdout.strip().partition(" ")
+        assert count == "3"
+        assert message.endswith("the night ledger is closed")
