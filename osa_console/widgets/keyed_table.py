@@ -3,6 +3,11 @@
 Every refresh goes through :meth:`KeyedTable.put_row`, which compares the new cells with the
 ones shown and calls ``update_cell`` only for those that differ: the cursor, the scroll position
 and the marks stay where they are, and a quiet refresh costs next to nothing.
+
+DataTable itself forgets every rendered cell when any one cell changes (its render caches are
+keyed by a table-wide update counter), so a refresh that changed a few cells used to redraw all
+of the visible ones through Rich. Here a changed cell only marks its row stale, and before the
+next frame the cached renderings of the stale rows alone are dropped (see :meth:`_evict_stale`).
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 Cells = tuple[Text, ...]
 
@@ -30,6 +37,21 @@ class KeyedTable(DataTable[Text]):
         self._widths: dict[str, int] = {}
         """Widest cell seen per column: columns grow and never shrink, so rows do not jump."""
         self.marks: set[str] = set()
+        self._stale: set[tuple[RowKey, ColumnKey]] = set()
+        """Cells changed since the last frame: their cached renderings, and their rows', are stale."""
+        self._targeted = all(
+            hasattr(self, name)
+            for name in (
+                "_data",
+                "_row_locations",
+                "_cell_render_cache",
+                "_row_render_cache",
+                "_row_renderable_cache",
+                "_line_cache",
+            )
+        )
+        """Whether this Textual's DataTable has the caches :meth:`_evict_stale` knows; if not,
+        updates go through DataTable's own ``update_cell`` (slower, never wrong)."""
 
     # ------------------------------------------------------------------------------------------
     # columns and rows
@@ -65,6 +87,59 @@ class KeyedTable(DataTable[Text]):
                 updated += 1
         self._shown[key] = cells
         return updated
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: object,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        """DataTable's ``update_cell``, but only the row's cached renderings are forgotten.
+
+        A column that grows changes every row's rendering: that goes through DataTable's own
+        update, which forgets everything.
+        """
+        if update_width or not self._targeted:
+            super().update_cell(row_key, column_key, value, update_width=update_width)
+            return
+        row = RowKey(row_key) if isinstance(row_key, str) else row_key
+        column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+        if row not in self._row_locations or column not in self._column_locations:
+            raise CellDoesNotExist(f"No cell exists for row_key={row!r}, column_key={column!r}.")
+        self._data[row][column] = value
+        self._stale.add((row, column))
+        self.refresh()
+
+    def _evict_stale(self) -> None:
+        """Drop the cached renderings of the cells changed since the last frame, and of the lines
+        of their rows: one pass over each of DataTable's caches, however many cells changed.
+
+        Cells are cached under (row key, column key, ...), rows under (row key, ...), a row's
+        renderables under (update count, row index).
+        """
+        stale = self._stale
+        if not stale:
+            return
+        rows = {row for row, _ in stale}
+        indices = {self._row_locations.get(row) for row in rows}
+        cells = self._cell_render_cache
+        for key in [k for k in cells.keys() if (k[0], k[1]) in stale]:  # noqa: SIM118 - not a dict
+            cells.discard(key)
+        lines = self._row_render_cache
+        for key in [k for k in lines.keys() if k[0] in rows]:  # noqa: SIM118
+            lines.discard(key)
+        renderables = self._row_renderable_cache
+        for key in [k for k in renderables.keys() if k[1] in indices]:  # noqa: SIM118
+            renderables.discard(key)
+        # Lines are keyed by screen position, not row; a frame rebuilds them from cached rows.
+        self._line_cache.clear()
+        stale.clear()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._evict_stale()
+        return super().render_lines(crop)
 
     def _add(self, key: str, cells: Cells) -> None:
         self.add_row(*cells, key=key)
