@@ -2,8 +2,10 @@
 
 The web server serves whatever is in its tree, so a file is written under a hidden temporary
 name in its final directory and renamed onto its final name: readers see the old file or the
-new one, never half of one. The host key is checked against the configured known_hosts file
-only, never the operator's own ``~/.ssh``: what cron trusts must not depend on who runs it.
+new one, never half of one. A manifest of what was uploaded lets the next push skip unchanged
+files; a dropped connection is retried. Which server is trusted (known_hosts) and the push's
+errors are in :mod:`osa_core.hostkeys`, re-exported here; the command line's progress bar is in
+:mod:`osa_core.push_progress`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import logging
 import posixpath
 import re
 import secrets
-import socket
 import stat
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,36 +24,39 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-from rich import progress as rp
-from rich.console import Console
 
 from osa_core.config import WebServerConfig
-from osa_core.errors import ConfigError, OsaError
 from osa_core.fileio import atomic_write
+from osa_core.hostkeys import (
+    DROPPED,
+    TRUST_HINT,
+    HostKeyError,
+    PushError,
+    RejectUnknown,
+    check_config,
+    fetch_host_key,
+    host_key_name,
+    trust_host_key,
+    why,
+)
+
+# the push's whole interface, the host-key part included, stays importable from here
+__all__ = [
+    "PARTIAL",
+    "HostKeyError",
+    "Progress",
+    "PushError",
+    "PushItem",
+    "PushReport",
+    "fetch_host_key",
+    "push",
+    "trust_host_key",
+]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 PARTIAL = re.compile(r"^\..+\.partial-[0-9a-f]{8}$")
-TRUST_HINT = "osa-core push --trust-host-key"
-# what a dropped, refused or stalled connection shows up as; other errors are not retried
-DROPPED = (paramiko.SSHException, EOFError, OSError)
-
-
-class PushError(OsaError):
-    """Publishing failed: server unreachable after every retry, login refused, bad remote root."""
-
-    exit_code = 9
-
-    def __init__(self, message: str, *, path: Path | None = None, report: PushReport | None = None) -> None:
-        super().__init__(message, path=path)
-        self.report = report  # what was done before giving up, for the CLI's summary
-
-
-class HostKeyError(PushError):
-    """The server's host key is not recorded in known_hosts, or differs from the recorded one."""
-
-    exit_code = 11
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,6 @@ def _digest(path: Path) -> _Digest:
         return _Digest(fh.tell(), sha256)
 
 
-def _why(exc: BaseException) -> str:
-    # paramiko's EOFError for a closed connection has no message of its own
-    return f"{type(exc).__name__}: {str(exc) or 'connection closed'}"
-
-
 def _load_manifest(path: Path, target: str) -> dict[str, _Digest]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -115,65 +113,18 @@ def _save_manifest(path: Path, target: str, entries: dict[str, _Digest]) -> None
         raise PushError(f"cannot write the push manifest: {exc}", path=path) from None
 
 
-def _host_key_name(config: WebServerConfig) -> str:
-    return config.host if config.port == 22 else f"[{config.host}]:{config.port}"
-
-
-def _without_host(line: str, name: str) -> str | None:
-    """A known_hosts ``line`` with ``name`` taken out of its host list; None if none is left."""
-    fields = line.split(None, 1)
-    if len(fields) < 2 or fields[0].startswith(("#", "@")):
-        return line
-    hosts = fields[0].split(",")
-    kept = [h for h in hosts if h != name and not (h.startswith("|1|") and _hashed_is(h, name))]
-    if not kept:
-        return None
-    return line if kept == hosts else f"{','.join(kept)} {fields[1]}"
-
-
-def _hashed_is(entry: str, name: str) -> bool:
-    try:
-        return bool(paramiko.HostKeys.hash_host(name, entry) == entry)
-    except Exception:  # not valid base64: not ours to judge, ssh will complain about it
-        return False
-
-
-def _check_config(config: WebServerConfig) -> Path:
-    if not config.host:
-        raise ConfigError("webserver.host is empty: pushing is not configured")
-    if config.known_hosts is None:
-        raise ConfigError("webserver.known_hosts is not set: the server's key cannot be verified")
-    if config.key_file is not None and not config.key_file.is_file():
-        raise ConfigError(f"webserver.key_file {config.key_file} does not exist")
-    if not config.root.startswith("/"):
-        raise ConfigError(f"webserver.root must be an absolute remote path, got {config.root!r}")
-    return config.known_hosts
-
-
-class _RejectUnknown(paramiko.MissingHostKeyPolicy):
-    def __init__(self, known_hosts: Path) -> None:
-        self._known_hosts = known_hosts
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        raise HostKeyError(
-            f"host key of {hostname} is not in {self._known_hosts}: the server offered "
-            f"{key.get_name()} {key.fingerprint}; nothing was uploaded. If the server's admin "
-            f"confirms this fingerprint, record it with `{TRUST_HINT}`"
-        )
-
-
 class _Session:
     """One authenticated SFTP connection; closed on exit whatever happened."""
 
     def __init__(self, config: WebServerConfig) -> None:
-        known_hosts = _check_config(config)
+        known_hosts = check_config(config)
         self.config = config
         self.posix_rename = True
         self.dirs: set[str] = {posixpath.normpath(config.root)}
         self.client = paramiko.SSHClient()
         if known_hosts.is_file():
             self.client.load_host_keys(str(known_hosts))
-        self.client.set_missing_host_key_policy(_RejectUnknown(known_hosts))
+        self.client.set_missing_host_key_policy(RejectUnknown(known_hosts))
         try:
             self._connect()
             self.sftp = self.client.open_sftp()
@@ -206,7 +157,7 @@ class _Session:
             )
         except paramiko.BadHostKeyException as exc:
             raise HostKeyError(
-                f"host key of {_host_key_name(c)} has CHANGED: the server offered "
+                f"host key of {host_key_name(c)} has CHANGED: the server offered "
                 f"{exc.key.get_name()} {exc.key.fingerprint}, {c.known_hosts} has "
                 f"{exc.expected_key.get_name()} {exc.expected_key.fingerprint}. A reinstalled server "
                 "or someone in between; nothing was uploaded. Once the server's admin confirms the "
@@ -393,14 +344,14 @@ class _Push:
                 self.attempt += 1
                 if self.attempt > c.retries:
                     raise PushError(
-                        f"gave up on {c.host}:{c.port} after {self.attempt} attempts ({_why(exc)}); "
+                        f"gave up on {c.host}:{c.port} after {self.attempt} attempts ({why(exc)}); "
                         f"{len(self.uploaded)} uploaded, {len(self.pending)} left: push again to continue",
                         report=self.report(),
                     ) from None
                 delay = c.backoff * 2 ** (self.attempt - 1)
                 log.warning(
                     "connection to %s:%d failed or dropped (%s); retry %d/%d in %.1f s",
-                    *(c.host, c.port, _why(exc), self.attempt, c.retries, delay),
+                    *(c.host, c.port, why(exc), self.attempt, c.retries, delay),
                 )
                 time.sleep(delay)
         log.info(
@@ -422,93 +373,7 @@ def push(
     unknown or changed host key, :class:`PushError` when it gives up (``exc.report`` says what
     was done); files the server refuses one by one are in ``report.failed``, the others still go.
     """
-    _check_config(config)
+    check_config(config)
     state = _Push(config, manifest, progress)
     state.add(items)
     return state.run()
-
-
-def fetch_host_key(config: WebServerConfig) -> tuple[str, str, paramiko.PKey]:
-    """The host key the server offers: (key type, SHA256 fingerprint, key). Verifies nothing."""
-    if not config.host:
-        raise ConfigError("webserver.host is empty: pushing is not configured")
-    try:
-        sock = socket.create_connection((config.host, config.port), timeout=config.timeout)
-    except OSError as exc:
-        raise PushError(f"cannot reach {config.host}:{config.port}: {exc}") from None
-    transport = paramiko.Transport(sock)
-    try:
-        transport.banner_timeout = config.timeout
-        transport.start_client(timeout=config.timeout)
-        key = transport.get_remote_server_key()
-    except DROPPED as exc:
-        raise PushError(f"no SSH handshake with {config.host}:{config.port}: {_why(exc)}") from None
-    finally:
-        transport.close()
-    return key.get_name(), key.fingerprint, key
-
-
-def trust_host_key(
-    config: WebServerConfig, *, hashed: bool = False, expected_fingerprint: str | None = None
-) -> str:
-    """Record the key the server offers now in ``config.known_hosts``; return its fingerprint.
-
-    Entries for this host already in the file are replaced (a changed key is exactly why one
-    runs this); the other lines are kept as they are. With ``expected_fingerprint`` (as the
-    server's admin gives it) a different key is refused instead of recorded.
-    """
-    known_hosts = _check_config(config)
-    key_type, fingerprint, key = fetch_host_key(config)
-    name = _host_key_name(config)
-    if expected_fingerprint is not None and expected_fingerprint != fingerprint:
-        raise HostKeyError(
-            f"{name} offers {key_type} {fingerprint}, not {expected_fingerprint}: not recorded"
-        )
-    try:
-        old = known_hosts.read_text(encoding="utf-8").splitlines() if known_hosts.exists() else []
-        kept = [line for line in (_without_host(raw, name) for raw in old) if line is not None]
-        entry = paramiko.HostKeys.hash_host(name) if hashed else name
-        atomic_write(known_hosts, "\n".join([*kept, f"{entry} {key_type} {key.get_base64()}"]) + "\n")
-    except OSError as exc:
-        raise PushError(f"cannot record the host key: {exc}", path=known_hosts) from None
-    log.info("recorded host key of %s in %s: %s %s", name, known_hosts, key_type, fingerprint)
-    return fingerprint
-
-
-class CliProgress:
-    """A push progress callback: a Rich bar on a terminal, one log line per file otherwise."""
-
-    def __init__(self, terminal: bool) -> None:
-        self._bar: rp.Progress | None = None
-        self._task: rp.TaskID | None = None
-        if terminal:
-            columns = (rp.TextColumn("{task.description}"), rp.BarColumn(), rp.DownloadColumn())
-            self._bar = rp.Progress(*columns, rp.TransferSpeedColumn(), console=Console(stderr=True))
-
-    def __call__(self, remote: str, done: int, total: int) -> None:
-        if self._bar is None:
-            if done == total:  # cron: a line per file in place, not one per chunk
-                log.info("uploaded %s (%d bytes)", remote, total)
-            return
-        if self._task is None:
-            self._bar.start()
-            self._task = self._bar.add_task(remote, total=total)
-        if self._bar.tasks[0].description != remote:  # one bar, reused by each file in turn
-            self._bar.reset(self._task, total=total, description=remote)
-        self._bar.update(self._task, completed=done)
-
-    def close(self) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.stop()
-            self._task = None
-
-    def __enter__(self) -> CliProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def push_cli_progress() -> CliProgress:
-    """The progress callback for ``osa-core push``; use it as a context manager to end the bar."""
-    return CliProgress(terminal=sys.stderr.isatty())

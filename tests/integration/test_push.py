@@ -22,7 +22,6 @@ from sshd import SshServer, _free_port, _keygen
 from osa_core.config import WebServerConfig
 from osa_core.push import (
     PARTIAL,
-    CliProgress,
     HostKeyError,
     PushError,
     PushItem,
@@ -30,6 +29,7 @@ from osa_core.push import (
     push,
     trust_host_key,
 )
+from osa_core.push_progress import CliProgress
 
 pytestmark = pytest.mark.ssh
 
