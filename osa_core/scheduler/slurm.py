@@ -115,7 +115,10 @@ class SlurmScheduler(Scheduler):
         if proc.returncode != 0 and check:
             lowered = stderr.lower()
             if any(marker in lowered for marker in UNREACHABLE_MARKERS):
-                raise SchedulerUnreachable(f"{argv[0]}: SLURM is not answering: {stderr}")
+                # Name the daemon the shifter has to look at: sacct reads slurmdbd, the rest
+                # talk to slurmctld.
+                daemon = "slurmdbd" if argv[0] in ("sacct", "sacctmgr") else "slurmctld"
+                raise SchedulerUnreachable(f"{daemon} is not answering ({argv[0]}: {stderr})")
             raise SchedulerError(f"{argv[0]} failed (exit {proc.returncode}): {stderr or '(no stderr)'}")
         return out.decode(errors="replace")
 

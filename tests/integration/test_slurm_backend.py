@@ -218,7 +218,7 @@ async def test_controller_down(slurm_cluster: str, tmp_path: Path) -> None:
         ]
         for call in calls:
             started = time.monotonic()
-            with pytest.raises(SchedulerUnreachable, match="not answer"):
+            with pytest.raises(SchedulerUnreachable, match="slurmctld"):
                 await call()
             assert time.monotonic() - started < 3.0 + 2.0
         assert await sched.query([name], since) == []  # the database still answers
@@ -236,7 +236,7 @@ async def test_accounting_down_makes_query_unreachable(slurm_cluster: str) -> No
     slurm_up("--stop-dbd")
     try:
         started = time.monotonic()
-        with pytest.raises(SchedulerUnreachable, match="sacct: SLURM is not answering"):
+        with pytest.raises(SchedulerUnreachable, match=r"^slurmdbd is not answering \(sacct: "):
             await sched.query(["OSATEST_none"], since)
         assert time.monotonic() - started < 3.0 + 2.0
     finally:
