@@ -2,17 +2,24 @@
 made from the shipped LST-1 raw file, the DRS4 baseline really computed, the charge and time
 calibration supplied as external files by the fixture, and per subrun R0->DL1, datacheck, muons
 and DL1->DL2 run by lstchain 0.12. One subrun's raw file is missing at first: it fails at
-R0->DL1 with that reason, and completes once the file is there and it is resubmitted."""
+R0->DL1 with that reason, and completes once the file is there and it is resubmitted. Then the
+night is closed: lstchain's merges run as SLURM jobs, the closer counts the merged events against
+the subrun files before it moves anything, and only then deletes the subrun files."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from support.nights import Night, all_finished, deep_merge, toml_dumps
+
+from osa_core.config import load_config
+from osa_core.layout import NightLayout
 
 pytestmark = [pytest.mark.lstchain, pytest.mark.slurm]
 
@@ -32,7 +39,8 @@ def make_lstchain_night(lstchain_night: Any, work: Path, partition: str) -> Nigh
                 "refresh_max": 5.0,
                 "walltime": "00:20:00",
                 "calibration_walltime": "00:20:00",
-            }
+            },
+            "close": {"keep_subrun_files": False},
         },
     )
     path = work / "osa.toml"
@@ -97,3 +105,37 @@ def test_real_night_on_slurm_with_a_missing_raw_file(
         assert len(dl2) > 0
         assert np.isfinite(dl2["reco_energy"]).all() and (dl2["reco_energy"] > 0).all()
         assert dl2["gammaness"].between(0, 1).all()
+
+    # --- closing: real merges on SLURM, verified before anything moves or is deleted ----------
+    dl1_events = sum(
+        len(pd.read_hdf(analysis / "DL1" / f"dl1_LST-1.Run{night_data.data_run:05d}.{s:04d}.h5", PARAMETERS))
+        for s in range(night_data.data_subruns)
+    )
+    dl2_events = sum(
+        len(
+            pd.read_hdf(
+                analysis / "DL2" / f"dl2_LST-1.Run{night_data.data_run:05d}.{s:04d}.h5", DL2_PARAMETERS
+            )
+        )
+        for s in range(night_data.data_subruns)
+    )
+    closed = night.cli("close", "--wait", "--timeout", "900", env=night_data.env, check=False, timeout=1000)
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+
+    layout = NightLayout(load_config(night.config), dt.date.fromisoformat(night.date))
+    tag = f"LST-1.Run{night_data.data_run:05d}"
+    merged_dl1 = pd.read_hdf(layout.final_dir("DL1") / f"dl1_{tag}.h5", PARAMETERS)
+    assert len(merged_dl1) == dl1_events == N_EVENTS * night_data.data_subruns
+    merged_dl2 = pd.read_hdf(layout.final_dir("DL2") / f"dl2_{tag}.h5", DL2_PARAMETERS)
+    assert len(merged_dl2) == dl2_events
+    assert (layout.final_dir("muons") / f"muons_{tag}.fits").stat().st_size > 0
+    with tables.open_file(layout.final_dir("datacheck") / f"datacheck_dl1_{tag}.h5") as check:
+        assert check.get_node("/dl1datacheck/cosmics").nrows == night_data.data_subruns
+    # keep_subrun_files = false: the subrun products are gone, now that the merges are verified
+    assert not list((analysis / "DL1").glob(f"dl1_{tag}.*.h5"))
+    assert not list((analysis / "DL2").glob(f"dl2_{tag}.*.h5"))
+
+    flag = json.loads(layout.closed_flag.read_text())
+    assert [p["run"] for p in flag["processed"]] == [night_data.data_run]
+    assert flag["simulation"] is False and flag["excluded"] == []
+    assert night.status()["closing"].startswith("closed ")
