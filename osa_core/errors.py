@@ -6,6 +6,10 @@ The CLI turns them into ``FILE:LINE: message`` and an exit code; nothing else es
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from osa_core.push import PushReport
 
 
 class OsaError(Exception):
@@ -75,3 +79,19 @@ class RefusedAction(OsaError):
     """An action that would do harm (resubmitting a running subrun, closing an open night)."""
 
     exit_code = 8
+
+
+class PushError(OsaError):
+    """Publishing failed: server unreachable after every retry, login refused, bad remote root."""
+
+    exit_code = 9
+
+    def __init__(self, message: str, *, path: Path | None = None, report: PushReport | None = None) -> None:
+        super().__init__(message, path=path)
+        self.report = report  # what was done before giving up, for the CLI's summary
+
+
+class HostKeyError(PushError):
+    """The server's host key is not recorded in known_hosts, or differs from the recorded one."""
+
+    exit_code = 11

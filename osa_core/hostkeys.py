@@ -3,9 +3,6 @@
 The host key is checked against the configured known_hosts file only, never the operator's own
 ``~/.ssh``: what cron trusts must not depend on who runs it. ``osa-core push --trust-host-key``
 records the key the server offers (:func:`trust_host_key`), replacing this host's old entries.
-
-The push's errors are defined here, below :mod:`osa_core.push` (which re-exports them), because
-the host-key checks raise them and the upload uses these checks: one direction of imports.
 """
 
 from __future__ import annotations
@@ -13,38 +10,18 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import paramiko
 
 from osa_core.config import WebServerConfig
-from osa_core.errors import ConfigError, OsaError
+from osa_core.errors import ConfigError, HostKeyError, PushError
 from osa_core.fileio import atomic_write
-
-if TYPE_CHECKING:
-    from osa_core.push import PushReport
 
 log = logging.getLogger("osa_core.push")  # part of the push: its lines keep the push's logger name
 
 TRUST_HINT = "osa-core push --trust-host-key"
 # what a dropped, refused or stalled connection shows up as; other errors are not retried
 DROPPED = (paramiko.SSHException, EOFError, OSError)
-
-
-class PushError(OsaError):
-    """Publishing failed: server unreachable after every retry, login refused, bad remote root."""
-
-    exit_code = 9
-
-    def __init__(self, message: str, *, path: Path | None = None, report: PushReport | None = None) -> None:
-        super().__init__(message, path=path)
-        self.report = report  # what was done before giving up, for the CLI's summary
-
-
-class HostKeyError(PushError):
-    """The server's host key is not recorded in known_hosts, or differs from the recorded one."""
-
-    exit_code = 11
 
 
 def why(exc: BaseException) -> str:

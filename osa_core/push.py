@@ -26,12 +26,11 @@ from typing import Any
 import paramiko
 
 from osa_core.config import WebServerConfig
+from osa_core.errors import HostKeyError, PushError
 from osa_core.fileio import atomic_write
 from osa_core.hostkeys import (
     DROPPED,
     TRUST_HINT,
-    HostKeyError,
-    PushError,
     RejectUnknown,
     check_config,
     fetch_host_key,
