@@ -14,6 +14,7 @@ from textual.theme import Theme
 from osa_console import prefs
 from osa_console.commands import console_commands
 from osa_console.engine_port import EnginePort
+from osa_console.heap import HeapPolicy
 from osa_console.messages import ActionFinished, RefreshFailed, SnapshotArrived
 from osa_console.operations import Operations
 from osa_console.refresher import Refresher
@@ -69,6 +70,7 @@ class OsaConsole(App[None]):
         self.snapshot: NightSnapshot | None = None
         self.refresher: Refresher | None = None
         self.operations = Operations(self)
+        self.heap = HeapPolicy(enabled=self.settings.freeze_heap)
         self.reports: list[ActionReport] = []
         self.open_error: str | None = None
         self._palette: tuple[str, Palette] | None = None
@@ -144,6 +146,7 @@ class OsaConsole(App[None]):
             self.refresher.request()
 
     def on_unmount(self) -> None:
+        self.heap.release()
         if self.engine is not None:
             self.engine.shutdown()
 
@@ -160,6 +163,7 @@ class OsaConsole(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, NightScreen):
                 screen.show_snapshot(snapshot, changed, force=force)
+        self.heap.settled()
 
     def on_refresh_failed(self, message: RefreshFailed) -> None:
         self.notify(f"Refresh failed: {message.error}", severity="error", timeout=10)

@@ -37,3 +37,5 @@ class ConsoleSettings:
     """How often the header's age and running durations are redrawn."""
     log_poll_seconds: float = 0.5
     """How often an open log file is polled for growth, truncation and rotation."""
+    freeze_heap: bool = True
+    """Keep the garbage collector off the snapshot between refreshes (see osa_console/heap.py)."""

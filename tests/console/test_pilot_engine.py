@@ -235,8 +235,15 @@ async def test_cancel_asks_and_cancels_what_it_showed(
 ) -> None:
     app = demo_app(slow_night, live_settings)
     async with app.run_test(size=SIZE) as pilot:
+        # The first snapshot is the night before its plan is read: no sequences yet.
         await wait_for(
-            pilot, lambda: app.snapshot is not None and seq_state(app, 3).active, 30, "seq 3 submitted"
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and any(s.seq == 3 and s.state.active for s in app.snapshot.sequences)
+            ),
+            30,
+            "seq 3 submitted",
         )
         assert app.engine is not None
         await select_seq(pilot, app, 3)
