@@ -155,6 +155,7 @@ class OsaConsole(App[None]):
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         self._deliver(message.snapshot, message.changed)
+        self.heap.started()  # once: the first refresh is shown, the console is up
 
     def _deliver(
         self, snapshot: NightSnapshot, changed: frozenset[SubrunKey] = frozenset(), force: bool = False
@@ -163,7 +164,6 @@ class OsaConsole(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, NightScreen):
                 screen.show_snapshot(snapshot, changed, force=force)
-        self.heap.settled()
 
     def on_refresh_failed(self, message: RefreshFailed) -> None:
         self.notify(f"Refresh failed: {message.error}", severity="error", timeout=10)

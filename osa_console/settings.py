@@ -38,4 +38,4 @@ class ConsoleSettings:
     log_poll_seconds: float = 0.5
     """How often an open log file is polled for growth, truncation and rotation."""
     freeze_heap: bool = True
-    """Keep the garbage collector off the snapshot between refreshes (see osa_console/heap.py)."""
+    """Once up, keep the garbage collector off what lives as long as the console (osa_console/heap.py)."""

@@ -1,6 +1,6 @@
-"""The heap policy freezes what is alive after a snapshot, and still reclaims garbage cycles: a
-cycle dropped after a freeze is collected at the next full collection the policy makes, so a
-console left open all night does not keep every closed screen.
+"""The heap policy freezes what is alive once the console is up, and nothing of it leaks: the
+first snapshot, frozen with it, is freed as soon as the next replaces it, and what is created
+later (closed screens, in reference cycles) is still collected.
 
 These tests change the interpreter's collector state and put it back when they finish.
 """
@@ -21,6 +21,10 @@ class Node:
         self.me = self  # a reference cycle: only the cyclic collector frees it
 
 
+class Leaf:
+    """Like a snapshot's objects: no reference cycle."""
+
+
 @pytest.fixture(autouse=True)
 def _collector_restored() -> Iterator[None]:
     gc.unfreeze()
@@ -29,59 +33,44 @@ def _collector_restored() -> Iterator[None]:
     gc.collect()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_cycles_frozen_with_the_heap_are_reclaimed_at_the_next_full_collection() -> None:
-    clock = Clock()
-    policy = HeapPolicy(full_every=600, clock=clock)
-    policy.settled()  # the first one collects, then freezes
-    assert policy.full_collections == 1
-
-    node = Node()
-    alive = weakref.ref(node)
-    clock.now = 10
-    policy.settled()
-    assert gc.get_freeze_count() > 0
-    del node
+def test_once_up_the_live_heap_is_frozen_once() -> None:
+    policy = HeapPolicy()
+    kept = Node()
+    alive = weakref.ref(kept)
+    policy.started()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    del kept
     gc.collect()
-    assert alive() is not None, "a frozen cycle is out of the collector's reach"
-
-    clock.now = 300
-    policy.settled()  # not due yet: it stays
-    assert policy.full_collections == 1
-    assert alive() is not None
-
-    clock.now = 610
-    policy.settled()
-    assert policy.full_collections == 2
-    assert alive() is None
+    assert alive() is not None, "frozen: out of the collector's reach"
+    policy.started()  # later refreshes freeze nothing more
+    assert gc.get_freeze_count() <= frozen
 
 
-class Leaf:
-    """Like a snapshot's objects: no reference cycle."""
-
-
-def test_a_frozen_snapshot_is_freed_as_soon_as_it_is_replaced() -> None:
+def test_the_first_snapshot_is_freed_when_the_next_replaces_it() -> None:
     policy = HeapPolicy()
     snapshot = [Leaf() for _ in range(100)]
     alive = weakref.ref(snapshot[0])
-    policy.settled()
-    assert alive() is not None
-    snapshot = []  # the next refresh replaces it: reference counting frees it, frozen or not
-    assert alive() is None and snapshot == []
+    policy.started()
+    snapshot = [Leaf()]  # reference counting frees the old one, frozen or not
+    assert alive() is None and len(snapshot) == 1
+
+
+def test_cycles_made_after_start_are_collected() -> None:
+    policy = HeapPolicy()
+    policy.started()
+    closed_screen = Node()
+    alive = weakref.ref(closed_screen)
+    del closed_screen
+    gc.collect()
+    assert alive() is None
 
 
 def test_release_and_disabled_leave_the_collector_alone() -> None:
-    HeapPolicy(enabled=False).settled()
+    HeapPolicy(enabled=False).started()
     assert gc.get_freeze_count() == 0
     policy = HeapPolicy()
-    policy.settled()
+    policy.started()
     assert gc.get_freeze_count() > 0
     policy.release()
     assert gc.get_freeze_count() == 0
