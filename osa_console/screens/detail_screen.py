@@ -8,11 +8,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from osa_console.render import duration, progress_cell, seconds_between, state_text
 from osa_console.screens.night_screen import NightScreen
 from osa_console.timing import step_summaries
+from osa_console.widgets.footer import Footer
 from osa_console.widgets.line import Line
 from osa_console.widgets.subruns_table import SubrunsTable
 from osa_console.widgets.timing_summary import TimingSummary

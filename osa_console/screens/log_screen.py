@@ -9,11 +9,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from osa_console.render import FAILED_GLYPH, GLYPHS, duration, seconds_between
 from osa_console.screens.night_screen import NightScreen
 from osa_console.step_records import format_record
+from osa_console.widgets.footer import Footer
 from osa_console.widgets.line import Line
 from osa_console.widgets.log_view import LogView
 from osa_core.actions import LogRef

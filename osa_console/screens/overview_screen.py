@@ -7,9 +7,10 @@ import datetime as dt
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from osa_console.screens.night_screen import NightScreen
+from osa_console.widgets.footer import Footer
 from osa_console.widgets.night_progress import NightProgress
 from osa_console.widgets.sequences_table import SequencesTable
 from osa_core.actions import Selection
