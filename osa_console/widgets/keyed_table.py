@@ -6,8 +6,9 @@ and the marks stay where they are, and a quiet refresh costs next to nothing.
 
 DataTable itself forgets every rendered cell when any one cell changes (its render caches are
 keyed by a table-wide update counter), so a refresh that changed a few cells used to redraw all
-of the visible ones through Rich. Here a changed cell only marks its row stale, and before the
-next frame the cached renderings of the stale rows alone are dropped (see :meth:`_evict_stale`).
+of the visible ones through Rich. Here a changed cell is only marked stale, and before the next
+frame the cached renderings of the stale cells (and the assembled lines of their rows) alone
+are dropped (see :meth:`_evict_stale`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class KeyedTable(DataTable[Text]):
         *,
         update_width: bool = False,
     ) -> None:
-        """DataTable's ``update_cell``, but only the row's cached renderings are forgotten.
+        """DataTable's ``update_cell``, but only this cell's cached renderings are forgotten.
 
         A column that grows changes every row's rendering: that goes through DataTable's own
         update, which forgets everything.
