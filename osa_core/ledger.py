@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from osa_core.closestate import ClosingRecord, ClosingRun, RunClose, VerifiedPro
 from osa_core.errors import LedgerError
 from osa_core.history import StepRecord
 from osa_core.models import Sequence
+from osa_core.sqlite_wal import switch_to_wal
 from osa_core.states import JobState, SequenceType
 
 SCHEMA_VERSION = 2
@@ -140,25 +140,12 @@ class Ledger:
         self._closed = False
         try:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self._wal()
+            switch_to_wal(self._db, wait=30.0)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the night ledger: {exc}", path=path) from None
-
-    def _wal(self) -> None:
-        # Two processes opening a new ledger at once: the WAL switch does not wait on the other's
-        # lock, so it is tried again for a while.
-        for _ in range(200):
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
-                    raise
-                time.sleep(0.05)
-        self._db.execute("PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
         """Close the connection once no thread is using it; later use raises :class:`LedgerError`."""
@@ -166,10 +153,6 @@ class Ledger:
             if not self._closed:
                 self._closed = True
                 self._db.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def _open(self) -> sqlite3.Connection:
         if self._closed:

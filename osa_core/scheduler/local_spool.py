@@ -21,13 +21,13 @@ import json
 import os
 import re
 import sqlite3
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from osa_core.errors import SchedulerError
+from osa_core.sqlite_wal import switch_to_wal
 
 DB_NAME = "local.db"
 LOCK_NAME = "daemon.lock"
@@ -88,25 +88,17 @@ def connect(spool: Path) -> sqlite3.Connection:
     """Open (creating if needed) the spool database; autocommit, transactions are explicit."""
     spool.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = spool / DB_NAME
-    # Two processes creating the spool at once can see "database is locked" while the other
-    # switches it to WAL (SQLite does not wait on that lock): try again for a while.
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            return _connect(path)
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise SchedulerError(f"local scheduler spool unusable: {exc}", path=path) from exc
-            time.sleep(0.05)
-        except sqlite3.Error as exc:
-            raise SchedulerError(f"local scheduler spool unusable: {exc}", path=path) from exc
+    try:
+        return _connect(path)
+    except sqlite3.Error as exc:
+        raise SchedulerError(f"local scheduler spool unusable: {exc}", path=path) from exc
 
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        switch_to_wal(conn, wait=BUSY_TIMEOUT_MS / 1000)
         # NORMAL is durable across process crashes in WAL mode; only a power cut can lose the
         # last commits, and the spool is rebuilt from what the processes still show then.
         conn.execute("PRAGMA synchronous = NORMAL")
