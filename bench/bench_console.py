@@ -252,7 +252,7 @@ def first_frame(rounds: int) -> None:
 
 def _stop_demo(demo: Path) -> None:
     try:
-        from osa_core.scheduler.local import stop_executor
+        from osa_core.scheduler.local.backend import stop_executor
     except ImportError:
         return
     stop_executor(demo / "state" / "local-scheduler", kill_tasks=True)

@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.nights import make_night
 
-from osa_core.config import load_config
 from osa_core.engine import Engine
-from osa_core.history import StepRecord, append_record
+from osa_core.jobs.history import StepRecord, append_record
+from osa_core.model.config import load_config
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
-from osa_core.scheduler.slurm_commands import parse_sacct
+from osa_core.scheduler.slurm.commands import parse_sacct
 
 RUNS, SUBRUNS, CHANGED = 50, 200, 0.01
 T0 = dt.datetime(2020, 1, 28, 8, 0, tzinfo=dt.UTC)

@@ -31,7 +31,7 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from osa_core import config as cfg  # noqa: E402
+from osa_core.model import config as cfg  # noqa: E402
 
 DOCS = ROOT / "docs" / "config"
 HAND_WRITTEN = {"webserver": "where the datacheck is published (`osa-core push`)"}

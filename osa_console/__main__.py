@@ -71,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return engine.submit()
 
     else:
-        from osa_core.config import load_config
-        from osa_core.errors import OsaError
+        from osa_core.model.config import load_config
+        from osa_core.model.errors import OsaError
 
         try:
             config = load_config(args.config)

@@ -27,8 +27,8 @@ from osa_console.screens.overview_screen import OverviewScreen
 from osa_console.screens.report_dialog import ReportDialog
 from osa_console.settings import ConsoleSettings
 from osa_console.theme_loader import DEFAULT_THEME, THEME_ORDER, bundled_themes
-from osa_core.actions import ActionReport, Selection
-from osa_core.snapshot import NightSnapshot, SubrunKey
+from osa_core.model.actions import ActionReport, Selection
+from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 EngineFactory = Callable[[], EnginePort]
 StartHook = Callable[[EnginePort], Awaitable[Any] | Any]

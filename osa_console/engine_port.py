@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Protocol
 
-from osa_core.actions import ActionPreview, ActionReport, LogRef, Selection
-from osa_core.snapshot import NightSnapshot, SubrunKey
+from osa_core.model.actions import ActionPreview, ActionReport, LogRef, Selection
+from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 
 class EnginePort(Protocol):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from osa_core.actions import ActionReport
-from osa_core.snapshot import NightSnapshot, SubrunKey
+from osa_core.model.actions import ActionReport
+from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 
 class SnapshotArrived(Message, bubble=False):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from osa_console.messages import ActionFinished
 from osa_console.screens.confirm_dialog import FORCE, YES, ConfirmDialog
-from osa_core.actions import ActionPreview, ActionReport, Selection
+from osa_core.model.actions import ActionPreview, ActionReport, Selection
 
 if TYPE_CHECKING:
     from osa_console.app import OsaConsole

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
-from osa_core.states import JobState
+from osa_core.model.states import JobState
 
 # A glyph per state as well as a colour: the night theme is red on black, so colour alone
 # cannot tell states apart there, and a failed row must stand out on every theme.

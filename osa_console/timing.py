@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from osa_core.snapshot import SubrunStatus
-from osa_core.states import JobState
+from osa_core.model.snapshot import SubrunStatus
+from osa_core.model.states import JobState
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from osa_core.config import Config, load_config
-from osa_core.fileio import atomic_write
+from osa_core.model.config import Config, load_config
+from osa_core.model.fileio import atomic_write
 
 DEMO_DATE = dt.date(2020, 1, 27)
 SEED = "NightSummary_20200127.txt"
@@ -101,7 +101,7 @@ def prepare_demo(
 def _stop_local_daemon(state: Path) -> None:
     """A previous demo's executor may still run: stop it before its spool is removed."""
     try:
-        from osa_core.scheduler.local import stop_executor
+        from osa_core.scheduler.local.backend import stop_executor
     except ImportError:  # pragma: no cover
         return
     stop_executor(state / "local-scheduler", kill_tasks=True)

@@ -18,24 +18,24 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from osa_core import previews
-from osa_core.actions import ActionPreview, ActionReport, LogRef, Selection
-from osa_core.config import Config
-from osa_core.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
-from osa_core.fileio import atomic_write
-from osa_core.history import StepRecord, read_records
-from osa_core.layout import NightLayout
-from osa_core.ledger import Ledger, StepRow, SubmissionRow
-from osa_core.lock import night_lock
-from osa_core.models import Plan, Sequence
-from osa_core.pipeline import get_profile
-from osa_core.scheduler import make_scheduler
+from osa_core.jobs.history import StepRecord, read_records
+from osa_core.jobs.scripts import render_script
+from osa_core.model.actions import ActionPreview, ActionReport, LogRef, Selection
+from osa_core.model.config import Config
+from osa_core.model.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
+from osa_core.model.fileio import atomic_write
+from osa_core.model.layout import NightLayout
+from osa_core.model.records import Plan, Sequence
+from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
+from osa_core.model.states import JobState, SequenceType
+from osa_core.pipeline.factory import get_profile
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
-from osa_core.scripts import render_script
-from osa_core.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
-from osa_core.states import JobState, SequenceType
-from osa_core.tracking import NightState
-from osa_core.tracking import Profile as ShownProfile
+from osa_core.scheduler.factory import make_scheduler
+from osa_core.track import previews
+from osa_core.track.ledger import Ledger, StepRow, SubmissionRow
+from osa_core.track.lock import night_lock
+from osa_core.track.tracking import NightState
+from osa_core.track.tracking import Profile as ShownProfile
 
 log = logging.getLogger("osa.engine")
 
@@ -80,7 +80,7 @@ class Engine:
     # --- plan --------------------------------------------------------------------------------------
     def plan(self) -> Plan:
         """The night's plan from its night file, with the simulate profile's subrun cap applied."""
-        from osa_core.planner import plan_file
+        from osa_core.plan.planner import plan_file
 
         plan = plan_file(
             self.layout.night_summary,
@@ -534,7 +534,7 @@ class Engine:
         not complete (and not ``force``). Call it again to advance; the snapshot's ``closing``
         says where it stands.
         """
-        from osa_core.closer import Closer, close_phase
+        from osa_core.close.closer import Closer, close_phase
 
         self._in_close = True
         try:
@@ -548,7 +548,7 @@ class Engine:
 
     async def preview_close(self, force: bool = False) -> ActionReport:
         """What :meth:`close_night` would do now (``close --dry-run``); changes nothing."""
-        from osa_core.closer import Closer
+        from osa_core.close.closer import Closer
 
         return await Closer(self).preview(force)
 
@@ -559,8 +559,8 @@ class Engine:
             return ActionReport(
                 "push", False, f"the datacheck web server is not configured: set [webserver] host in {where}"
             )
-        from osa_core.datacheck import build_datacheck, page_path
-        from osa_core.publish import publish
+        from osa_core.publish.datacheck import build_datacheck, page_path
+        from osa_core.publish.publisher import publish
 
         try:
             if not page_path(self.layout).exists():

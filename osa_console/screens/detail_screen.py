@@ -17,8 +17,8 @@ from osa_console.widgets.footer import Footer
 from osa_console.widgets.line import Line
 from osa_console.widgets.subruns_table import SubrunsTable
 from osa_console.widgets.timing_summary import TimingSummary
-from osa_core.actions import Selection
-from osa_core.snapshot import NightSnapshot, SubrunKey
+from osa_core.model.actions import Selection
+from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 
 class DetailScreen(NightScreen):

@@ -17,9 +17,9 @@ from osa_console.step_records import format_record
 from osa_console.widgets.footer import Footer
 from osa_console.widgets.line import Line
 from osa_console.widgets.log_view import LogView
-from osa_core.actions import LogRef
-from osa_core.snapshot import NightSnapshot, SubrunKey, SubrunStatus
-from osa_core.states import JobState
+from osa_core.model.actions import LogRef
+from osa_core.model.snapshot import NightSnapshot, SubrunKey, SubrunStatus
+from osa_core.model.states import JobState
 
 KINDS = ("stdout", "stderr", "history")
 KIND_LABELS = {"stdout": "stdout", "stderr": "stderr", "history": "step records"}

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen, Screen
 from osa_console.render import Palette
 from osa_console.widgets.night_header import NightHeader
 from osa_console.widgets.scheduler_banner import SchedulerBanner
-from osa_core.snapshot import NightSnapshot, SubrunKey
+from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 if TYPE_CHECKING:
     from osa_console.app import OsaConsole

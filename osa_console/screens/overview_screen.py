@@ -13,9 +13,9 @@ from osa_console.screens.night_screen import NightScreen
 from osa_console.widgets.footer import Footer
 from osa_console.widgets.night_progress import NightProgress
 from osa_console.widgets.sequences_table import SequencesTable
-from osa_core.actions import Selection
-from osa_core.snapshot import NightSnapshot, SubrunKey
-from osa_core.states import JobState
+from osa_core.model.actions import Selection
+from osa_core.model.snapshot import NightSnapshot, SubrunKey
+from osa_core.model.states import JobState
 
 
 class OverviewScreen(NightScreen):

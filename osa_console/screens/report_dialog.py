@@ -9,7 +9,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from osa_core.actions import ActionReport
+from osa_core.model.actions import ActionReport
 
 
 class ReportDialog(ModalScreen[None]):

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from osa_console.render import Palette, age, seconds_between
 from osa_console.widgets.line import Line
-from osa_core.snapshot import NightSnapshot
+from osa_core.model.snapshot import NightSnapshot
 
 TITLE = "LST-1 OSA"
 

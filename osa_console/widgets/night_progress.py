@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from osa_console.render import GLYPHS, SHORT, Palette, segmented_bar
-from osa_core.states import JobState
+from osa_core.model.states import JobState
 
 LEGEND = (
     JobState.COMPLETED,

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from osa_console.render import age, clock_time, seconds_between
-from osa_core.snapshot import NightSnapshot
+from osa_core.model.snapshot import NightSnapshot
 
 
 def banner_text(snapshot: NightSnapshot, now: dt.datetime) -> Text:

@@ -19,8 +19,8 @@ from osa_console.render import (
     state_text,
 )
 from osa_console.widgets.keyed_table import Cells, KeyedTable
-from osa_core.snapshot import NightSnapshot, SequenceStatus
-from osa_core.states import SequenceType
+from osa_core.model.snapshot import NightSnapshot, SequenceStatus
+from osa_core.model.states import SequenceType
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     (" ", "flag"),

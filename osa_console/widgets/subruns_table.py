@@ -21,7 +21,7 @@ from osa_console.render import (
 )
 from osa_console.timing import SubrunFilter, sort_key
 from osa_console.widgets.keyed_table import Cells, KeyedTable
-from osa_core.snapshot import StepTiming, SubrunKey, SubrunStatus
+from osa_core.model.snapshot import StepTiming, SubrunKey, SubrunStatus
 
 FIXED_BEFORE = (("  ", "flag"), ("subrun", "subrun"), ("state", "state"), ("try", "attempt"))
 FIXED_AFTER = (("node", "node"), ("start", "start"))

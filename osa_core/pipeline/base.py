@@ -1,7 +1,7 @@
 """What a profile is: for a calibration pair or a subrun, the ordered step commands to run.
 
 Profiles are pure: they build argument lists and name outputs; the job-side runner
-(:mod:`osa_core.runner`) runs them as processes, times them and records them.
+(:mod:`osa_core.jobs.runner`) runs them as processes, times them and records them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import abc
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.config import Config
-from osa_core.layout import NightLayout
+from osa_core.model.config import Config
+from osa_core.model.layout import NightLayout
 
 
 @dataclass(frozen=True, slots=True)

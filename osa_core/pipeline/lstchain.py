@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.config import Config
-from osa_core.errors import ConfigError, PlanError
-from osa_core.fileio import atomic_write
-from osa_core.layout import NightLayout
+from osa_core.model.config import Config
+from osa_core.model.errors import ConfigError, PlanError
+from osa_core.model.fileio import atomic_write
+from osa_core.model.layout import NightLayout
 from osa_core.pipeline.base import (
     CalibrationContext,
     CalibrationProducts,

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from osa_core.fileio import atomic_write
+from osa_core.model.fileio import atomic_write
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from osa_core.config import Failure
+from osa_core.model.config import Failure
 from osa_core.pipeline.base import CalibrationContext, Profile, StepCommand, SubrunContext
 
 CALIBRATION_STEPS = ("drs4_baseline", "charge_calibration", "time_calibration")

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from osa_core.states import JobState
+from osa_core.model.states import JobState
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
-from osa_core.states import JobState
 
 SINCE_SLACK = dt.timedelta(minutes=5)
 
@@ -29,7 +29,7 @@ SINCE_SLACK = dt.timedelta(minutes=5)
 )
 async def scheduler(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Scheduler]:
     if request.param == "local":
-        from osa_core.scheduler.local import LocalScheduler, stop_executor
+        from osa_core.scheduler.local.backend import LocalScheduler, stop_executor
 
         spool = tmp_path / "spool"
         backend: Scheduler = LocalScheduler(spool=spool, slots=4, idle_exit=20)
@@ -38,13 +38,13 @@ async def scheduler(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         return
     partition = request.getfixturevalue("slurm_cluster")
     if request.param == "slurm":
-        from osa_core.scheduler.slurm import SlurmScheduler
+        from osa_core.scheduler.slurm.backend import SlurmScheduler
 
         yield SlurmScheduler(command_timeout=20, partition=partition)
         return
     if importlib.util.find_spec("pyslurm") is None:
         pytest.skip("pyslurm is not importable here (no build for Slurm 22.05 on PyPI)")
-    from osa_core.scheduler.pyslurm_backend import PyslurmScheduler
+    from osa_core.scheduler.slurm.pyslurm_backend import PyslurmScheduler
 
     yield PyslurmScheduler(partition=partition)
 

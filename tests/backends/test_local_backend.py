@@ -26,11 +26,12 @@ from typing import Any
 
 import pytest
 
-from osa_core.errors import SchedulerError
-from osa_core.scheduler import local_proc
+from osa_core.model.errors import SchedulerError
+from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
-from osa_core.scheduler.local import LocalScheduler, daemon_pid, daemon_running, stop_executor
-from osa_core.scheduler.local_policy import (
+from osa_core.scheduler.local import proc as local_proc
+from osa_core.scheduler.local.backend import LocalScheduler, daemon_pid, daemon_running, stop_executor
+from osa_core.scheduler.local.policy import (
     NEVER,
     SATISFIED,
     WAITING,
@@ -40,15 +41,14 @@ from osa_core.scheduler.local_policy import (
     outcome,
     plan,
 )
-from osa_core.scheduler.local_spool import (
+from osa_core.scheduler.local.spool import (
     LOG_NAME,
     expand_pattern,
     interpreter,
     parse_memory,
     parse_walltime,
 )
-from osa_core.scheduler.local_task import TaskStatus
-from osa_core.states import JobState
+from osa_core.scheduler.local.task import TaskStatus
 
 NODE = socket.gethostname().split(".")[0]
 SINCE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -386,7 +386,7 @@ async def test_one_daemon_per_spool_and_idle_exit(local: Env) -> None:
     first = daemon_pid(local.spool)
     assert first is not None
     second = subprocess.run(
-        [sys.executable, "-m", "osa_core.scheduler.local_daemon", "--spool", str(local.spool)],
+        [sys.executable, "-m", "osa_core.scheduler.local.daemon", "--spool", str(local.spool)],
         capture_output=True,
         text=True,
         timeout=10,
@@ -412,7 +412,7 @@ _SUBMITTER = """
 import asyncio, json, sys
 from pathlib import Path
 from osa_core.scheduler.base import JobRequest
-from osa_core.scheduler.local import LocalScheduler
+from osa_core.scheduler.local.backend import LocalScheduler
 
 async def main():
     sched = LocalScheduler(Path(sys.argv[1]), slots=4, idle_exit=5.0)

@@ -20,9 +20,9 @@ from textual.pilot import Pilot
 
 from osa_console.app import OsaConsole
 from osa_console.settings import ConsoleSettings
-from osa_core.config import Config, load_config
 from osa_core.demo import prepare_demo
 from osa_core.engine import Engine
+from osa_core.model.config import Config, load_config
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +79,7 @@ def _demo(workdir: Path, step_seconds: float, max_subruns: int = 3) -> DemoNight
 
 
 def _stop(night: DemoNight) -> None:
-    from osa_core.scheduler.local import stop_executor
+    from osa_core.scheduler.local.backend import stop_executor
 
     stop_executor(night.config.paths.state / "local-scheduler", kill_tasks=True)
 

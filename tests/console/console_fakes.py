@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from osa_core.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
-from osa_core.snapshot import (
+from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
+from osa_core.model.snapshot import (
     NightSnapshot,
     SchedulerHealth,
     SequenceStatus,
@@ -23,7 +23,7 @@ from osa_core.snapshot import (
     SubrunStatus,
     frozen_counts,
 )
-from osa_core.states import JobState, SequenceType
+from osa_core.model.states import JobState, SequenceType
 
 NIGHT = dt.date(2020, 1, 27)
 T0 = dt.datetime(2020, 1, 28, 8, 0, 0, tzinfo=dt.UTC)

@@ -21,9 +21,9 @@ from osa_console.settings import ConsoleSettings
 from osa_console.widgets.night_header import NightHeader
 from osa_console.widgets.scheduler_banner import SchedulerBanner
 from osa_core.engine import Engine
-from osa_core.errors import SchedulerUnreachable
+from osa_core.model.errors import SchedulerUnreachable
 from osa_core.scheduler.base import TaskInfo
-from osa_core.scheduler.local import LocalScheduler
+from osa_core.scheduler.local.backend import LocalScheduler
 
 
 class SwitchableScheduler(LocalScheduler):

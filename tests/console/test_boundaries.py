@@ -51,10 +51,10 @@ def test_console_holds_no_scheduler_or_sql_code() -> None:
     assert "osa_console.app" in modules
     forbidden = (
         "osa_core.scheduler",
-        "osa_core.ledger",
+        "osa_core.track.ledger",
         "osa_core.engine",
-        "osa_core.tracking",
-        "osa_core.lock",
+        "osa_core.track.tracking",
+        "osa_core.track.lock",
     )
     found = [
         m for m in modules if m.startswith(forbidden) or m in ("sqlite3", "_sqlite3", "paramiko", "pyslurm")

@@ -55,7 +55,7 @@ async def test_a_night_that_cannot_be_opened_exits_with_its_message(tmp_path: Pa
     """Opening happens after the first frame; its error ends the app with the engine's words."""
     from osa_console.app import OsaConsole
     from osa_console.settings import ConsoleSettings
-    from osa_core.errors import InputError
+    from osa_core.model.errors import InputError
 
     def cannot_open() -> Any:
         raise InputError("no such night file", path=tmp_path / "NightSummary_20200127.txt")

@@ -75,7 +75,7 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
             time.sleep(0.5)
         finally:
             subprocess.run(["tmux", "-L", term.socket, "kill-server"], capture_output=True, timeout=20)
-            from osa_core.scheduler.local import stop_executor
+            from osa_core.scheduler.local.backend import stop_executor
 
             stop_executor(tmp_path / "demo" / "state" / "local-scheduler", kill_tasks=True)
 

@@ -17,8 +17,8 @@ from osa_console.screens.overview_screen import OverviewScreen
 from osa_console.step_records import format_record
 from osa_console.theme_loader import THEME_ORDER, bundled_themes
 from osa_console.timing import SubrunFilter, sort_key, step_summaries
-from osa_core.snapshot import StepTiming, SubrunStatus
-from osa_core.states import JobState
+from osa_core.model.snapshot import StepTiming, SubrunStatus
+from osa_core.model.states import JobState
 
 T = dt.datetime(2020, 1, 28, 8, 0, tzinfo=dt.UTC)
 

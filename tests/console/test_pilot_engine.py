@@ -27,8 +27,8 @@ from osa_console.screens.report_dialog import ReportDialog
 from osa_console.settings import ConsoleSettings
 from osa_console.widgets.log_view import LogView
 from osa_console.widgets.sequences_table import SequencesTable
-from osa_core.actions import Selection
-from osa_core.states import JobState
+from osa_core.model.actions import Selection
+from osa_core.model.states import JobState
 
 SIZE = (170, 45)
 FAILED_SEQS = {2, 7}  # runs 1875 and 1880

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from osa_core.config import (
+from osa_core.model.config import (
     ENV_VAR,
     Config,
     ConfigError,
@@ -436,7 +436,7 @@ def test_cli_missing_config(tmp_path: Path) -> None:
 def _scheduler_keys() -> str:
     import dataclasses
 
-    from osa_core.config import SchedulerConfig
+    from osa_core.model.config import SchedulerConfig
 
     return ", ".join(sorted(f.name for f in dataclasses.fields(SchedulerConfig)))
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from osa_core import errors
-from osa_core.cli import build_parser
-from osa_core.config import Config, config_from_dict
+from osa_core.cli.main import build_parser
+from osa_core.model import errors
+from osa_core.model.config import Config, config_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DOCS = ROOT / "docs" / "config"
@@ -150,7 +150,7 @@ def test_every_exit_code_is_in_cli_md() -> None:
         for cls in vars(errors).values()
         if isinstance(cls, type) and issubclass(cls, errors.OsaError)
     }
-    from osa_core import cli
+    from osa_core.cli import main as cli
 
     codes |= {
         value for name, value in vars(cli).items() if name.startswith("EXIT_") and isinstance(value, int)

@@ -19,11 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.nights import Night, make_night
 
-from osa_core.config import load_config
-from osa_core.history import StepRecord, append_record, now_iso, read_records
-from osa_core.layout import NightLayout
-from osa_core.pipeline.base import StepCommand
-from osa_core.runner import (
+from osa_core.jobs.history import StepRecord, append_record, now_iso, read_records
+from osa_core.jobs.runner import (
     CANNOT_START,
     MISSING_INPUT,
     TaskIdentity,
@@ -31,6 +28,9 @@ from osa_core.runner import (
     parse_attempt_map,
     run_steps,
 )
+from osa_core.model.config import load_config
+from osa_core.model.layout import NightLayout
+from osa_core.pipeline.base import StepCommand
 
 PY = sys.executable
 WHO = TaskIdentity(attempt=1, job_id="4242", array_index=3, host="node-a")

@@ -43,7 +43,7 @@ def fresh(body: str, cwd: Path = ROOT) -> tuple[list[str], subprocess.CompletedP
 
 def call_main(*argv: str) -> str:
     return f"""
-from osa_core.cli import main
+from osa_core.cli.main import main
 try:
     code = main({list(argv)!r})
 except SystemExit as exc:
@@ -53,7 +53,7 @@ print("exit", code)
 
 
 def test_engine_entry_points_import_nothing_heavy() -> None:
-    body = "import osa_core.cli, osa_core.engine, osa_core.snapshot, osa_core.render_status"
+    body = "import osa_core.cli.main, osa_core.engine, osa_core.model.snapshot, osa_core.cli.status_view"
     heavy, _ = fresh(body)
     assert heavy == []
 
@@ -100,7 +100,7 @@ print(json.dumps(report))
 def test_every_osa_core_module_imports_without_textual() -> None:
     """One fresh interpreter imports every module in turn and names the first that brings Textual."""
     modules = osa_modules()
-    assert "osa_core.engine" in modules and "osa_core.tracking" in modules
+    assert "osa_core.engine" in modules and "osa_core.track.tracking" in modules
     result = subprocess.run(
         [sys.executable, "-c", EACH, *modules],
         capture_output=True,
@@ -115,7 +115,9 @@ def test_every_osa_core_module_imports_without_textual() -> None:
     assert report["textual"] == [], "osa_core must never import textual"
 
 
-@pytest.mark.parametrize("module", ["osa_core.pipeline.lstchain", "osa_core.pipeline", "osa_core.runner"])
+@pytest.mark.parametrize(
+    "module", ["osa_core.pipeline.lstchain", "osa_core.pipeline", "osa_core.jobs.runner"]
+)
 def test_the_lstchain_profile_imports_lstchain_only_when_a_step_needs_it(module: str) -> None:
     heavy, _ = fresh(f"import {module}")
     assert heavy == []

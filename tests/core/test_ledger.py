@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from osa_core.errors import LedgerError, LockBusy
-from osa_core.history import StepRecord, read_records
-from osa_core.ledger import SCHEMA_VERSION, Ledger, StepRow, TaskRow
-from osa_core.lock import night_lock
-from osa_core.models import Sequence
-from osa_core.states import JobState, SequenceType
+from osa_core.jobs.history import StepRecord, read_records
+from osa_core.model.errors import LedgerError, LockBusy
+from osa_core.model.records import Sequence
+from osa_core.model.states import JobState, SequenceType
+from osa_core.track.ledger import SCHEMA_VERSION, Ledger, StepRow, TaskRow
+from osa_core.track.lock import night_lock
 
 UTC = dt.UTC
 T0 = dt.datetime(2020, 1, 28, 1, 0, tzinfo=UTC)
@@ -336,7 +336,7 @@ def test_a_second_connection_sees_committed_work(path: Path) -> None:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from osa_core.lock import night_lock
+from osa_core.track.lock import night_lock
 with night_lock(Path(sys.argv[1]), what="submit"):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -406,10 +406,10 @@ def test_the_lock_dies_with_its_holder(lock: Path) -> None:
 CLOSE_UNDER_READERS = """
 import sys, threading
 from pathlib import Path
-from osa_core.errors import LedgerError
-from osa_core.ledger import Ledger, TaskRow
-from osa_core.models import Sequence
-from osa_core.states import JobState, SequenceType
+from osa_core.model.errors import LedgerError
+from osa_core.track.ledger import Ledger, TaskRow
+from osa_core.model.records import Sequence
+from osa_core.model.states import JobState, SequenceType
 
 ledger = Ledger(Path(sys.argv[1]))
 ledger.sync_plan([Sequence(n, SequenceType.DATA, 2000 + n, 200, None) for n in range(50)])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from osa_core.errors import InputError
-from osa_core.nightfile import NightFile, parse_night_bytes, read_night_file
-from osa_core.states import RunType
+from osa_core.model.errors import InputError
+from osa_core.model.states import RunType
+from osa_core.plan.nightfile import NightFile, parse_night_bytes, read_night_file
 
 UTC = dt.UTC
 COUNTERS = "0001 1580154753739954334 5739954100 nan nan nan"

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from osa_core.errors import InputError, PlanError
-from osa_core.models import Plan, Run
-from osa_core.nightfile import read_night_file
-from osa_core.planner import night_date, plan_file, plan_night
-from osa_core.render import plan_table
-from osa_core.states import RunType, SequenceType
+from osa_core.cli.plan_table import plan_table
+from osa_core.model.errors import InputError, PlanError
+from osa_core.model.records import Plan, Run
+from osa_core.model.states import RunType, SequenceType
+from osa_core.plan.nightfile import read_night_file
+from osa_core.plan.planner import night_date, plan_file, plan_night
 
 CAL, DATA = SequenceType.CALIBRATION, SequenceType.DATA
 NIGHT = dt.date(2020, 1, 27)
@@ -398,7 +398,7 @@ def test_plan_table_shows_skipped_and_problems(tmp_path: Path) -> None:
 def test_planning_imports_nothing_heavy() -> None:
     """A cold ``osa-core plan`` must start fast: no Textual, astropy, pandas, numpy or lstchain."""
     code = (
-        "import sys, osa_core.nightfile, osa_core.planner, osa_core.render; "
+        "import sys, osa_core.plan.nightfile, osa_core.plan.planner, osa_core.cli.plan_table; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'textual', 'astropy', 'pandas', 'numpy', 'lstchain'}))"
     )

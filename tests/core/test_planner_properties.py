@@ -9,11 +9,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from osa_core.errors import InputError, OsaError
-from osa_core.models import Plan, Run
-from osa_core.nightfile import parse_night_bytes
-from osa_core.planner import night_date, plan_night
-from osa_core.states import RunType
+from osa_core.model.errors import InputError, OsaError
+from osa_core.model.records import Plan, Run
+from osa_core.model.states import RunType
+from osa_core.plan.nightfile import parse_night_bytes
+from osa_core.plan.planner import night_date, plan_night
 
 PATH = Path("NightSummary_20200127.txt")
 NIGHT = dt.date(2020, 1, 27)

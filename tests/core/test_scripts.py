@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osa_core.config import Config, load_config
-from osa_core.errors import OsaError
-from osa_core.layout import NightLayout
-from osa_core.models import Sequence
-from osa_core.scripts import index_spec, render_script, runner_command
-from osa_core.states import SequenceType
+from osa_core.jobs.scripts import index_spec, render_script, runner_command
+from osa_core.model.config import Config, load_config
+from osa_core.model.errors import OsaError
+from osa_core.model.layout import NightLayout
+from osa_core.model.records import Sequence
+from osa_core.model.states import SequenceType
 
 NIGHT = dt.date(2020, 1, 27)
 NOW = dt.datetime(2020, 1, 28, 8, 30, tzinfo=dt.UTC)

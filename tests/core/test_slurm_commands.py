@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from osa_core.errors import SchedulerError
+from osa_core.model.errors import SchedulerError
+from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
-from osa_core.scheduler.slurm_commands import (
+from osa_core.scheduler.slurm.commands import (
     SACCT_FORMAT,
     compress_indices,
     expand_indices,
@@ -31,7 +32,6 @@ from osa_core.scheduler.slurm_commands import (
     set_dependency_argv,
     squeue_argv,
 )
-from osa_core.states import JobState
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sacct"
 UTC = dt.UTC

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from osa_core.sqlite_wal import switch_to_wal
+from osa_core.model.sqlite_wal import switch_to_wal
 
 
 def hold_exclusive(path: Path, seconds: float) -> None:

@@ -9,13 +9,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osa_core.ledger import StepRow, TaskRow
-from osa_core.models import Sequence
-from osa_core.resources import format_walltime, memory_mb, scale_memory, scale_walltime, walltime_seconds
+from osa_core.model.records import Sequence
+from osa_core.model.resources import (
+    format_walltime,
+    memory_mb,
+    scale_memory,
+    scale_walltime,
+    walltime_seconds,
+)
+from osa_core.model.snapshot import NightSnapshot, SchedulerHealth
+from osa_core.model.states import JobState, SequenceType
 from osa_core.scheduler.base import TaskInfo
-from osa_core.snapshot import NightSnapshot, SchedulerHealth
-from osa_core.states import JobState, SequenceType
-from osa_core.tracking import NEVER_SATISFIED, NightState, Profile
+from osa_core.track.ledger import StepRow, TaskRow
+from osa_core.track.tracking import NEVER_SATISFIED, NightState, Profile
 
 UTC = dt.UTC
 T0 = dt.datetime(2020, 1, 28, 1, 0, tzinfo=UTC)

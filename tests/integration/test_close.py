@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from support.nights import Night, make_night
 
-from osa_core.config import load_config
-from osa_core.layout import NightLayout
+from osa_core.model.config import load_config
+from osa_core.model.layout import NightLayout
 from osa_core.pipeline.simulate import simulated_events
-from osa_core.scheduler import make_scheduler
+from osa_core.scheduler.factory import make_scheduler
 
 DATA_RUNS = [1874, 1875, 1876, 1877, 1878, 1879, 1880, 1881]
 SUBRUNS = 3
@@ -60,7 +60,7 @@ def night_factory(tmp_path: Path, backend: tuple[str, str | None]) -> Iterator[C
     for night in made:
         night.cli("cancel", check=False)
         try:
-            from osa_core.scheduler.local import stop_executor
+            from osa_core.scheduler.local.backend import stop_executor
         except ImportError:
             continue
         stop_executor(night.root / "state" / "local-scheduler", kill_tasks=True)

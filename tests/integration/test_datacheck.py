@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from support.nights import Night, make_night
 
-from osa_core.config import load_config
-from osa_core.layout import NightLayout
+from osa_core.model.config import load_config
+from osa_core.model.layout import NightLayout
 
 ROOT = Path(__file__).resolve().parents[2]
 ECSV = ROOT / "osa_core" / "data" / "nights" / "RunSummary_20200117.ecsv"
@@ -33,7 +33,7 @@ DL1_KEY = "/dl1/event/telescope/parameters/LST_LSTCam"
 
 
 def _stop(night: Night) -> None:
-    from osa_core.scheduler.local import stop_executor
+    from osa_core.scheduler.local.backend import stop_executor
 
     stop_executor(night.root / "state" / "local-scheduler", kill_tasks=True)
 
@@ -149,7 +149,7 @@ def test_the_page_escapes_what_it_shows(nights: tuple[Night, Night]) -> None:
     import asyncio
 
     from osa_core.engine import Engine
-    from osa_core.nightpage import render_page
+    from osa_core.publish.nightpage import render_page
 
     config = load_config(nights[0].config)
     engine = Engine(config, dt.date.fromisoformat(nights[0].date))
@@ -180,9 +180,9 @@ def test_lstchain_dl1_plots_read_the_dl1_parameter_tables(
     import h5py
     import numpy as np
 
-    from osa_core.datacheck import build_datacheck
-    from osa_core.dl1stats import collect
     from osa_core.engine import Engine
+    from osa_core.publish.datacheck import build_datacheck
+    from osa_core.publish.dl1stats import collect
 
     night = nights[1]
     config = load_config(night.config)
@@ -226,9 +226,10 @@ def test_engine_cli_and_console_import_no_plotting_library(nights: tuple[Night, 
     night = nights[0]
     code = f"""
 import sys, json
-import osa_core.engine, osa_core.cli, osa_core.closer, osa_core.publish, osa_core.datacheck
-import osa_core.nightpage, osa_core.merge, osa_core.verify
-from osa_core.cli import main
+import osa_core.engine, osa_core.cli.main, osa_core.close.closer
+import osa_core.publish.publisher, osa_core.publish.datacheck
+import osa_core.publish.nightpage, osa_core.close.merge, osa_core.close.verify
+from osa_core.cli.main import main
 assert main(["--config", {str(night.config)!r}, "status", "--json", "--date", {night.date!r}]) in (0, 10)
 try:
     import osa_console.app

@@ -40,7 +40,7 @@ def night_factory(tmp_path: Path, backend: tuple[str, str | None]):
 
 def _stop_local(night: Night) -> None:
     try:
-        from osa_core.scheduler.local import stop_executor
+        from osa_core.scheduler.local.backend import stop_executor
     except ImportError:
         return
     stop_executor(night.root / "state" / "local-scheduler", kill_tasks=True)

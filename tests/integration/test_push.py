@@ -19,8 +19,9 @@ import paramiko
 import pytest
 from sshd import SshServer, _free_port, _keygen
 
-from osa_core.config import WebServerConfig
-from osa_core.push import (
+from osa_core.cli.push_progress import CliProgress
+from osa_core.model.config import WebServerConfig
+from osa_core.publish.push import (
     PARTIAL,
     HostKeyError,
     PushError,
@@ -29,7 +30,6 @@ from osa_core.push import (
     push,
     trust_host_key,
 )
-from osa_core.push_progress import CliProgress
 
 pytestmark = pytest.mark.ssh
 
@@ -308,7 +308,7 @@ def test_dropped_connection_is_retried_within_the_push(
 ) -> None:
     big_item.local.write_bytes(os.urandom(40 << 20))
     kills, progress = kill_after(sshd_server, 4 << 20)
-    caplog.set_level(logging.WARNING, logger="osa_core.push")
+    caplog.set_level(logging.WARNING, logger="osa_core.publish.push")
 
     report = push(webserver, [big_item, *items], manifest, progress=progress)
 
@@ -411,7 +411,7 @@ def test_agent_login_and_no_key_material_in_the_logs(
 
 
 def test_cli_progress_logs_a_line_per_file_when_not_on_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="osa_core.push")
+    caplog.set_level(logging.INFO, logger="osa_core.publish.push")
     with CliProgress(terminal=False) as progress:
         for done in (0, 4096, 8192):
             progress("dl1/a.png", done, 8192)

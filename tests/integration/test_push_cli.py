@@ -19,7 +19,7 @@ import pytest
 from sshd import SshServer, _keygen
 from support.nights import Night, make_night, toml_dumps
 
-from osa_core.config import load_config
+from osa_core.model.config import load_config
 
 pytestmark = pytest.mark.ssh
 
@@ -52,7 +52,7 @@ def closed_night(tmp_path_factory: pytest.TempPathFactory, sshd_server: SshServe
         assert closed.returncode == 0, closed.stdout + closed.stderr
         yield night
     finally:
-        from osa_core.scheduler.local import stop_executor
+        from osa_core.scheduler.local.backend import stop_executor
 
         stop_executor(night.root / "state" / "local-scheduler", kill_tasks=True)
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from osa_core.errors import SchedulerUnreachable
+from osa_core.model.errors import SchedulerUnreachable
+from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
-from osa_core.scheduler.slurm import SlurmScheduler, slurm_available
-from osa_core.states import JobState
+from osa_core.scheduler.slurm.backend import SlurmScheduler, slurm_available
 
 pytestmark = pytest.mark.slurm
 

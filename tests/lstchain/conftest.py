@@ -112,7 +112,7 @@ class LstchainNight:
         }
 
     def config(self, work: Path) -> Any:
-        from osa_core.config import config_from_dict
+        from osa_core.model.config import config_from_dict
 
         return config_from_dict(self.config_dict(work), base=work)
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from support.nights import Night, all_finished, deep_merge, toml_dumps
 
-from osa_core.config import load_config
-from osa_core.layout import NightLayout
+from osa_core.model.config import load_config
+from osa_core.model.layout import NightLayout
 
 pytestmark = [pytest.mark.lstchain, pytest.mark.slurm]
 

@@ -23,9 +23,9 @@ import pandas as pd
 import pytest
 import tables
 
-from osa_core.config import config_from_dict
-from osa_core.errors import ConfigError
-from osa_core.layout import NightLayout
+from osa_core.model.config import config_from_dict
+from osa_core.model.errors import ConfigError
+from osa_core.model.layout import NightLayout
 from osa_core.pipeline.base import CalibrationContext, StepCommand, SubrunContext
 from osa_core.pipeline.lstchain import LstchainProfile
 

@@ -1,0 +1,1 @@
+"""The ``osa-core`` command line: parser, command groups, renderers."""

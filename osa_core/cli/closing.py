@@ -1,0 +1,152 @@
+"""The end of the night: close, datacheck, push, and the merge jobs' side (docs/closing.md).
+
+Each command's arguments are defined next to it (:func:`add_closing_commands`); the parser and
+the dispatch are in :mod:`osa_core.cli.main`. The closing, plotting and SFTP modules (matplotlib,
+paramiko) are imported inside the commands, so that the other commands never load them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from osa_core.cli.support import EXIT_ATTENTION, NightCommand, open_engine, print_report
+from osa_core.model.errors import OsaError
+
+EXIT_CLOSING = 12
+"""``close``: merges are still running; run ``close`` again later (cron: every few minutes)."""
+
+
+def add_closing_commands(sub: Any, night_command: NightCommand) -> None:
+    p = night_command("close", "close the night: merge runs as jobs, verify, move, mark the night finished")
+    p.add_argument(
+        "--force", action="store_true", help="close the complete runs; record the others as excluded"
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
+    p.add_argument("--wait", action="store_true", help="keep advancing until the night is closed")
+    p.add_argument("--timeout", type=float, default=3600.0, help="with --wait: give up after SECONDS")
+
+    night_command("datacheck", "build the night's datacheck plots and page from its snapshot")
+
+    p = night_command("push", "publish the night's datacheck to the web server over SFTP")
+    p.add_argument(
+        "--build", action="store_true", help="rebuild the datacheck first (default: only if missing)"
+    )
+    p.add_argument(
+        "--trust-host-key", action="store_true", help="record the server's host key in known_hosts"
+    )
+    p.add_argument("--fingerprint", help="with --trust-host-key: record it only if it is this SHA256:... key")
+    p.add_argument("--hashed", action="store_true", help="with --trust-host-key: write a hashed entry")
+
+    p = night_command("run-merge", "job side: merge one run's subrun products (called by merge jobs)")
+    p.add_argument("--run", type=int, required=True)
+    p.add_argument("--subruns", type=int, required=True)
+    p.add_argument("--attempt", type=int, default=1)
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    import time
+
+    from osa_core.close.closer import close_phase
+    from osa_core.model.errors import RefusedAction
+
+    engine = open_engine(args)
+
+    async def rounds() -> Any:
+        deadline = time.monotonic() + args.timeout
+        said = ""
+        while True:
+            report = await engine.close_night(args.force)
+            phase, _ = close_phase(engine)
+            if not (args.wait and report.ok and phase == "closing") or time.monotonic() > deadline:
+                return report
+            if report.message != said:
+                print(report.message, flush=True)
+                said = report.message
+            await asyncio.sleep(max(0.5, engine.config.scheduler.refresh_min))
+
+    try:
+        if args.dry_run:
+            report = asyncio.run(engine.preview_close(args.force))
+            print_report(report)
+            return 0 if report.ok else RefusedAction.exit_code
+        report = asyncio.run(rounds())
+        phase, failed = close_phase(engine)
+    finally:
+        engine.shutdown()
+    if not report.ok:
+        print(f"osa-core: {report.message}", file=sys.stderr)
+        for line in report.details:
+            print(f"  {line}", file=sys.stderr)
+        return RefusedAction.exit_code
+    print_report(report)
+    if phase == "closing":
+        return EXIT_CLOSING
+    return EXIT_ATTENTION if failed else 0
+
+
+def cmd_datacheck(args: argparse.Namespace) -> int:
+    from osa_core.publish.datacheck import build_datacheck, page_path
+
+    engine = open_engine(args)
+    try:
+        snapshot = asyncio.run(engine.refresh())
+        built = build_datacheck(snapshot, engine.layout)
+    finally:
+        engine.shutdown()
+    if not snapshot.health.ok:
+        print(f"osa-core: the scheduler did not answer ({snapshot.health.error}): states as last known")
+    pdfs = len(built.files) - len(built.plots) - 1
+    print(f"datacheck of {snapshot.date}: {len(built.plots)} plot(s), {pdfs} PDF(s)")
+    print(f"  {page_path(engine.layout)}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from osa_core.cli.push_progress import push_cli_progress
+    from osa_core.publish.push import PushError, trust_host_key
+
+    if args.trust_host_key:
+        from osa_core.model.config import load_config
+
+        web = load_config(args.config).webserver
+        fingerprint = trust_host_key(web, hashed=args.hashed, expected_fingerprint=args.fingerprint)
+        print(f"recorded the host key of {web.host}:{web.port} in {web.known_hosts}: {fingerprint}")
+        return 0
+    from osa_core.publish.datacheck import build_datacheck, page_path
+    from osa_core.publish.publisher import publish
+
+    engine = open_engine(args)
+    try:
+        if args.build or not page_path(engine.layout).exists():
+            build_datacheck(asyncio.run(engine.refresh()), engine.layout)
+        with push_cli_progress() as progress:
+            report = publish(engine.layout, progress)
+    except PushError as exc:
+        if exc.report is not None:
+            print(f"{len(exc.report.uploaded)} uploaded before it stopped", file=sys.stderr)
+        raise
+    finally:
+        engine.shutdown()
+    web = engine.config.webserver
+    print(
+        f"pushed to {web.host}:{web.root}: {len(report.uploaded)} uploaded, "
+        f"{len(report.skipped)} unchanged, {len(report.failed)} failed"
+    )
+    for remote, why in report.failed:
+        print(f"  not uploaded {remote}: {why}", file=sys.stderr)
+    return 0 if report.ok else PushError.exit_code
+
+
+def cmd_run_merge(args: argparse.Namespace) -> int:
+    """Job side: no ledger, no scheduler; only the run's files and the job log."""
+    from osa_core.close.merge import run_merge
+    from osa_core.model.config import load_config
+    from osa_core.model.layout import NightLayout
+
+    config = load_config(args.config)
+    if args.date is None:
+        raise OsaError("the job side needs --date")
+    return run_merge(config, NightLayout(config, args.date), args.run, args.subruns, args.attempt)

@@ -1,0 +1,155 @@
+"""Rich rendering of a night snapshot for ``osa-core status`` (the console's headless twin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from osa_core.model.snapshot import NightSnapshot
+from osa_core.model.states import JobState, SequenceType
+
+STATE_STYLE = {
+    JobState.COMPLETED: "green",
+    JobState.RUNNING: "cyan",
+    JobState.PENDING: "yellow",
+    JobState.BLOCKED: "bold magenta",
+    JobState.NOT_SUBMITTED: "dim",
+    JobState.FAILED: "bold white on red",
+    JobState.OUT_OF_MEMORY: "bold white on red",
+    JobState.TIMEOUT: "bold white on red",
+    JobState.NODE_FAIL: "bold white on red",
+    JobState.CANCELLED: "red",
+}
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def header(snapshot: NightSnapshot) -> Text:
+    text = Text()
+    text.append(f"Night {snapshot.date.isoformat()}", style="bold")
+    text.append(f"  backend {snapshot.backend}  profile {snapshot.profile}")
+    if snapshot.simulation:
+        text.append("  SIMULATION", style="bold black on yellow")
+    if not snapshot.health.ok:
+        age = "never"
+        if snapshot.health.last_ok is not None:
+            age = duration((snapshot.taken_at - snapshot.health.last_ok).total_seconds()) + " ago"
+        text.append(
+            f"\nSCHEDULER UNREACHABLE (last good answer: {age}): {snapshot.health.error}", style="bold red"
+        )
+    if snapshot.closing:
+        text.append(f"\nclosing: {snapshot.closing}")
+    for problem in snapshot.problems:
+        text.append(f"\nproblem: {problem}", style="bold red")
+    return text
+
+
+def sequences_table(snapshot: NightSnapshot) -> Table:
+    table = Table(title="Sequences", title_justify="left")
+    for column in (
+        "Seq",
+        "Parent",
+        "Type",
+        "Run",
+        "Subruns",
+        "Done",
+        "Run'g",
+        "Pend",
+        "Fail",
+        "Tries",
+        "JobID",
+        "Elapsed",
+        "State",
+    ):
+        table.add_column(column, justify="right" if column not in ("Type", "State", "JobID") else "left")
+    for s in snapshot.sequences:
+        style = STATE_STYLE.get(s.state, "")
+        table.add_row(
+            str(s.seq),
+            "-" if s.parent is None else str(s.parent),
+            "CALIB" if s.type is SequenceType.CALIBRATION else "DATA",
+            f"{s.run:05d}",
+            str(s.subruns),
+            f"{s.completed} ({s.progress:.0%})",
+            str(s.running),
+            str(s.pending),
+            str(s.failed),
+            str(s.tries),
+            s.job_id or "-",
+            duration(s.elapsed(snapshot.taken_at)),
+            Text(s.state.value, style=style),
+        )
+    return table
+
+
+def problems_table(snapshot: NightSnapshot, limit: int = 50) -> RenderableType | None:
+    """Subruns that need attention: failed or blocked, with the reason."""
+    rows = [
+        r
+        for s in snapshot.sequences
+        for r in snapshot.subruns.get(s.seq, ())
+        if r.state.failed or r.state is JobState.BLOCKED
+    ]
+    if not rows:
+        return None
+    table = Table(title=f"Subruns needing attention ({len(rows)})", title_justify="left")
+    for column in ("Run.Sub", "State", "Try", "Exit", "Node", "Reason"):
+        table.add_column(column)
+    for r in rows[:limit]:
+        table.add_row(
+            f"{r.run:05d}.{r.subrun:04d}",
+            Text(r.state.value, style=STATE_STYLE.get(r.state, "")),
+            str(r.attempt),
+            "-" if r.exit_code is None else str(r.exit_code),
+            r.node or "-",
+            r.reason or "",
+        )
+    if len(rows) > limit:
+        table.caption = f"... and {len(rows) - limit} more (status --json lists all)"
+    return table
+
+
+def timing_table(snapshot: NightSnapshot) -> Table | None:
+    """Median and slowest duration per step over the night's data subruns."""
+    names = snapshot.step_names.get(SequenceType.DATA, ())
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for s in snapshot.sequences:
+        if s.type is not SequenceType.DATA:
+            continue
+        for r in snapshot.subruns.get(s.seq, ()):
+            for step in r.steps:
+                if step.name in samples and step.seconds is not None and not step.skipped:
+                    samples[step.name].append(step.seconds)
+    if not any(samples.values()):
+        return None
+    table = Table(title="Step timing (data subruns)", title_justify="left")
+    for column in ("Step", "Runs", "Median", "Slowest"):
+        table.add_column(column)
+    for name, values in samples.items():
+        if values:
+            table.add_row(
+                snapshot.step_labels.get(name, name),
+                str(len(values)),
+                duration(statistics.median(values)),
+                duration(max(values)),
+            )
+    return table
+
+
+def status_view(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Group:
+    parts: list[RenderableType] = [header(snapshot), sequences_table(snapshot)]
+    for extra in (problems_table(snapshot), timing_table(snapshot)):
+        if extra is not None:
+            parts.append(extra)
+    return Group(*parts)

@@ -1,0 +1,1 @@
+"""Closing a night: merges as jobs, verification, the closing decision."""

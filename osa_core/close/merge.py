@@ -1,0 +1,195 @@
+"""Merging one run's subrun products into run-wise files: what they are, and the merge job.
+
+The merge runs as a batch job (``osa-core run-merge``, one per run, submitted by
+:mod:`osa_core.close.closer`) and writes into the night's staging area ``merged/``, laid out like the
+final places (``merged/<level>/YYYYMMDD/<prod_id>/``). It touches no subrun file and no final
+place: the closer verifies what it made (:mod:`osa_core.close.verify`) before anything moves or is
+deleted. A job killed halfway may leave a partial staged file; the job is then FAILED, its
+outputs are never verified, and the next merge job starts by removing them.
+
+The lstchain commands are the profile's own (:func:`osa_core.pipeline.lstchain.merge_steps`),
+pointed at the staging area by giving them a layout whose final places are the staging ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from osa_core.jobs.runner import MISSING_INPUT
+from osa_core.model.config import Config
+from osa_core.model.faults import kill_point
+from osa_core.model.fileio import fsync_dir
+from osa_core.model.layout import NightLayout
+
+KINDS = {"dl1_": "dl1", "dl2_": "dl2", "muons_": "muons", "datacheck_dl1_": "datacheck"}
+
+
+class MergeError(Exception):
+    """A merge that cannot be done or whose result is wrong; the message says which file and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """One run-wise file: its name and the ``final_dir`` level it goes to."""
+
+    name: str
+    level: str
+
+    @property
+    def kind(self) -> str:
+        """``dl1``, ``dl2``, ``muons``, ``datacheck`` (tables with events) or ``pdf``."""
+        if self.name.endswith(".pdf"):
+            return "pdf"
+        for prefix, kind in KINDS.items():
+            if self.name.startswith(prefix):
+                return kind
+        raise MergeError(f"{self.name}: not a product the closer knows")
+
+    @property
+    def from_subruns(self) -> bool:
+        """Its events are the sum over the subrun files of the same kind."""
+        return self.kind != "pdf"
+
+
+def staging_root(layout: NightLayout) -> Path:
+    return layout.analysis_dir / "merged"
+
+
+def staging_layout(layout: NightLayout) -> NightLayout:
+    """The night's layout with its final places moved into the staging area."""
+    paths = dataclasses.replace(layout.config.paths, final=staging_root(layout))
+    return NightLayout(dataclasses.replace(layout.config, paths=paths), layout.date)
+
+
+def staged(layout: NightLayout, product: Product) -> Path:
+    return staging_layout(layout).final_dir(product.level) / product.name
+
+
+def final(layout: NightLayout, product: Product) -> Path:
+    return layout.final_dir(product.level) / product.name
+
+
+def run_products(layout: NightLayout, run: int, subruns: int) -> tuple[Product, ...]:
+    """The run-wise files a profile makes for a run."""
+    tag = f"LST-{layout.tel}.Run{run:05d}"
+    if layout.config.pipeline.profile == "simulate":
+        return (
+            Product(f"dl1_{tag}.h5", "DL1"),
+            Product(f"datacheck_dl1_{tag}.h5", "datacheck"),
+            Product(f"muons_{tag}.fits", "muons"),
+            Product(f"dl2_{tag}.h5", "DL2"),
+        )
+    from osa_core.pipeline.lstchain import merge_steps
+
+    stage = staging_layout(layout)
+    out = []
+    for step in merge_steps(stage, run, range(subruns)):
+        for path in step.outputs:
+            if path.parent == layout.datacheck_dir:  # lstchain writes the run's datacheck beside its inputs
+                out.append(Product(path.name, "datacheck"))
+            else:
+                out.append(Product(path.name, path.relative_to(stage.config.paths.final).parts[0]))
+    return tuple(out)
+
+
+def subrun_file(layout: NightLayout, kind: str, run: int, subrun: int) -> Path:
+    return {"dl1": layout.dl1, "dl2": layout.dl2, "muons": layout.muons, "datacheck": layout.datacheck}[kind](
+        run, subrun
+    )
+
+
+def subrun_files(layout: NightLayout, run: int, subruns: int) -> list[Path]:
+    """Every subrun product of a run that a merge replaces (what ``keep_subrun_files`` governs)."""
+    kinds = [p.kind for p in run_products(layout, run, subruns) if p.from_subruns]
+    return [subrun_file(layout, kind, run, s) for kind in kinds for s in range(subruns)]
+
+
+def discard_staged(layout: NightLayout, run: int, subruns: int) -> None:
+    """Outputs of an earlier merge of this run: never verified, they replace nothing."""
+    for product in run_products(layout, run, subruns):
+        path = staged(layout, product)
+        path.unlink(missing_ok=True)
+        partial_name(path).unlink(missing_ok=True)
+
+
+def partial_name(path: Path) -> Path:
+    """A hidden temporary name beside ``path`` that keeps its suffix."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def write_whole(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_name(path)
+    with tmp.open("w") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    kill_point("merge-partial")
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+# --- the job side -------------------------------------------------------------------------------------
+
+
+def run_merge(config: Config, layout: NightLayout, run: int, subruns: int, attempt: int = 1) -> int:
+    """Merge a run's subrun products into the staging area; 0, or the exit code of what failed."""
+    discard_staged(layout, run, subruns)
+    products = run_products(layout, run, subruns)
+    if config.pipeline.profile != "simulate":
+        return _merge_lstchain(layout, run, subruns, products, attempt)
+    print(f"[osa] SIMULATION: merging the placeholders of run {run:05d}", flush=True)
+    for product in products:
+        try:
+            merge_simulated(layout, product, run, subruns)
+        except MergeError as exc:
+            print(f"[osa] merge of run {run:05d}: {exc}", file=sys.stderr, flush=True)
+            return MISSING_INPUT
+    print(f"[osa] run {run:05d}: merged {', '.join(p.name for p in products)}", flush=True)
+    return 0
+
+
+def merge_simulated(layout: NightLayout, product: Product, run: int, subruns: int) -> None:
+    """A real merge of the simulate profile's placeholders: their events add up."""
+    per_subrun = []
+    for s in range(subruns):
+        path = subrun_file(layout, product.kind, run, s)
+        try:
+            per_subrun.append(int(json.loads(path.read_text())["events"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MergeError(f"{path}: not a readable placeholder ({exc})") from None
+    merged = {
+        "simulated": True,
+        "kind": product.kind,
+        "run": run,
+        "subruns": subruns,
+        "events": sum(per_subrun),
+        "per_subrun_events": per_subrun,
+    }
+    write_whole(staged(layout, product), json.dumps(merged) + "\n")
+
+
+def _merge_lstchain(
+    layout: NightLayout, run: int, subruns: int, products: tuple[Product, ...], attempt: int
+) -> int:
+    from osa_core.jobs.runner import TaskIdentity, run_steps
+    from osa_core.pipeline.lstchain import merge_steps
+
+    stage = staging_layout(layout)
+    for product in products:  # lstchain does not create its output directories
+        staged(layout, product).parent.mkdir(parents=True, exist_ok=True)
+    steps = merge_steps(stage, run, range(subruns))
+    history = layout.history_dir / f"Run{run:05d}.merge.history"
+    code = run_steps(steps, history, TaskIdentity.from_environment(attempt))
+    if code != 0:
+        return code
+    for product in products:
+        beside_inputs = layout.datacheck_dir / product.name
+        if product.level == "datacheck" and beside_inputs.exists():
+            os.replace(beside_inputs, staged(layout, product))
+    return 0

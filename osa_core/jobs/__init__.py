@@ -1,0 +1,1 @@
+"""The job side: batch scripts, the runner that executes a task's steps, and step records."""

@@ -1,0 +1,174 @@
+"""Where a night's files live: one pure mapping from (config, night) to paths.
+
+Names follow LST-1's conventions (``LST-1.1.Run01874.0003.fits.fz``, ``dl1_LST-1.Run01874.0003.h5``);
+nothing here touches the disk except :meth:`NightLayout.make_dirs`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from osa_core.model.config import Config
+
+
+def night_tag(date: dt.date) -> str:
+    """``YYYYMMDD``: the night as it appears in directory and job names."""
+    return date.strftime("%Y%m%d")
+
+
+@dataclass(frozen=True)
+class NightLayout:
+    config: Config
+    date: dt.date
+
+    @property
+    def night(self) -> str:
+        return night_tag(self.date)
+
+    @property
+    def tel(self) -> int:
+        return self.config.telescope.id
+
+    # --- work area -----------------------------------------------------------------------------
+    @property
+    def analysis_dir(self) -> Path:
+        return self.config.paths.analysis / self.night / self.config.night.prod_id
+
+    @property
+    def scripts_dir(self) -> Path:
+        return self.analysis_dir / "scripts"
+
+    @property
+    def job_log_dir(self) -> Path:
+        return self.analysis_dir / "log"
+
+    @property
+    def history_dir(self) -> Path:
+        return self.analysis_dir / "history"
+
+    @property
+    def calibration_dir(self) -> Path:
+        return self.analysis_dir / "calibration"
+
+    @property
+    def dl1_dir(self) -> Path:
+        return self.analysis_dir / "DL1"
+
+    @property
+    def dl2_dir(self) -> Path:
+        return self.analysis_dir / "DL2"
+
+    @property
+    def muons_dir(self) -> Path:
+        return self.analysis_dir / "muons"
+
+    @property
+    def datacheck_dir(self) -> Path:
+        return self.analysis_dir / "datacheck"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.config.paths.raw / self.night
+
+    # --- state -----------------------------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return self.config.paths.state / self.night
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state_dir / f"ledger_{self.config.night.prod_id}.sqlite"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state_dir / f"mutation_{self.config.night.prod_id}.lock"
+
+    @property
+    def engine_log(self) -> Path:
+        return self.config.paths.logs / f"osa_{self.night}.log"
+
+    @property
+    def night_summary(self) -> Path:
+        return self.config.night_summary_path(self.night)
+
+    # --- names -----------------------------------------------------------------------------------
+    def job_name(self, run: int) -> str:
+        """Job name: lstosa's ``LST1_01874`` plus the night tag, so one sacct call finds the night."""
+        return f"LST{self.tel}_{run:05d}_{self.night}"
+
+    def merge_job_name(self, run: int) -> str:
+        return f"LST{self.tel}_{run:05d}_{self.night}_merge"
+
+    def script(self, run: int) -> Path:
+        return self.scripts_dir / f"sequence_LST{self.tel}_{run:05d}.sh"
+
+    def task_stdout_pattern(self, run: int, array: bool) -> str:
+        """SLURM's ``--output`` pattern: one file per task and job id, hence per attempt."""
+        if array:
+            return str(self.job_log_dir / f"Run{run:05d}.%4a_jobid_%A.out")
+        return str(self.job_log_dir / f"Run{run:05d}_jobid_%j.out")
+
+    def task_stderr_pattern(self, run: int, array: bool) -> str:
+        return self.task_stdout_pattern(run, array)[: -len(".out")] + ".err"
+
+    def task_log(self, run: int, subrun: int | None, job_id: str, stream: str = "out") -> Path:
+        """The concrete log file of one task (``subrun`` None: a single, non-array job)."""
+        if subrun is None:
+            return self.job_log_dir / f"Run{run:05d}_jobid_{job_id}.{stream}"
+        return self.job_log_dir / f"Run{run:05d}.{subrun:04d}_jobid_{job_id}.{stream}"
+
+    def history(self, run: int, subrun: int | None) -> Path:
+        """One JSON line per step record; calibration runs have ``subrun`` None."""
+        if subrun is None:
+            return self.history_dir / f"Run{run:05d}.history"
+        return self.history_dir / f"Run{run:05d}.{subrun:04d}.history"
+
+    def raw_file(self, run: int, subrun: int, stream: int = 1) -> Path:
+        return self.raw_dir / f"LST-1.{stream}.Run{run:05d}.{subrun:04d}.fits.fz"
+
+    def dl1(self, run: int, subrun: int) -> Path:
+        return self.dl1_dir / f"dl1_LST-1.Run{run:05d}.{subrun:04d}.h5"
+
+    def dl2(self, run: int, subrun: int) -> Path:
+        return self.dl2_dir / f"dl2_LST-1.Run{run:05d}.{subrun:04d}.h5"
+
+    def muons(self, run: int, subrun: int) -> Path:
+        return self.muons_dir / f"muons_LST-1.Run{run:05d}.{subrun:04d}.fits"
+
+    def datacheck(self, run: int, subrun: int) -> Path:
+        return self.datacheck_dir / f"datacheck_dl1_LST-1.Run{run:05d}.{subrun:04d}.h5"
+
+    def drs4_file(self, drs4_run: int) -> Path:
+        return self.calibration_dir / f"drs4_pedestal.Run{drs4_run:05d}.0000.h5"
+
+    def charge_file(self, pedcal_run: int) -> Path:
+        return self.calibration_dir / f"calibration_filters_52.Run{pedcal_run:05d}.0000.h5"
+
+    def time_file(self, pedcal_run: int) -> Path:
+        return self.calibration_dir / f"time_calibration.Run{pedcal_run:05d}.0000.h5"
+
+    # --- final places -----------------------------------------------------------------------------
+    def final_dir(self, level: str) -> Path:
+        """``final/<level>/YYYYMMDD/<prod_id>`` for level DL1, DL2, muons, datacheck, calibration."""
+        return self.config.paths.final / level / self.night / self.config.night.prod_id
+
+    @property
+    def closed_flag(self) -> Path:
+        return self.state_dir / f"NightFinished_{self.config.night.prod_id}.json"
+
+    def make_dirs(self) -> None:
+        for path in (
+            self.scripts_dir,
+            self.job_log_dir,
+            self.history_dir,
+            self.calibration_dir,
+            self.dl1_dir,
+            self.dl2_dir,
+            self.muons_dir,
+            self.datacheck_dir,
+            self.state_dir,
+            self.engine_log.parent,
+        ):
+            path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Night files and the planner: from a night's run list to sequences."""

@@ -1,0 +1,1 @@
+"""Publishing a night: datacheck plots, the night page and the SFTP push."""

@@ -1,0 +1,143 @@
+"""The static HTML night page, rendered from the engine's snapshot (never from re-parsed text).
+
+One self-contained file (inline CSS, no script): the sequence table, the state counts, the
+closing state, links to the plots and PDFs. Every value is escaped; links are relative, so the
+page works from the work area and from the web server alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from html import escape
+from typing import TYPE_CHECKING
+
+from osa_core.model.layout import NightLayout
+from osa_core.model.snapshot import NightSnapshot, SequenceStatus
+from osa_core.model.states import JobState
+
+if TYPE_CHECKING:
+    from osa_core.publish.datacheck import Plot
+
+CSS = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
+th { background: #eee; } td.l { text-align: left; }
+.sim { background: #fff3cd; border: 2px solid #d39e00; padding: 0.5em 1em; font-weight: bold; }
+.COMPLETED { color: #2e7d32; } .FAILED, .TIMEOUT, .OUT_OF_MEMORY, .NODE_FAIL { color: #c62828; }
+.CANCELLED { color: #ef6c00; } .RUNNING { color: #1565c0; } .BLOCKED { color: #6d4c41; }
+figure { display: inline-block; margin: 0.5em; } img { max-width: 900px; border: 1px solid #ddd; }
+"""
+
+
+def _e(value: object) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _time(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _elapsed(status: SequenceStatus, now: dt.datetime) -> str:
+    seconds = status.elapsed(now)
+    if seconds is None:
+        return ""
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}"
+
+
+def _sequence_rows(snapshot: NightSnapshot) -> list[str]:
+    rows = []
+    for s in snapshot.sequences:
+        cells = [
+            _e(s.seq),
+            f'<td class="l">{_e(s.type.value)}</td>',
+            _e(f"{s.run:05d}"),
+            _e("" if s.parent is None else s.parent),
+            _e(s.subruns),
+            f'<td class="l {_e(s.state.value)}">{_e(s.state.value)}</td>',
+            _e(s.completed),
+            _e(s.failed),
+            _e(s.running),
+            _e(s.pending),
+            _e(s.tries),
+            _e(s.job_id or ""),
+            _e(_time(s.start)),
+            _e(_time(s.end)),
+            _e(_elapsed(s, snapshot.taken_at)),
+            f'<td class="l">{_e(s.reason or "")}</td>',
+        ]
+        html = "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells)
+        rows.append(f'<tr id="seq-{_e(s.seq)}">{html}</tr>')
+    return rows
+
+
+def render_page(
+    snapshot: NightSnapshot, layout: NightLayout, plots: Sequence[Plot], documents: Sequence[Plot]
+) -> str:
+    here = os.path.dirname(_page_rel(layout))
+    title = f"LST-1 OSA night {snapshot.date.isoformat()} ({layout.config.night.prod_id})"
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+    ]
+    if snapshot.simulation:
+        out.append(
+            '<p class="sim">SIMULATION: this night was processed with the simulate profile; '
+            "its products and event counts are placeholders, not the real analysis.</p>"
+        )
+    out.append(
+        "<p>"
+        f"profile {_e(snapshot.profile)} &middot; backend {_e(snapshot.backend)} &middot; "
+        f"snapshot taken {_e(_time(snapshot.taken_at))} UTC &middot; "
+        f"closing: {_e(snapshot.closing or 'not started')}"
+        + ("" if snapshot.health.ok else f" &middot; scheduler not answering: {_e(snapshot.health.error)}")
+        + "</p>"
+    )
+    totals = snapshot.totals
+    out.append("<h2>State counts</h2><table><tr><th>state</th><th>subruns</th></tr>")
+    for state in JobState:
+        if totals.get(state):
+            out.append(
+                f'<tr><td class="l {_e(state.value)}">{_e(state.value)}</td><td>{totals[state]}</td></tr>'
+            )
+    out.append(f"<tr><th>total</th><th>{sum(totals.values())}</th></tr></table>")
+    header = ["seq", "type", "run", "parent", "subruns", "state", "completed", "failed"]
+    header += ["running", "pending", "tries", "job", "start", "end", "elapsed", "reason"]
+    out.append(f"<h2>Sequences ({len(snapshot.sequences)})</h2>")
+    out.append('<table id="sequences"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>")
+    out += _sequence_rows(snapshot)
+    out.append("</table>")
+    out.append("<h2>Plots</h2>")
+    if not plots:
+        out.append("<p>No plot yet: nothing has run.</p>")
+    for plot in plots:
+        href = _e(_rel(layout, plot, here))
+        out.append(
+            f'<figure><a href="{href}"><img src="{href}" alt="{_e(plot.title)}"></a>'
+            f"<figcaption>{_e(plot.title)}</figcaption></figure>"
+        )
+    if documents:
+        out.append("<h2>lstchain datacheck</h2><ul>")
+        out += [f'<li><a href="{_e(_rel(layout, d, here))}">{_e(d.title)}</a></li>' for d in documents]
+        out.append("</ul>")
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def _page_rel(layout: NightLayout) -> str:
+    from osa_core.publish.datacheck import page_path, web_root
+
+    return page_path(layout).relative_to(web_root(layout)).as_posix()
+
+
+def _rel(layout: NightLayout, plot: Plot, here: str) -> str:
+    from osa_core.publish.datacheck import web_root
+
+    target = plot.path.relative_to(web_root(layout)).as_posix()
+    return os.path.relpath(target, here).replace(os.sep, "/")

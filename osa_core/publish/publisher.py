@@ -1,0 +1,53 @@
+"""Which built files go where on the datacheck web server, and the push of one night.
+
+The datacheck is built in the server's own layout (:func:`osa_core.datacheck.web_root`), so a
+file's remote path is its path below that directory: ``dl1/20200127/v0.1.0/index.html``. The
+SFTP work itself is :func:`osa_core.push.push` (paramiko is imported only when pushing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from osa_core.model.errors import ConfigError
+from osa_core.model.layout import NightLayout
+from osa_core.publish.datacheck import CATEGORIES, page_path, web_root
+
+if TYPE_CHECKING:
+    from osa_core.publish.push import Progress, PushItem, PushReport
+
+
+def manifest_path(layout: NightLayout) -> Path:
+    """Where push() records what it uploaded (documented in docs/publishing.md)."""
+    return layout.state_dir / "push-manifest.json"
+
+
+def push_items(layout: NightLayout) -> list[PushItem]:
+    """Every built file of the night, the page last (a reader never finds it linking to nothing yet)."""
+    from osa_core.publish.push import PushItem
+
+    root = web_root(layout)
+    items: list[PushItem] = []
+    for category in CATEGORIES:
+        night = root / category / layout.night
+        if not night.is_dir():
+            continue
+        for path in sorted(night.rglob("*")):
+            # hidden names are temporary files of a build in progress
+            if path.is_file() and not path.name.startswith(".") and path != page_path(layout):
+                items.append(PushItem(path, path.relative_to(root).as_posix()))
+    if page_path(layout).is_file():
+        items.append(PushItem(page_path(layout), page_path(layout).relative_to(root).as_posix()))
+    return items
+
+
+def publish(layout: NightLayout, progress: Progress | None = None) -> PushReport:
+    """Push the night's built datacheck; raises PushError/HostKeyError/ConfigError as push() does."""
+    from osa_core.publish.push import push
+
+    config = layout.config.webserver
+    if not config.host:
+        where = layout.config.source or "the configuration"
+        raise ConfigError(f"the datacheck web server is not configured: set [webserver] host in {where}")
+    return push(config, push_items(layout), manifest_path(layout), progress)

@@ -1,0 +1,1 @@
+"""The SLURM backend: its commands (pure builders and parsers) and the backends that run them."""

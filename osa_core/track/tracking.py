@@ -1,0 +1,355 @@
+"""The engine's memory of a night's tasks and steps, and the snapshots made from it.
+
+Pure with respect to I/O: it is fed ledger rows, scheduler task infos and step rows, and it
+builds :class:`NightSnapshot` objects, rebuilding only what changed since the last one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from osa_core.model.records import Sequence
+from osa_core.model.snapshot import (
+    NightSnapshot,
+    SchedulerHealth,
+    SequenceStatus,
+    StepTiming,
+    SubrunKey,
+    SubrunStatus,
+    frozen_counts,
+)
+from osa_core.model.states import JobState, SequenceType
+from osa_core.scheduler.base import TaskInfo
+from osa_core.track.ledger import StepRow, TaskRow
+
+NEVER_SATISFIED = "DependencyNeverSatisfied"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What of the pipeline profile a snapshot shows."""
+
+    name: str
+    simulation: bool
+    step_names: Mapping[SequenceType, tuple[str, ...]]
+    step_labels: Mapping[str, str]
+
+
+class NightState:
+    def __init__(self, sequences: Iterable[Sequence], tasks: Iterable[TaskRow], steps: Iterable[StepRow]):
+        self.sequences: list[Sequence] = []
+        self._by_seq: dict[int, Sequence] = {}
+        self.attempts: dict[SubrunKey, list[TaskRow]] = {}
+        self._by_job: dict[tuple[str, int | None], tuple[SubrunKey, int]] = {}
+        self.steps: dict[tuple[int, int, int], list[StepRow]] = {}
+        self._subruns: dict[SubrunKey, SubrunStatus] = {}
+        self._last_subruns: dict[int, tuple[SubrunStatus, ...]] = {}
+        self._last_status: dict[int, SequenceStatus] = {}
+        self.set_sequences(sequences)
+        for task in tasks:
+            self._put_task(task)
+        for step in steps:
+            self._put_step(step)
+
+    # --- feeding ---------------------------------------------------------------------------------
+    def set_sequences(self, sequences: Iterable[Sequence]) -> None:
+        self.sequences = sorted(sequences, key=lambda s: s.seq)
+        self._by_seq = {s.seq: s for s in self.sequences}
+
+    def sequence(self, seq: int) -> Sequence:
+        return self._by_seq[seq]
+
+    def _put_task(self, task: TaskRow) -> None:
+        key = (task.seq, task.subrun)
+        rows = self.attempts.setdefault(key, [])
+        for i, row in enumerate(rows):
+            if row.attempt == task.attempt:
+                rows[i] = task
+                break
+        else:
+            rows.append(task)
+            rows.sort(key=lambda r: r.attempt)
+        self._by_job[(task.job_id, task.array_index)] = (key, task.attempt)
+
+    def _put_step(self, step: StepRow) -> None:
+        rows = self.steps.setdefault((step.seq, step.subrun, step.attempt), [])
+        for i, row in enumerate(rows):
+            if row.step == step.step:
+                rows[i] = step
+                break
+        else:
+            rows.append(step)
+
+    def add_tasks(self, tasks: Iterable[TaskRow]) -> set[SubrunKey]:
+        changed = set()
+        for task in tasks:
+            self._put_task(task)
+            changed.add((task.seq, task.subrun))
+        return changed
+
+    def add_steps(self, steps: Iterable[StepRow]) -> set[SubrunKey]:
+        changed = set()
+        for step in steps:
+            self._put_step(step)
+            changed.add((step.seq, step.subrun))
+        return changed
+
+    def apply(self, infos: Iterable[TaskInfo]) -> list[TaskRow]:
+        """Fold one scheduler answer in; return the task rows that changed."""
+        changed: list[TaskRow] = []
+        for info in self._expand(infos):
+            found = self._by_job.get((info.job_id, info.array_index))
+            if found is None and info.array_index is not None:
+                found = self._by_job.get((info.job_id, None))
+            if found is None:
+                continue
+            key, attempt = found
+            old = next(r for r in self.attempts[key] if r.attempt == attempt)
+            node = info.node or old.node
+            start = info.start or old.start
+            # Most tasks do not change between two refreshes: compare before building anything.
+            if (
+                old.state is info.state
+                and old.end == info.end
+                and old.exit_code == info.exit_code
+                and old.reason == info.reason
+                and old.start == start
+                and old.node == node
+                and old.signal == info.signal
+            ):
+                continue
+            new = TaskRow(
+                old.seq,
+                old.subrun,
+                old.attempt,
+                old.job_id,
+                old.array_index,
+                info.state,
+                info.exit_code,
+                info.signal,
+                node,
+                start,
+                info.end,
+                info.reason,
+            )
+            self._put_task(new)
+            changed.append(new)
+        return changed
+
+    def _expand(self, infos: Iterable[TaskInfo]) -> Iterable[TaskInfo]:
+        """An array cancelled before any task started is one line without an index in sacct:
+        it speaks for every index of that array still waiting."""
+        for info in infos:
+            # (Only a cancellation: sacct also shows a transient index-less line for an array
+            # whose tasks are being recorded, which must not speak for them.)
+            if (
+                info.array_index is None
+                and info.state is JobState.CANCELLED
+                and (info.job_id, None) not in self._by_job
+            ):
+                waiting = [
+                    index
+                    for (job, index), (key, attempt) in self._by_job.items()
+                    if job == info.job_id
+                    and index is not None
+                    and self.latest(key) is not None
+                    and self.latest(key).attempt == attempt  # type: ignore[union-attr]
+                    and self.latest(key).state.active  # type: ignore[union-attr]
+                ]
+                for index in waiting:
+                    yield replace(info, array_index=index)
+                continue
+            if info.array_index is None and (info.job_id, None) not in self._by_job:
+                continue
+            yield info
+
+    # --- questions -------------------------------------------------------------------------------
+    def latest(self, key: SubrunKey) -> TaskRow | None:
+        rows = self.attempts.get(key)
+        return rows[-1] if rows else None
+
+    def keys(self, seq: int) -> list[SubrunKey]:
+        sequence = self._by_seq[seq]
+        count = 1 if sequence.is_calibration else sequence.subruns
+        return [(seq, i) for i in range(count)]
+
+    def calibration_failed(self, seq: int | None) -> bool:
+        if seq is None or seq not in self._by_seq:
+            return False
+        task = self.latest((seq, 0))
+        return task is not None and task.state.failed
+
+    def active_job_ids(self) -> set[str]:
+        return {rows[-1].job_id for rows in self.attempts.values() if rows[-1].state.active}
+
+    # --- snapshots -------------------------------------------------------------------------------
+    def subrun_status(self, key: SubrunKey) -> SubrunStatus:
+        seq, subrun = key
+        sequence = self._by_seq[seq]
+        task = self.latest(key)
+        if task is None:
+            return SubrunStatus(seq, sequence.run, subrun, JobState.NOT_SUBMITTED, 0)
+        state = task.state
+        reason = task.reason
+        if state is JobState.PENDING and (
+            reason == NEVER_SATISFIED or self.calibration_failed(sequence.parent)
+        ):
+            state = JobState.BLOCKED
+            reason = f"blocked: its calibration (seq {sequence.parent}) failed; resubmit the calibration"
+        steps = tuple(
+            StepTiming(
+                name=s.step,
+                start=s.start,
+                end=s.end,
+                exit_code=s.exit_code,
+                skipped=s.skipped,
+                detail=s.detail,
+            )
+            for s in self.steps.get((seq, subrun, task.attempt), ())
+        )
+        if state.failed:
+            failing = next((s for s in steps if s.exit_code not in (None, 0)), None)
+            dying = next((s for s in steps if s.running), None)
+            if failing is not None:
+                first = failing.detail.splitlines()[-1] if failing.detail else ""
+                reason = f"{failing.name} exited {failing.exit_code}" + (f": {first}" if first else "")
+            elif dying is not None:
+                reason = f"{state.value.lower().replace('_', ' ')} during {dying.name}"
+            elif reason is None and task.exit_code is not None:
+                reason = f"exit code {task.exit_code}" + (f", signal {task.signal}" if task.signal else "")
+        return SubrunStatus(
+            seq=seq,
+            run=sequence.run,
+            subrun=subrun,
+            state=state,
+            attempt=task.attempt,
+            job_id=task.job_id,
+            exit_code=task.exit_code,
+            node=task.node,
+            start=task.start,
+            end=task.end,
+            reason=reason,
+            steps=steps,
+            attempts=tuple((r.attempt, r.job_id) for r in self.attempts[key]),
+        )
+
+    def snapshot(
+        self,
+        *,
+        date: dt.date,
+        backend: str,
+        profile: Profile,
+        health: SchedulerHealth,
+        changed: set[SubrunKey] | None,
+        now: dt.datetime,
+        closing: str | None = None,
+        next_refresh: float = 5.0,
+        problems: tuple[str, ...] = (),
+    ) -> NightSnapshot:
+        """``changed`` None rebuilds every subrun (the first snapshot)."""
+        if changed is None:
+            self._subruns.clear()
+            self._last_status.clear()
+            changed = {key for s in self.sequences for key in self.keys(s.seq)}
+        # A sequence new since the last snapshot has no subrun status yet.
+        for s in self.sequences:
+            if s.seq not in self._last_subruns:
+                changed.update(self.keys(s.seq))
+        # A calibration's change can turn its children BLOCKED or back.
+        calibrations = {
+            seq for seq, _ in changed if self._by_seq.get(seq) and self._by_seq[seq].is_calibration
+        }
+        if calibrations:
+            for s in self.sequences:
+                if s.parent in calibrations:
+                    changed.update(self.keys(s.seq))
+        for key in changed:
+            if key[0] in self._by_seq:
+                self._subruns[key] = self.subrun_status(key)
+        subruns: dict[int, tuple[SubrunStatus, ...]] = {}
+        statuses = []
+        touched = {seq for seq, _ in changed}
+        previous = self._last_subruns
+        for sequence in self.sequences:
+            old_status = self._last_status.get(sequence.seq)
+            if sequence.seq in touched or sequence.seq not in previous or old_status is None:
+                subruns[sequence.seq] = tuple(self._subruns[k] for k in self.keys(sequence.seq))
+                status = self._sequence_status(sequence, subruns[sequence.seq])
+            else:
+                subruns[sequence.seq] = previous[sequence.seq]
+                status = old_status
+            statuses.append(status)
+            self._last_status[sequence.seq] = status
+        self._last_subruns = subruns
+        return NightSnapshot(
+            date=date,
+            backend=backend,
+            profile=profile.name,
+            simulation=profile.simulation,
+            taken_at=now,
+            health=health,
+            sequences=tuple(statuses),
+            subruns=subruns,
+            step_names=profile.step_names,
+            step_labels=profile.step_labels,
+            changed=frozenset(changed),
+            closing=closing,
+            next_refresh=next_refresh,
+            problems=problems,
+        )
+
+    def _sequence_status(self, sequence: Sequence, subruns: tuple[SubrunStatus, ...]) -> SequenceStatus:
+        counts: dict[JobState, int] = {}
+        for status in subruns:
+            counts[status.state] = counts.get(status.state, 0) + 1
+        starts = [s.start for s in subruns if s.start is not None]
+        ends = [s.end for s in subruns if s.end is not None]
+        all_done = all(s.state.finished for s in subruns)
+        latest_job = None
+        for status in subruns:
+            if status.job_id is not None and (latest_job is None or status.attempt >= latest_job[0]):
+                latest_job = (status.attempt, status.job_id)
+        state = _aggregate(counts)
+        reason = None
+        if state is JobState.BLOCKED:
+            reason = f"waits on failed calibration seq {sequence.parent}"
+        elif state.failed:
+            reason = next((s.reason for s in subruns if s.state.failed and s.reason), None)
+        return SequenceStatus(
+            seq=sequence.seq,
+            type=sequence.type,
+            run=sequence.run,
+            subruns=len(subruns),
+            parent=sequence.parent,
+            drs4_run=sequence.drs4_run,
+            state=state,
+            counts=frozen_counts(counts),
+            tries=max((s.attempt for s in subruns), default=0),
+            job_id=latest_job[1] if latest_job else None,
+            start=min(starts) if starts else None,
+            end=max(ends) if ends and all_done else None,
+            reason=reason,
+        )
+
+
+def _aggregate(counts: Mapping[JobState, int]) -> JobState:
+    """One state for a sequence: the most urgent thing an operator must know about it."""
+    total = sum(counts.values())
+    if total and counts.get(JobState.COMPLETED, 0) == total:
+        return JobState.COMPLETED
+    if counts.get(JobState.RUNNING):
+        return JobState.RUNNING
+    if counts.get(JobState.BLOCKED):
+        return JobState.BLOCKED
+    if counts.get(JobState.PENDING):
+        return JobState.PENDING
+    for state in (JobState.OUT_OF_MEMORY, JobState.TIMEOUT, JobState.NODE_FAIL, JobState.FAILED):
+        if counts.get(state):
+            return state
+    if counts.get(JobState.CANCELLED):
+        return JobState.CANCELLED
+    if counts.get(JobState.NOT_SUBMITTED):
+        return JobState.NOT_SUBMITTED
+    return JobState.UNKNOWN
