@@ -559,11 +559,11 @@ class Engine:
             return ActionReport(
                 "push", False, f"the datacheck web server is not configured: set [webserver] host in {where}"
             )
-        from osa_core.publish.datacheck import build_datacheck, page_path
+        from osa_core.publish.datacheck import build_datacheck
         from osa_core.publish.publisher import publish
 
         try:
-            if not page_path(self.layout).exists():
+            if not self.layout.web_page.exists():
                 await asyncio.to_thread(build_datacheck, self.snapshot, self.layout)
             report = await asyncio.to_thread(publish, self.layout, None)
         except OsaError as exc:

@@ -88,7 +88,7 @@ def cmd_close(args: argparse.Namespace) -> int:
 
 
 def cmd_datacheck(args: argparse.Namespace) -> int:
-    from osa_core.publish.datacheck import build_datacheck, page_path
+    from osa_core.publish.datacheck import build_datacheck
 
     engine = open_engine(args)
     try:
@@ -100,7 +100,7 @@ def cmd_datacheck(args: argparse.Namespace) -> int:
         print(f"osa-core: the scheduler did not answer ({snapshot.health.error}): states as last known")
     pdfs = len(built.files) - len(built.plots) - 1
     print(f"datacheck of {snapshot.date}: {len(built.plots)} plot(s), {pdfs} PDF(s)")
-    print(f"  {page_path(engine.layout)}")
+    print(f"  {engine.layout.web_page}")
     return 0
 
 
@@ -115,12 +115,12 @@ def cmd_push(args: argparse.Namespace) -> int:
         fingerprint = trust_host_key(web, hashed=args.hashed, expected_fingerprint=args.fingerprint)
         print(f"recorded the host key of {web.host}:{web.port} in {web.known_hosts}: {fingerprint}")
         return 0
-    from osa_core.publish.datacheck import build_datacheck, page_path
+    from osa_core.publish.datacheck import build_datacheck
     from osa_core.publish.publisher import publish
 
     engine = open_engine(args)
     try:
-        if args.build or not page_path(engine.layout).exists():
+        if args.build or not engine.layout.web_page.exists():
             build_datacheck(asyncio.run(engine.refresh()), engine.layout)
         with push_cli_progress() as progress:
             report = publish(engine.layout, progress)

@@ -36,7 +36,7 @@ from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
 
 if TYPE_CHECKING:
-    from osa_core.engine import Engine
+    from osa_core.close.port import ClosingHost
 
 log = logging.getLogger("osa.closer")
 
@@ -52,7 +52,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def close_phase(engine: Engine) -> tuple[str, int]:
+def close_phase(engine: ClosingHost) -> tuple[str, int]:
     """(``open``, ``closing`` or ``closed``; runs whose merge failed): what cron's exit code says."""
     record = engine.ledger.closing()
     if record is None:
@@ -62,7 +62,7 @@ def close_phase(engine: Engine) -> tuple[str, int]:
 
 
 class Closer:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: ClosingHost) -> None:
         self.engine = engine
         self.config = engine.config
         self.layout = engine.layout

@@ -15,7 +15,7 @@ from osa_core.model.snapshot import NightSnapshot, SequenceStatus, SubrunStatus
 from osa_core.model.states import JobState
 
 if TYPE_CHECKING:
-    from osa_core.engine import Engine
+    from osa_core.close.port import ClosingHost
 
 SHOWN = 8
 """Subruns named per run in a refusal; the rest are counted."""
@@ -107,7 +107,7 @@ def progress_text(runs: list[ClosingRun]) -> str:
 
 
 def summary(
-    engine: Engine,
+    engine: ClosingHost,
     record: ClosingRecord,
     runs: list[ClosingRun],
     calibration: list[dict[str, object]],

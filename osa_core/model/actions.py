@@ -111,3 +111,18 @@ class LogRef:
     stderr: Path
     history: Path
     extra: tuple[Path, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PushReport:
+    """What a push did: uploaded, skipped as unchanged, and failed files (the CLI's summary)."""
+
+    uploaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Unchanged since the last successful upload (manifest and remote size agree)."""
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    """(remote path, reason) of files that could not be published; the others were."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from osa_core.publish.push import PushReport
+    from osa_core.model.actions import PushReport
 
 
 class OsaError(Exception):

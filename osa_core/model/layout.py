@@ -149,6 +149,20 @@ class NightLayout:
     def time_file(self, pedcal_run: int) -> Path:
         return self.calibration_dir / f"time_calibration.Run{pedcal_run:05d}.0000.h5"
 
+    # --- the datacheck web tree (the web server's own layout, pushed as it is) -----------------
+    @property
+    def web_root(self) -> Path:
+        return self.analysis_dir / "datacheck_web"
+
+    def web_night_dir(self, category: str) -> Path:
+        """``<category>/YYYYMMDD/<prod_id>`` below :attr:`web_root`; category ``dl1``, ``drs4``, ..."""
+        return self.web_root / category / self.night / self.config.night.prod_id
+
+    @property
+    def web_page(self) -> Path:
+        """The night page: ``dl1/YYYYMMDD/<prod_id>/index.html``."""
+        return self.web_night_dir("dl1") / "index.html"
+
     # --- final places -----------------------------------------------------------------------------
     def final_dir(self, level: str) -> Path:
         """``final/<level>/YYYYMMDD/<prod_id>`` for level DL1, DL2, muons, datacheck, calibration."""

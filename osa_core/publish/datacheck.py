@@ -24,6 +24,7 @@ from osa_core.model.layout import NightLayout
 from osa_core.model.placing import copy_into_place
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import JobState, SequenceType
+from osa_core.publish.nightpage import Plot, render_page
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,31 +49,11 @@ RUN_PDF = re.compile(r"^datacheck_dl1_LST-\d\.Run\d{5}(\.\d{4})?\.pdf$")
 
 
 @dataclass(frozen=True, slots=True)
-class Plot:
-    category: str
-    """Where it goes on the web server: ``dl1``, ``drs4`` or ``enf_calibration``."""
-    path: Path
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
 class Built:
     root: Path
     plots: tuple[Plot, ...]
     files: tuple[Path, ...]
     """Every file written or collected, the page included."""
-
-
-def web_root(layout: NightLayout) -> Path:
-    return layout.analysis_dir / "datacheck_web"
-
-
-def night_dir(layout: NightLayout, category: str) -> Path:
-    return web_root(layout) / category / layout.night / layout.config.night.prod_id
-
-
-def page_path(layout: NightLayout) -> Path:
-    return night_dir(layout, "dl1") / "index.html"
 
 
 def _title(snapshot: NightSnapshot, what: str) -> str:
@@ -301,28 +282,28 @@ def build_datacheck(snapshot: NightSnapshot, layout: NightLayout) -> Built:
     for category, name, title, draw in SNAPSHOT_PLOTS:
         fig = Figure(figsize=(11, 6), layout="constrained")
         if draw(snapshot, fig):
-            path = night_dir(layout, category) / name
+            path = layout.web_night_dir(category) / name
             _save(fig, path)
             plots.append(Plot(category, path, title))
     stats = dl1stats.collect(snapshot, layout)
     for category, name, title, draw_dl1 in DL1_PLOTS:
         fig = Figure(figsize=(11, 6), layout="constrained")
         if draw_dl1(snapshot, fig, stats):
-            path = night_dir(layout, category) / name
+            path = layout.web_night_dir(category) / name
             _save(fig, path)
             plots.append(Plot(category, path, title))
     documents = collect_pdfs(layout)
     page = _write_page(snapshot, layout, plots, documents)
     files = (*(p.path for p in plots), *(d.path for d in documents), page)
-    return Built(web_root(layout), tuple(plots), files)
+    return Built(layout.web_root, tuple(plots), files)
 
 
 def write_page(snapshot: NightSnapshot, layout: NightLayout) -> Path:
     """Only the page, over the plots already built (the closer's last word: "closed ...")."""
     plots = [
-        Plot(category, night_dir(layout, category) / name, title)
+        Plot(category, layout.web_night_dir(category) / name, title)
         for category, name, title, _ in (*SNAPSHOT_PLOTS, *DL1_PLOTS)
-        if (night_dir(layout, category) / name).is_file()
+        if (layout.web_night_dir(category) / name).is_file()
     ]
     return _write_page(snapshot, layout, plots, collect_pdfs(layout))
 
@@ -330,9 +311,7 @@ def write_page(snapshot: NightSnapshot, layout: NightLayout) -> Path:
 def _write_page(
     snapshot: NightSnapshot, layout: NightLayout, plots: list[Plot], documents: list[Plot]
 ) -> Path:
-    from osa_core.publish.nightpage import render_page
-
-    page = page_path(layout)
+    page = layout.web_page
     atomic_write(page, render_page(snapshot, layout, plots, documents))
     return page
 
@@ -353,7 +332,7 @@ def collect_pdfs(layout: NightLayout) -> list[Plot]:
         if src.name in seen:
             continue
         seen.add(src.name)
-        dst = night_dir(layout, category) / src.name
+        dst = layout.web_night_dir(category) / src.name
         if not dst.exists() or dst.stat().st_size != src.stat().st_size:
             copy_into_place(src, dst)
         out.append(Plot(category, dst, src.name))

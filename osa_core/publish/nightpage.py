@@ -10,15 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from osa_core.model.layout import NightLayout
 from osa_core.model.snapshot import NightSnapshot, SequenceStatus
 from osa_core.model.states import JobState
 
-if TYPE_CHECKING:
-    from osa_core.publish.datacheck import Plot
+
+@dataclass(frozen=True, slots=True)
+class Plot:
+    """A plot or document the page shows (the datacheck builds them)."""
+
+    category: str
+    """Where it goes on the web server: ``dl1``, ``drs4`` or ``enf_calibration``."""
+    path: Path
+    title: str
+
 
 CSS = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -131,13 +140,9 @@ def render_page(
 
 
 def _page_rel(layout: NightLayout) -> str:
-    from osa_core.publish.datacheck import page_path, web_root
-
-    return page_path(layout).relative_to(web_root(layout)).as_posix()
+    return layout.web_page.relative_to(layout.web_root).as_posix()
 
 
 def _rel(layout: NightLayout, plot: Plot, here: str) -> str:
-    from osa_core.publish.datacheck import web_root
-
-    target = plot.path.relative_to(web_root(layout)).as_posix()
+    target = plot.path.relative_to(layout.web_root).as_posix()
     return os.path.relpath(target, here).replace(os.sep, "/")

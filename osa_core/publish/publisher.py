@@ -1,6 +1,6 @@
 """Which built files go where on the datacheck web server, and the push of one night.
 
-The datacheck is built in the server's own layout (:func:`osa_core.datacheck.web_root`), so a
+The datacheck is built in the server's own layout (:attr:`osa_core.model.layout.NightLayout.web_root`), so a
 file's remote path is its path below that directory: ``dl1/20200127/v0.1.0/index.html``. The
 SFTP work itself is :func:`osa_core.push.push` (paramiko is imported only when pushing).
 """
@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from osa_core.model.errors import ConfigError
 from osa_core.model.layout import NightLayout
-from osa_core.publish.datacheck import CATEGORIES, page_path, web_root
+from osa_core.publish.datacheck import CATEGORIES
 
 if TYPE_CHECKING:
-    from osa_core.publish.push import Progress, PushItem, PushReport
+    from osa_core.model.actions import PushReport
+    from osa_core.publish.push import Progress, PushItem
 
 
 def manifest_path(layout: NightLayout) -> Path:
@@ -27,7 +28,7 @@ def push_items(layout: NightLayout) -> list[PushItem]:
     """Every built file of the night, the page last (a reader never finds it linking to nothing yet)."""
     from osa_core.publish.push import PushItem
 
-    root = web_root(layout)
+    root = layout.web_root
     items: list[PushItem] = []
     for category in CATEGORIES:
         night = root / category / layout.night
@@ -35,10 +36,10 @@ def push_items(layout: NightLayout) -> list[PushItem]:
             continue
         for path in sorted(night.rglob("*")):
             # hidden names are temporary files of a build in progress
-            if path.is_file() and not path.name.startswith(".") and path != page_path(layout):
+            if path.is_file() and not path.name.startswith(".") and path != layout.web_page:
                 items.append(PushItem(path, path.relative_to(root).as_posix()))
-    if page_path(layout).is_file():
-        items.append(PushItem(page_path(layout), page_path(layout).relative_to(root).as_posix()))
+    if layout.web_page.is_file():
+        items.append(PushItem(layout.web_page, layout.web_page.relative_to(root).as_posix()))
     return items
 
 

@@ -19,12 +19,13 @@ import secrets
 import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paramiko
 
+from osa_core.model.actions import PushReport
 from osa_core.model.config import WebServerConfig
 from osa_core.model.errors import HostKeyError, PushError
 from osa_core.model.fileio import atomic_write
@@ -64,19 +65,6 @@ class PushItem:
     """The file to publish."""
     remote: str
     """Its path under ``webserver.root``, e.g. ``dl1/20200127/v0.1.0/plot.png``."""
-
-
-@dataclass(frozen=True)
-class PushReport:
-    uploaded: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    """Unchanged since the last successful upload (manifest and remote size agree)."""
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    """(remote path, reason) of files that could not be published; the others were."""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 @dataclass(frozen=True)
