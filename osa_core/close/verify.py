@@ -14,13 +14,7 @@ from pathlib import Path
 from osa_core.close.merge import MergeError, run_products, staged, subrun_file
 from osa_core.model.closestate import VerifiedProduct
 from osa_core.model.config import Config
-from osa_core.model.layout import NightLayout
-
-TABLES = {
-    "dl1": "/dl1/event/telescope/parameters/LST_LSTCam",
-    "dl2": "/dl2/event/telescope/parameters/LST_LSTCam",
-    "datacheck": "/dl1datacheck/cosmics",
-}
+from osa_core.model.layout import EVENT_TABLES, NightLayout
 
 
 def verify_run(layout: NightLayout, run: int, subruns: int) -> tuple[VerifiedProduct, ...]:
@@ -54,7 +48,7 @@ def count_events(config: Config, path: Path, kind: str) -> int | None:
         return _placeholder_events(path)
     if kind == "muons":
         return _fits_rows(path)
-    return _h5_rows(path, TABLES[kind])
+    return _h5_rows(path, EVENT_TABLES[kind])
 
 
 def _placeholder_events(path: Path) -> int:

@@ -12,6 +12,13 @@ from pathlib import Path
 
 from osa_core.model.config import Config
 
+EVENT_TABLES = {
+    "dl1": "/dl1/event/telescope/parameters/LST_LSTCam",
+    "dl2": "/dl2/event/telescope/parameters/LST_LSTCam",
+    "datacheck": "/dl1datacheck/cosmics",
+}
+"""Where, inside an lstchain product (HDF5), its event table lives: counted when verifying merges."""
+
 
 def night_tag(date: dt.date) -> str:
     """``YYYYMMDD``: the night as it appears in directory and job names."""

@@ -1,4 +1,4 @@
-"""Pipeline profiles: which steps a calibration or data subrun task runs."""
+"""The configured profile, imported only when it is chosen (lstchain's only when a step runs)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from osa_core.close.verify import TABLES
-from osa_core.model.layout import NightLayout
+from osa_core.model.layout import EVENT_TABLES, NightLayout
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import JobState, SequenceType
 
@@ -93,7 +92,7 @@ def _read_lstchain(path: Path, run: int, subrun: int, stats: Dl1Stats) -> None:
 
     try:
         with h5py.File(path, "r") as h5:
-            table = h5[TABLES["dl1"]]
+            table = h5[EVENT_TABLES["dl1"]]
             names = table.dtype.names or ()
             events = int(table.shape[0])
             intensity = np.asarray(table["intensity"], dtype=float) if "intensity" in names else None

@@ -1,4 +1,4 @@
-"""Schedulers: one interface (:mod:`osa_core.scheduler.base`), several backends."""
+"""The configured scheduler backend, imported only when it is chosen."""
 
 from __future__ import annotations
 
