@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from osa_core.engine import Engine
 
             config, date = prepare_demo(args.workdir)
-            return Engine.open(config, args.date or date)
+            return Engine(config, args.date or date)
 
         def on_start(engine: Any) -> Any:
             return engine.submit()
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         def factory() -> Any:
             from osa_core.engine import Engine
 
-            return Engine.open(config, date)
+            return Engine(config, date)
 
     from osa_console.app import OsaConsole
 

@@ -29,7 +29,7 @@ from osa_core.model.records import Plan, Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
 from osa_core.model.states import JobState, SequenceType
 from osa_core.pipeline.factory import get_profile
-from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
+from osa_core.scheduler.base import QUERY_SLACK, JobRequest, Scheduler, TaskInfo, utcnow
 from osa_core.scheduler.factory import make_scheduler
 from osa_core.track import previews
 from osa_core.track.ledger import Ledger, StepRow, SubmissionRow
@@ -39,14 +39,8 @@ from osa_core.track.tracking import Profile as ShownProfile
 
 log = logging.getLogger("osa.engine")
 
-# sacct lists jobs by submission/eligibility time; reach back a little for clock skew.
-QUERY_SLACK = dt.timedelta(minutes=10)
 # How long a crash recovery waits for sacct to show a job sbatch may have created.
 RECOVERY_WAIT = 6.0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Engine:
@@ -70,12 +64,12 @@ class Engine:
         self._problems: tuple[str, ...] = ()
         self._in_close = False
 
-    @classmethod
-    def open(cls, config: Config, date: dt.date) -> Engine:
-        return cls(config, date)
-
     def shutdown(self) -> None:
-        self.ledger.close()
+        """Release the scheduler and the ledger; the engine is not used afterwards."""
+        try:
+            self.scheduler.close()
+        finally:
+            self.ledger.close()
 
     # --- plan --------------------------------------------------------------------------------------
     def plan(self) -> Plan:

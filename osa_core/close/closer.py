@@ -17,14 +17,13 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from osa_core.close.closing_plan import closed_text, decide, describe, progress_text, summary
 from osa_core.close.merge import MergeError, Product, discard_staged, final, staged, subrun_files
 from osa_core.close.verify import matches, verify_run
-from osa_core.jobs.scripts import runner_command
+from osa_core.jobs.scripts import render_merge_script
 from osa_core.model.actions import ActionReport
 from osa_core.model.closestate import ClosingRecord, ClosingRun, RunClose
 from osa_core.model.errors import SchedulerUnreachable
@@ -33,23 +32,18 @@ from osa_core.model.fileio import atomic_write, fsync_dir
 from osa_core.model.placing import copy_into_place, move_into_place
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import JobState
-from osa_core.scheduler.base import JobRequest, TaskInfo
+from osa_core.scheduler.base import QUERY_SLACK, JobRequest, TaskInfo, utcnow
 
 if TYPE_CHECKING:
     from osa_core.close.port import ClosingHost
 
 log = logging.getLogger("osa.closer")
 
-QUERY_SLACK = dt.timedelta(minutes=10)
 RECOVERY_GRACE = dt.timedelta(seconds=60)
 """How long a merge submission cut off by a crash is looked for before it is called lost."""
 SUBMIT_SKEW = dt.timedelta(seconds=5)
 """sacct's submit times are whole seconds, and a cluster's clocks agree only so far."""
 IN_PROGRESS = (RunClose.PENDING, RunClose.SUBMITTING, RunClose.MERGING, RunClose.MERGED, RunClose.VERIFIED)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def close_phase(engine: ClosingHost) -> tuple[str, int]:
@@ -186,16 +180,19 @@ class Closer:
         return self._save(run, state=RunClose.PENDING, reason=f"{why}; merging again")
 
     async def _submit(self, run: ClosingRun) -> None:
-        script = self.layout.scripts_dir / f"merge_LST{self.layout.tel}_{run.run:05d}.sh"
-        atomic_write(script, self._script(run), mode=0o755)
+        script = self.layout.merge_script(run.run)
+        try:
+            text = render_merge_script(self.config, self.layout, run.run, run.subruns)
+        except ValueError as exc:
+            raise MergeError(str(exc)) from None
+        atomic_write(script, text, mode=0o755)
         sched = self.config.scheduler
-        log_base = self.layout.job_log_dir / f"merge_Run{run.run:05d}_jobid_%j"
         request = JobRequest(
             name=self.layout.merge_job_name(run.run),
             script=str(script),
             workdir=str(self.layout.analysis_dir),
-            stdout=f"{log_base}.out",
-            stderr=f"{log_base}.err",
+            stdout=self.layout.merge_log_pattern(run.run, "out"),
+            stderr=self.layout.merge_log_pattern(run.run, "err"),
             memory=sched.memory,
             walltime=sched.walltime,
             partition=sched.partition,
@@ -216,25 +213,6 @@ class Closer:
         self._save(run, state=RunClose.MERGING, job_id=job_id, jobs=(*run.jobs, job_id))
         self.job_ids.append(job_id)
         log.info("run %05d: merge job %s submitted", run.run, job_id)
-
-    def _script(self, run: ClosingRun) -> str:
-        config = self.config
-        if config.source is None:
-            raise MergeError("merge jobs need a configuration file the job can read")
-        argv = [*runner_command(config), "--config", str(config.source), "run-merge"]
-        argv += ["--date", self.layout.date.isoformat(), "--run", str(run.run), "--subruns", str(run.subruns)]
-        return "\n".join(
-            [
-                "#!/bin/bash",
-                f"#SBATCH --job-name={self.layout.merge_job_name(run.run)}",
-                f"#SBATCH --chdir={self.layout.analysis_dir}",
-                f"# merge of run {run.run:05d} ({run.subruns} subruns), night {self.layout.night}",
-                f"# written by osa-core at {utcnow().isoformat(timespec='seconds')}",
-                "set -u",
-                "exec " + " ".join(shlex.quote(word) for word in argv) + ' "$@"',
-                "",
-            ]
-        )
 
     async def _recover_submitting(self) -> None:
         """Merge submissions begun but not completed: did sbatch run before the crash?"""

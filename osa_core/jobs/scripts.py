@@ -12,6 +12,7 @@ import shlex
 import sys
 from collections.abc import Sequence as Seq
 
+from osa_core.model.arrays import index_spec
 from osa_core.model.config import Config
 from osa_core.model.layout import NightLayout
 from osa_core.model.records import Sequence
@@ -22,21 +23,6 @@ def runner_command(config: Config) -> list[str]:
     if config.pipeline.runner:
         return shlex.split(config.pipeline.runner)
     return [sys.executable, "-m", "osa_core"]
-
-
-def index_spec(indices: Seq[int], throttle: int = 0) -> str:
-    """``0-5,9,12-13`` (+ ``%throttle``): SLURM's array syntax, consecutive indices as ranges."""
-    parts: list[str] = []
-    ordered = sorted(set(indices))
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    spec = ",".join(parts)
-    return f"{spec}%{throttle}" if throttle > 0 else spec
 
 
 def directive(option: str) -> str:
@@ -123,3 +109,26 @@ def render_script(
         "",
     ]
     return "\n".join(header) + "exec " + " ".join(shlex.quote(word) for word in body) + task + ' "$@"\n'
+
+
+def render_merge_script(
+    config: Config, layout: NightLayout, run: int, subruns: int, *, now: dt.datetime | None = None
+) -> str:
+    """The batch script of one run's merge job (the closer submits it; ``osa-core run-merge`` runs)."""
+    if config.source is None:
+        raise ValueError("merge jobs need a configuration file the job can read")
+    argv = [*runner_command(config), "--config", str(config.source), "run-merge"]
+    argv += ["--date", layout.date.isoformat(), "--run", str(run), "--subruns", str(subruns)]
+    stamp = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            directive(f"--job-name={layout.merge_job_name(run)}"),
+            directive(f"--chdir={layout.analysis_dir}"),
+            f"# merge of run {run:05d} ({subruns} subruns), night {layout.night}",
+            f"# written by osa-core at {stamp}",
+            "set -u",
+            "exec " + " ".join(shlex.quote(word) for word in argv) + ' "$@"',
+            "",
+        ]
+    )

@@ -108,6 +108,13 @@ class NightLayout:
     def merge_job_name(self, run: int) -> str:
         return f"LST{self.tel}_{run:05d}_{self.night}_merge"
 
+    def merge_script(self, run: int) -> Path:
+        return self.scripts_dir / f"merge_LST{self.tel}_{run:05d}.sh"
+
+    def merge_log_pattern(self, run: int, stream: str = "out") -> str:
+        """SLURM's ``--output``/``--error`` pattern of a run's merge job (one file per job id)."""
+        return str(self.job_log_dir / f"merge_Run{run:05d}_jobid_%j.{stream}")
+
     def script(self, run: int) -> Path:
         return self.scripts_dir / f"sequence_LST{self.tel}_{run:05d}.sh"
 

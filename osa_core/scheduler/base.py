@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 
 from osa_core.model.states import JobState
 
+QUERY_SLACK = dt.timedelta(minutes=10)
+"""How far before a night's first submission a query reaches back: sacct lists jobs by submission
+or eligibility time, and a cluster's clocks agree only so far."""
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware UTC: the only clock submissions, intents and queries are stamped with."""
+    return dt.datetime.now(dt.UTC)
+
 
 @dataclass(frozen=True, slots=True)
 class JobRequest:
@@ -98,5 +107,5 @@ class Scheduler(abc.ABC):
     async def release(self, job_id: str) -> None:
         raise NotImplementedError(f"{self.name} cannot release jobs")
 
-    async def close(self) -> None:  # noqa: B027 - most backends hold nothing
-        """Release resources (connections, handles)."""
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing
+        """Release what the backend holds (connections, handles); :meth:`Engine.shutdown` calls it."""

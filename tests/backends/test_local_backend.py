@@ -456,3 +456,54 @@ async def test_submit_refuses_what_sbatch_refuses(local: Env) -> None:
     with pytest.raises(SchedulerError, match="invalid job id"):
         await sched.cancel("424242")
     assert await sched.query(["x"], SINCE) == []
+
+
+PREVIOUS_VERSION = "2367d55"
+"""The last commit before osa_core was arranged in rooms: its executor is
+``python -m osa_core.scheduler.local_daemon``."""
+
+
+async def test_a_daemon_of_the_previous_version_is_adopted_and_stopped(local: Env, tmp_path: Path) -> None:
+    """After an upgrade, the executor a previous version started still serves the spool.
+
+    The previous version's package is taken from git history and run for real; the new code
+    submits to the same spool, the old daemon runs the task, and stop_executor recognises it
+    by its old module path.
+    """
+    root = Path(__file__).resolve().parents[2]
+    old = tmp_path / "previous"
+    old.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", PREVIOUS_VERSION, "osa_core"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert archive.returncode == 0, f"git history is needed for this test: {archive.stderr!r}"
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True, timeout=60)
+    log = tmp_path / "previous-daemon.log"
+    with log.open("wb") as out:  # not a pipe: the detached daemon keeps it open
+        started = subprocess.run(
+            [
+                *(sys.executable, "-m", "osa_core.scheduler.local_daemon", "--spool", str(local.spool)),
+                *("--slots", "2", "--idle-exit", "30", "--detach"),
+            ],
+            env={**os.environ, "PYTHONPATH": str(old)},
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            timeout=30,
+        )
+    assert started.returncode == 0, log.read_text()
+    pid = daemon_pid(local.spool)
+    assert pid is not None
+    assert "osa_core.scheduler.local_daemon" in local_proc.cmdline(pid)
+
+    sched = local.scheduler()
+    await sched.submit(local.request("after_upgrade", "echo adopted"))
+    [task] = await wait_for(sched, ["after_upgrade"], all_finished)
+    assert task.state == JobState.COMPLETED
+    assert daemon_pid(local.spool) == pid, "the new code started a second executor"
+
+    stop_executor(local.spool)
+    assert not daemon_running(local.spool)

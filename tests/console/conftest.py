@@ -59,7 +59,7 @@ class DemoNight:
     workdir: Path
 
     def engine(self) -> Engine:
-        return Engine.open(self.config, self.date)
+        return Engine(self.config, self.date)
 
 
 def _demo(workdir: Path, step_seconds: float, max_subruns: int = 3) -> DemoNight:

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osa_core.jobs.scripts import index_spec, render_script, runner_command
+from osa_core.jobs.scripts import render_script, runner_command
+from osa_core.model.arrays import index_spec
 from osa_core.model.config import Config, load_config
 from osa_core.model.errors import OsaError
 from osa_core.model.layout import NightLayout

@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 
+from osa_core.model.arrays import expand_indices, index_spec
 from osa_core.model.errors import SchedulerError
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
 from osa_core.scheduler.slurm.commands import (
     SACCT_FORMAT,
-    compress_indices,
-    expand_indices,
     parse_sacct,
     parse_sacct_json,
     parse_sbatch,
@@ -59,15 +58,15 @@ def by_key(tasks: list[TaskInfo]) -> dict[tuple[str, int | None], TaskInfo]:
     ],
 )
 def test_compress_indices(indices: list[int], expected: str) -> None:
-    assert compress_indices(indices) == expected
+    assert index_spec(indices) == expected
     assert expand_indices(expected) == sorted(set(indices))
 
 
 def test_compress_refuses_empty_and_negative() -> None:
     with pytest.raises(SchedulerError, match="at least one"):
-        compress_indices([])
+        index_spec([])
     with pytest.raises(SchedulerError, match="negative"):
-        compress_indices([-1, 2])
+        index_spec([-1, 2])
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,12 @@ from osa_core.scheduler.local.spool import (
 )
 
 DAEMON_START_TIMEOUT = 15.0
+DAEMON_MODULE = "osa_core.scheduler.local.daemon"
+DAEMON_MODULES = (DAEMON_MODULE, "osa_core.scheduler.local_daemon")
+"""The executor's module now, and before the package was arranged in rooms (2026-11): a daemon
+started by the previous version keeps serving its spool (the spool is the same) and is stopped
+like a new one."""
+
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
@@ -92,9 +98,6 @@ class LocalScheduler(Scheduler):
 
     async def release(self, job_id: str) -> None:
         await asyncio.to_thread(self._hold, job_id, False)
-
-    async def close(self) -> None:
-        """Nothing to release: connections live for one call, the daemon outlives the engine."""
 
     # -- the work, in a thread -------------------------------------------------------------
     def _submit(self, request: JobRequest) -> str:
@@ -258,7 +261,7 @@ class LocalScheduler(Scheduler):
         command = [
             sys.executable,
             "-m",
-            "osa_core.scheduler.local.daemon",
+            DAEMON_MODULE,
             "--spool",
             str(self.spool),
             "--slots",
@@ -334,7 +337,7 @@ def stop_executor(spool: Path, *, kill_tasks: bool = False, timeout: float = 10.
     if not (spool / DB_NAME).exists():
         return  # never used (another backend's night, or removed): nothing to stop
     pid = daemon_pid(spool)
-    if pid is not None and "osa_core.scheduler.local.daemon" in procs.cmdline(pid):
+    if pid is not None and any(module in procs.cmdline(pid) for module in DAEMON_MODULES):
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:

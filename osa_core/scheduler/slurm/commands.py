@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from osa_core.model.arrays import expand_indices, index_spec
 from osa_core.model.errors import SchedulerError
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
@@ -79,42 +80,6 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 # --- array indices ------------------------------------------------------------------------------
-def compress_indices(indices: Iterable[int]) -> str:
-    """``[0,1,2,3,4,5,9,12,13]`` -> ``"0-5,9,12-13"`` (sorted, duplicates dropped)."""
-    values = sorted(set(indices))
-    if not values:
-        raise SchedulerError("an array needs at least one index")
-    if values[0] < 0:
-        raise SchedulerError(f"array index {values[0]} is negative")
-    parts: list[str] = []
-    start = prev = values[0]
-    for value in [*values[1:], None]:
-        if value is not None and value == prev + 1:
-            prev = value
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if value is not None:
-            start = prev = value
-    return ",".join(parts)
-
-
-def expand_indices(spec: str) -> list[int]:
-    """``"5-199%4"``, ``"1,3,5-7"``, ``"0-10:2"`` -> the indices (throttle suffix ignored)."""
-    body = spec.split("%", 1)[0]
-    out: list[int] = []
-    for part in body.split(","):
-        m = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part.strip())
-        if m is None:
-            raise SchedulerError(f"cannot read array index range {spec!r}")
-        first = int(m.group(1))
-        last = int(m.group(2)) if m.group(2) else first
-        step = int(m.group(3)) if m.group(3) else 1
-        if last < first or step < 1:
-            raise SchedulerError(f"cannot read array index range {spec!r}")
-        out.extend(range(first, last + 1, step))
-    return out
-
-
 # --- command lines ------------------------------------------------------------------------------
 def _no_comma(kind: str, values: Iterable[str]) -> list[str]:
     out = list(values)
@@ -133,7 +98,7 @@ def sbatch_argv(request: JobRequest, *, partition: str | None = None, script: st
     if request.comment:
         argv.append(f"--comment={request.comment}")
     if request.array is not None:
-        spec = compress_indices(request.array)
+        spec = index_spec(request.array)
         if request.throttle > 0:
             spec += f"%{request.throttle}"
         argv.append(f"--array={spec}")
@@ -204,7 +169,7 @@ def squeue_argv(job_ids: Sequence[str]) -> list[str]:
 def scancel_argv(job_id: str, indices: Sequence[int] | None = None) -> list[str]:
     if indices is None:
         return ["scancel", job_id]
-    return ["scancel", f"{job_id}_[{compress_indices(indices)}]"]
+    return ["scancel", f"{job_id}_[{index_spec(indices)}]"]
 
 
 def set_dependency_argv(job_id: str, after_ok: Sequence[str]) -> list[str]:

@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from osa_core.model.arrays import expand_indices, index_spec
 from osa_core.model.errors import SchedulerError
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 from osa_core.scheduler.slurm import commands as cmd
@@ -61,7 +62,7 @@ class PyslurmScheduler(Scheduler):
                 script = fh.read()
         array = None
         if request.array is not None:
-            array = cmd.compress_indices(request.array)
+            array = index_spec(request.array)
             if request.throttle > 0:
                 array += f"%{request.throttle}"
         desc = ps.JobSubmitDescription(
@@ -115,7 +116,7 @@ class PyslurmScheduler(Scheduler):
                 bits = int(text, 16)
                 indices = [i for i in range(bits.bit_length()) if bits >> i & 1]
             else:
-                indices = list(cmd.expand_indices(text))
+                indices = list(expand_indices(text))
         else:
             indices = [job.array_task_id if job.array_id else None]
         finished = state.finished
