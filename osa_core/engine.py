@@ -117,7 +117,7 @@ class Engine:
             health=self._health,
             changed=changed,
             now=utcnow(),
-            closing=self.ledger.get_meta("closing"),
+            closing=self.ledger.closing_status(),
             next_refresh=self._interval,
             problems=self._problems,
         )

@@ -25,7 +25,7 @@ from osa_core.close.merge import MergeError, Product, discard_staged, final, sta
 from osa_core.close.verify import matches, verify_run
 from osa_core.jobs.scripts import render_merge_script
 from osa_core.model.actions import ActionReport
-from osa_core.model.closestate import ClosingRecord, ClosingRun, RunClose
+from osa_core.model.closestate import ClosingDatacheck, ClosingRecord, ClosingRun, RunClose
 from osa_core.model.errors import SchedulerUnreachable
 from osa_core.model.faults import kill_point
 from osa_core.model.fileio import atomic_write, fsync_dir
@@ -118,7 +118,8 @@ class Closer:
         final = self.ledger.closing()
         closed = final is not None and final.finished is not None
         text = closed_text(final, runs) if final is not None and closed else progress_text(runs)
-        self.ledger.set_meta("closing", text)
+        if final is not None:
+            self.ledger.set_closing_status(final.id, text)
         details = tuple(describe(r) for r in runs)
         return ActionReport("close", True, text, tuple(self.job_ids), details)
 
@@ -290,10 +291,10 @@ class Closer:
     # --- the night ---------------------------------------------------------------------------------------
     async def _finish(self, record: ClosingRecord) -> None:
         """Every run merged, failed or excluded: datacheck, cleaning, the flag, the ledger."""
-        done = self.ledger.get_meta("closing_datacheck")
-        if done is None or json.loads(done).get("closing") != record.id:
-            result = await asyncio.to_thread(self._datacheck)
-            self.ledger.set_meta("closing_datacheck", json.dumps({"closing": record.id, **result}))
+        current = self.ledger.closing()
+        if current is None or current.datacheck is None:
+            built = await asyncio.to_thread(self._datacheck)
+            self.ledger.set_closing_datacheck(record.id, built)
             kill_point("datacheck")
         calibration = await asyncio.to_thread(self._copy_calibration)
         for run in self.ledger.closing_runs():
@@ -302,24 +303,26 @@ class Closer:
         runs = self.ledger.closing_runs()
         if any(r.state in IN_PROGRESS for r in runs):
             return  # a final product went missing: its run merges again first
-        closed_at = self.ledger.get_meta("closing_closed_at")
+        current = self.ledger.closing()
+        assert current is not None and current.datacheck is not None
+        closed_at = current.closed_at
         if closed_at is None:
-            closed_at = utcnow().isoformat(timespec="seconds")
-            self.ledger.set_meta("closing_closed_at", closed_at)
-        datacheck = json.loads(self.ledger.get_meta("closing_datacheck") or "{}")
-        datacheck.pop("closing", None)
-        flag = summary(self.engine, record, runs, calibration, datacheck, closed_at)
+            closed_at = utcnow().replace(microsecond=0)
+            self.ledger.set_closed_at(record.id, closed_at)
+        datacheck = current.datacheck
+        stamp = closed_at.isoformat(timespec="seconds")
+        flag = summary(self.engine, record, runs, calibration, datacheck.for_flag(), stamp)
         text = json.dumps(flag, indent=1) + "\n"
         atomic_write(self.layout.closed_flag, text)
         kill_point("flag")
-        self.ledger.finish_closing(record.id, dt.datetime.fromisoformat(closed_at), text)
+        self.ledger.finish_closing(record.id, closed_at, text)
         self.ledger.log_event("close", f"night closed: {self.layout.closed_flag}")
         log.info("night %s closed: %s", self.layout.night, self.layout.closed_flag)
         finished = self.ledger.closing()
         assert finished is not None
         said = closed_text(finished, runs)
-        self.ledger.set_meta("closing", said)
-        if "error" not in datacheck:  # the page was built before the cleaning: now it can say "closed"
+        self.ledger.set_closing_status(record.id, said)
+        if datacheck.error is None:  # the page was built before the cleaning: now it can say "closed"
             snapshot = dataclasses.replace(self.engine.snapshot, closing=said)
             await asyncio.to_thread(self._page, snapshot)
 
@@ -331,7 +334,7 @@ class Closer:
         except Exception:  # the night is closed; a page that says so is a nicety (datacheck redoes it)
             log.exception("night page not rewritten")
 
-    def _datacheck(self) -> dict[str, object]:
+    def _datacheck(self) -> ClosingDatacheck:
         """The plots and the page; a plotting problem is reported, it does not hold the night open."""
         from osa_core.publish.datacheck import build_datacheck
 
@@ -339,8 +342,8 @@ class Closer:
             built = build_datacheck(self.engine.snapshot, self.layout)
         except Exception as exc:  # a bug in a plot must not keep merged data from being closed
             log.exception("datacheck failed")
-            return {"error": f"{type(exc).__name__}: {exc}"}
-        return {"dir": str(built.root), "files": len(built.files)}
+            return ClosingDatacheck(error=f"{type(exc).__name__}: {exc}")
+        return ClosingDatacheck(dir=str(built.root), files=len(built.files))
 
     def _copy_calibration(self) -> list[dict[str, object]]:
         """Computed calibration files are copied (they are small) to the final calibration place."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from osa_core.model.closestate import ClosingRecord, ClosingRun, RunClose
 from osa_core.model.snapshot import NightSnapshot, SequenceStatus, SubrunStatus
-from osa_core.model.states import JobState
+from osa_core.model.states import JobState, SequenceType
 
 if TYPE_CHECKING:
     from osa_core.close.port import ClosingHost
@@ -36,7 +36,7 @@ def _not_done(subruns: tuple[SubrunStatus, ...]) -> list[SubrunStatus]:
 
 
 def _what(status: SequenceStatus, bad: list[SubrunStatus]) -> str:
-    kind = "calibration run" if status.type.value == "CALIBRATION" else "run"
+    kind = "calibration run" if status.type is SequenceType.CALIBRATION else "run"
     if len(bad) == status.subruns and all(s.state is JobState.NOT_SUBMITTED for s in bad):
         return f"{kind} {status.run:05d} (seq {status.seq}): never submitted"
     counts = Counter(s.state.value for s in bad)
@@ -62,7 +62,7 @@ def decide(snapshot: NightSnapshot, force: bool) -> Decision:
         bad = _not_done(snapshot.subruns.get(status.seq, ()))
         if bad:
             missing.append(_what(status, bad))
-        if status.type.value == "CALIBRATION":
+        if status.type is SequenceType.CALIBRATION:
             continue
         if bad:
             tally = ", ".join(f"{n} {s}" for s, n in sorted(Counter(b.state.value for b in bad).items()))

@@ -92,6 +92,21 @@ class ClosingRun:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosingDatacheck:
+    """What the closing's datacheck built, or why it could not (a plot never holds a night open)."""
+
+    dir: str | None = None
+    files: int | None = None
+    error: str | None = None
+
+    def for_flag(self) -> dict[str, object]:
+        """The night-finished flag's ``datacheck`` entry."""
+        if self.error is not None:
+            return {"error": self.error}
+        return {"dir": self.dir, "files": self.files}
+
+
+@dataclass(frozen=True, slots=True)
 class ClosingRecord:
     """One closing of the night: when it began, whether forced, and its summary once finished."""
 
@@ -101,3 +116,9 @@ class ClosingRecord:
     finished: dt.datetime | None
     summary: str
     """The night-finished flag's JSON, once finished."""
+    status: str = ""
+    """What the snapshot says of the closing: ``merging 3/8 runs``, ``closed ... UTC: ...``."""
+    closed_at: dt.datetime | None = None
+    """The closing time, fixed before the flag is written so that the flag and the ledger agree."""
+    datacheck: ClosingDatacheck | None = None
+    """Set once the closing's datacheck ran (built or failed)."""

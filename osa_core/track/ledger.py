@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from osa_core.jobs.history import StepRecord
-from osa_core.model.closestate import ClosingRecord, ClosingRun, RunClose, VerifiedProduct
+from osa_core.model.closestate import ClosingDatacheck, ClosingRecord, ClosingRun, RunClose, VerifiedProduct
 from osa_core.model.errors import LedgerError
 from osa_core.model.records import Sequence
 from osa_core.model.sqlite_wal import switch_to_wal
 from osa_core.model.states import JobState, SequenceType
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -72,6 +72,27 @@ _MIGRATIONS: dict[int, str] = {
         id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, forced INTEGER NOT NULL,
         finished TEXT, summary TEXT NOT NULL DEFAULT ''
     );
+    """,
+    # 3: the closing's state in typed columns instead of meta entries (one of them JSON)
+    3: """
+    ALTER TABLE closings ADD COLUMN status TEXT NOT NULL DEFAULT '';
+    ALTER TABLE closings ADD COLUMN closed_at TEXT;
+    ALTER TABLE closings ADD COLUMN datacheck_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE closings ADD COLUMN datacheck_dir TEXT;
+    ALTER TABLE closings ADD COLUMN datacheck_files INTEGER;
+    ALTER TABLE closings ADD COLUMN datacheck_error TEXT;
+    UPDATE closings SET
+        status = COALESCE((SELECT value FROM meta WHERE key = 'closing'), ''),
+        closed_at = (SELECT value FROM meta WHERE key = 'closing_closed_at')
+        WHERE id = (SELECT MAX(id) FROM closings);
+    UPDATE closings SET
+        datacheck_done = 1,
+        datacheck_dir = json_extract(m.value, '$.dir'),
+        datacheck_files = json_extract(m.value, '$.files'),
+        datacheck_error = json_extract(m.value, '$.error')
+        FROM (SELECT value FROM meta WHERE key = 'closing_datacheck') AS m
+        WHERE closings.id = json_extract(m.value, '$.closing');
+    DELETE FROM meta WHERE key IN ('closing', 'closing_closed_at', 'closing_datacheck')
     """,
 }
 
@@ -463,11 +484,40 @@ class Ledger:
     def closing(self) -> ClosingRecord | None:
         """The latest closing of the night, finished or not."""
         row = self._one(
-            "SELECT id, started, forced, finished, summary FROM closings ORDER BY id DESC LIMIT 1"
+            "SELECT id, started, forced, finished, summary, status, closed_at, datacheck_done,"
+            " datacheck_dir, datacheck_files, datacheck_error FROM closings ORDER BY id DESC LIMIT 1"
         )
         if row is None:
             return None
-        return ClosingRecord(row[0], dt.datetime.fromisoformat(row[1]), bool(row[2]), _dt(row[3]), row[4])
+        datacheck = ClosingDatacheck(row[8], row[9], row[10]) if row[7] else None
+        return ClosingRecord(
+            row[0],
+            dt.datetime.fromisoformat(row[1]),
+            bool(row[2]),
+            _dt(row[3]),
+            row[4],
+            status=row[5],
+            closed_at=_dt(row[6]),
+            datacheck=datacheck,
+        )
+
+    def closing_status(self) -> str | None:
+        """What the snapshot shows of the latest closing; None before any closing said anything."""
+        row = self._one("SELECT status FROM closings ORDER BY id DESC LIMIT 1")
+        return row[0] if row and row[0] else None
+
+    def set_closing_status(self, closing_id: int, status: str) -> None:
+        self._write("UPDATE closings SET status = ? WHERE id = ?", (status, closing_id))
+
+    def set_closing_datacheck(self, closing_id: int, datacheck: ClosingDatacheck) -> None:
+        self._write(
+            "UPDATE closings SET datacheck_done = 1, datacheck_dir = ?, datacheck_files = ?,"
+            " datacheck_error = ? WHERE id = ?",
+            (datacheck.dir, datacheck.files, datacheck.error, closing_id),
+        )
+
+    def set_closed_at(self, closing_id: int, at: dt.datetime) -> None:
+        self._write("UPDATE closings SET closed_at = ? WHERE id = ?", (at.isoformat(), closing_id))
 
     def finish_closing(self, closing_id: int, at: dt.datetime, summary: str) -> None:
         self._write(

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from osa_core.jobs.history import StepRecord, read_records
+from osa_core.model.closestate import ClosingDatacheck
 from osa_core.model.errors import LedgerError, LockBusy
 from osa_core.model.records import Sequence
 from osa_core.model.states import JobState, SequenceType
-from osa_core.track.ledger import SCHEMA_VERSION, Ledger, StepRow, TaskRow
+from osa_core.track.ledger import _MIGRATIONS, SCHEMA_VERSION, Ledger, StepRow, TaskRow
 from osa_core.track.lock import night_lock
 
 UTC = dt.UTC
@@ -87,6 +88,52 @@ def test_reopening_does_not_migrate_again(path: Path) -> None:
     again = Ledger(path)  # CREATE TABLE twice would fail
     assert again.schema_version == SCHEMA_VERSION
     again.close()
+
+
+def test_a_schema_2_closing_keeps_its_state_in_typed_columns(path: Path) -> None:
+    """Schema 2 kept the closing's status, closing time and datacheck outcome (JSON) in meta."""
+    path.parent.mkdir(parents=True)
+    db = sqlite3.connect(path)
+    for version in (1, 2):
+        db.executescript(_MIGRATIONS[version])
+    db.execute("PRAGMA user_version = 2")
+    db.execute("INSERT INTO closings (started, forced) VALUES ('2020-01-28T07:00:00+00:00', 1)")
+    db.execute("INSERT INTO closings (started, forced) VALUES ('2020-01-28T08:00:00+00:00', 0)")
+    meta = {
+        "closing": "finishing: 2/2 runs merged, datacheck and flag next",
+        "closing_closed_at": "2020-01-28T08:10:00+00:00",
+        "closing_datacheck": '{"closing": 2, "dir": "/w/datacheck_web", "files": 7}',
+        "night_file": "/n/NightSummary_20200127.txt",
+    }
+    db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+    db.commit()
+    db.close()
+
+    ledger = Ledger(path)
+    record = ledger.closing()
+    assert record is not None and record.id == 2 and not record.forced
+    assert record.status == meta["closing"] == ledger.closing_status()
+    assert record.closed_at == dt.datetime(2020, 1, 28, 8, 10, tzinfo=dt.UTC)
+    assert record.datacheck == ClosingDatacheck(dir="/w/datacheck_web", files=7)
+    assert record.datacheck.for_flag() == {"dir": "/w/datacheck_web", "files": 7}
+    assert ledger.get_meta("closing") is None and ledger.get_meta("closing_datacheck") is None
+    assert ledger.get_meta("night_file") == meta["night_file"]  # other entries stay
+    ledger.close()
+
+
+def test_the_closing_state_round_trips(ledger: Ledger) -> None:
+    at = dt.datetime(2020, 1, 28, 7, 0, tzinfo=dt.UTC)
+    ledger.begin_closing([], False, at)
+    record = ledger.closing()
+    assert record is not None and record.datacheck is None and record.closed_at is None
+    assert ledger.closing_status() is None
+    ledger.set_closing_status(record.id, "merging 0/3 runs")
+    ledger.set_closing_datacheck(record.id, ClosingDatacheck(error="ValueError: no plots"))
+    ledger.set_closed_at(record.id, at + dt.timedelta(minutes=5))
+    again = ledger.closing()
+    assert again is not None and again.status == "merging 0/3 runs"
+    assert again.datacheck is not None and again.datacheck.for_flag() == {"error": "ValueError: no plots"}
+    assert again.closed_at == at + dt.timedelta(minutes=5)
 
 
 def test_an_empty_sqlite_file_is_migrated(path: Path) -> None:

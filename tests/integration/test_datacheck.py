@@ -22,6 +22,7 @@ from support.nights import Night, make_night
 
 from osa_core.model.config import load_config
 from osa_core.model.layout import NightLayout
+from osa_core.model.states import SequenceType
 
 ROOT = Path(__file__).resolve().parents[2]
 ECSV = ROOT / "osa_core" / "data" / "nights" / "RunSummary_20200117.ecsv"
@@ -200,7 +201,7 @@ def test_lstchain_dl1_plots_read_the_dl1_parameter_tables(
     rng = np.random.default_rng(7)
     written: dict[tuple[int, int], tuple[int, int]] = {}
     for seq in snapshot.sequences:
-        if seq.type.value != "DATA":
+        if seq.type is not SequenceType.DATA:
             continue
         for sub in snapshot.subruns[seq.seq]:
             n = int(rng.integers(200, 400))

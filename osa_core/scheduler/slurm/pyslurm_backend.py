@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from osa_core.model.arrays import expand_indices, index_spec
 from osa_core.model.errors import SchedulerError
+from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 from osa_core.scheduler.slurm import commands as cmd
 
@@ -133,7 +134,7 @@ class PyslurmScheduler(Scheduler):
                 submit=_epoch(job.submit_time),
                 start=_epoch(job.start_time),
                 end=_epoch(job.end_time),
-                reason=(job.state_reason or None) if state.value == "PENDING" else None,
+                reason=(job.state_reason or None) if state is JobState.PENDING else None,
             )
             for index in indices
         ]
