@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     del ballast
     if args.fail:
         print(f"SIMULATION: {args.step} fails as configured (exit code {args.fail})", file=sys.stderr)
-        return args.fail
+        return int(args.fail)
     product = {
         "simulated": True,
         "step": args.step,

@@ -115,7 +115,9 @@ class _Session:
         try:
             self._connect()
             self.sftp = self.client.open_sftp()
-            self.sftp.get_channel().settimeout(config.timeout)
+            channel = self.sftp.get_channel()
+            if channel is not None:  # paramiko types it optional; an open SFTP session has one
+                channel.settimeout(config.timeout)
         except BaseException:
             self.client.close()
             raise
