@@ -86,6 +86,12 @@ def test_no_dependency_on_a_completed_calibration() -> None:
     assert parent_dependency(state, RUN_A) == ()
 
 
+def test_a_failed_calibration_is_still_depended_on() -> None:
+    # data submitted after it must wait (and show BLOCKED), never run without its calibration
+    state, _ = night([task(0, 0, F)])
+    assert parent_dependency(state, RUN_A) == ("1000",)
+
+
 def test_the_dependency_is_on_the_calibrations_latest_attempt() -> None:
     state, _ = night([task(0, 0, F), task(0, 0, P, 2)])
     assert parent_dependency(state, RUN_B) == ("2000",)
