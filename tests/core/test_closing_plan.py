@@ -23,7 +23,7 @@ from osa_core.close.closing_plan import (
     summary,
 )
 from osa_core.engine import Engine
-from osa_core.model.closestate import ClosingRecord, ClosingRun, RunClose, VerifiedProduct
+from osa_core.model.closestate import ClosingDatacheck, ClosingRecord, ClosingRun, RunClose, VerifiedProduct
 from osa_core.model.config import Config, NightConfig, PathsConfig
 from osa_core.model.records import Sequence
 from osa_core.model.states import JobState, SequenceType
@@ -235,10 +235,11 @@ def test_summary_is_the_flags_content(engine: Engine, tmp_path: Path) -> None:
         ClosingRun(1875, 2, 3, RunClose.FAILED, 2, "79", ("78", "79"), reason="merge failed twice"),
         ClosingRun(1876, 3, 2, RunClose.EXCLUDED, reason="1 of 2 subruns not completed (1 FAILED)"),
     ]
-    calibration: list[dict[str, object]] = [{"run": 1873, "copied": 3}]
-    datacheck: dict[str, object] = {"ok": True}
-    flag = summary(engine, RECORD, runs, calibration, datacheck, "2020-01-28T07:10:42+00:00")
     final = tmp_path / "final"
+    drs4 = str(final / "calibration/20200127/v9.9/drs4_pedestal.Run01872.0000.h5")
+    calibration: list[dict[str, object]] = [{"run": 1873, "drs4_run": 1872, "files": [drs4]}]
+    datacheck = ClosingDatacheck(dir="/web/20200127", files=12).for_flag()
+    flag = summary(engine, RECORD, runs, calibration, datacheck, "2020-01-28T07:10:42+00:00")
     assert flag == {
         "night": "20200127",
         "date": "2020-01-27",
@@ -271,8 +272,8 @@ def test_summary_is_the_flags_content(engine: Engine, tmp_path: Path) -> None:
         ],
         "failed": [{"run": 1875, "seq": 2, "merge_jobs": ["78", "79"], "reason": "merge failed twice"}],
         "excluded": [{"run": 1876, "seq": 3, "reason": "1 of 2 subruns not completed (1 FAILED)"}],
-        "calibration": [{"run": 1873, "copied": 3}],
-        "datacheck": {"ok": True},
+        "calibration": [{"run": 1873, "drs4_run": 1872, "files": [drs4]}],
+        "datacheck": {"dir": "/web/20200127", "files": 12},
     }
     assert json.loads(json.dumps(flag)) == flag  # the flag is written as JSON
 
