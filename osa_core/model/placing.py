@@ -36,11 +36,14 @@ def copy_into_place(src: Path, dst: Path) -> None:
     """A copy that appears whole or not at all under ``dst``."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.copying")
-    shutil.copyfile(src, tmp)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    if tmp.stat().st_size != src.stat().st_size:
-        tmp.unlink()
-        raise OSError(f"the copy of {src} to {dst} came out short")
-    os.replace(tmp, dst)
+    try:
+        shutil.copyfile(src, tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        if tmp.stat().st_size != src.stat().st_size:
+            raise OSError(f"the copy of {src} to {dst} came out short")
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a partial copy must not keep the space of a full disk
+        raise
     fsync_dir(dst.parent)

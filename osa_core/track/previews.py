@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from osa_core.model.actions import ActionPreview, PlannedSubmission, Refusal, Selection
 from osa_core.model.config import SchedulerConfig
 from osa_core.model.records import Sequence
-from osa_core.model.resources import scale_memory, scale_walltime
+from osa_core.model.resources import memory_mb, scale_memory, scale_walltime, walltime_seconds
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
 from osa_core.model.states import JobState
 from osa_core.track.ledger import SubmissionRow
@@ -109,17 +109,25 @@ def raised_resources(
     items: list[tuple[int, int, JobState]],
     jobs: dict[str, SubmissionRow],
 ) -> tuple[str | None, str | None]:
-    """Out of memory raises memory, a timeout raises wall time, from the last request."""
-    memory = walltime = None
+    """Out of memory raises memory, a timeout raises wall time, from each subrun's last request.
+
+    One array has one request: the largest any of its subruns needs, so that no subrun runs
+    again with the memory (or time) it already ran out of.
+    """
+    memory: str | None = None
+    walltime: str | None = None
     for subrun, _, current in items:
         task = state.latest((sequence.seq, subrun))
         last = jobs.get(task.job_id) if task else None
         if current is JobState.OUT_OF_MEMORY:
-            base = (last.memory if last else None) or sched.memory
-            memory = scale_memory(base, sched.oom_memory_factor)
+            raised = scale_memory((last.memory if last else None) or sched.memory, sched.oom_memory_factor)
+            if memory is None or memory_mb(raised) > memory_mb(memory):
+                memory = raised
         if current is JobState.TIMEOUT:
             base = (last.walltime if last else None) or sched.walltime
-            walltime = scale_walltime(base, sched.timeout_walltime_factor)
+            longer = scale_walltime(base, sched.timeout_walltime_factor)
+            if walltime is None or walltime_seconds(longer) > walltime_seconds(walltime):
+                walltime = longer
     return memory, walltime
 
 

@@ -151,10 +151,6 @@ def test_a_move_onto_a_full_file_system_keeps_the_source_and_places_nothing(
     assert not dst.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="copy_into_place leaves its partial .NAME.copying behind when the copy itself fails",
-)
 def test_a_copy_that_fails_leaves_no_partial_file_behind(tmp_path: Path, full_fs: Path) -> None:
     """The hidden partial copy stays on the full file system, holding the space it took, until a
     later copy of the same name overwrites it."""

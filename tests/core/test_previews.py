@@ -203,7 +203,6 @@ def test_subruns_of_a_failed_calibration_are_refused_and_the_calibration_is_chos
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="raised_resources keeps the last subrun's request, not the largest")
 def test_memory_of_one_array_covers_the_subrun_that_asked_for_the_most() -> None:
     """Subrun 0 already ran out of memory at 6G on its second try; subrun 1 ran out at 4G on its
     first. One array has one ``--mem``: it must be raised from the larger request (9G), or subrun 0
