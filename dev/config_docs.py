@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Generate the configuration reference, ``docs/config/<section>.md``, from osa_core/config.py.
+"""Generate the configuration reference, ``docs/config/<section>.md``, from the config schema.
 
-Every page lists, for each field of its section's dataclass, the TOML key, the type, the default
-and the docstring written under the field (read from the source with ``ast``: attribute docstrings
-are not kept at run time), and starts with an example TOML block. ``webserver.md`` is written by
-hand and left alone; ``README.md`` (the index) is generated too.
+Every page lists, for each field of its section (``osa_core/model/config_schema.py``), the TOML
+key, the type, the default, what is allowed (the same words an error uses, from the field's
+declared limits) and the docstring written under the field (read from the source with ``ast``:
+attribute docstrings are not kept at run time), and starts with an example TOML block.
+``README.md`` (the index) is generated too.
 
     .venv/bin/python dev/config_docs.py            # rewrite docs/config/
     .venv/bin/python dev/config_docs.py --out DIR  # write elsewhere (tests compare the two)
@@ -17,24 +18,26 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import inspect
 import itertools
 import json
 import sys
 import types
 import typing
-from dataclasses import MISSING, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import msgspec
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from osa_core.model import config as cfg  # noqa: E402
+from osa_core.model import config_schema as cfg  # noqa: E402
+from osa_core.model.config_errors import describe as allowed  # noqa: E402
 
 DOCS = ROOT / "docs" / "config"
-HAND_WRITTEN = {"webserver": "where the datacheck is published (`osa-core push`)"}
+MISSING = msgspec.NODEFAULT
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,17 @@ PAGES: dict[str, list[Section]] = {
             "Read by the closer, which merges subrun products per run and moves them to their final place.",
         )
     ],
+    "webserver": [
+        Section(
+            "webserver",
+            cfg.WebServerConfig,
+            "where the datacheck is published (`osa-core push`)",
+            "Read by `osa-core push` (see [../publishing.md](../publishing.md)). Paths are relative to "
+            "the configuration file's directory unless absolute; `~` is expanded. The manifest of what "
+            "was published (size and SHA-256 per remote path) is kept by the engine, not configured "
+            "here: see [../publishing.md](../publishing.md#unchanged-files-are-skipped).",
+        )
+    ],
 }
 
 EXAMPLES: dict[str, str] = {
@@ -148,6 +162,10 @@ EXAMPLES: dict[str, str] = {
     "pipeline.calibration.charge": '"calibration/calibration_filters_52.Run01873.0000.h5"',
     "pipeline.calibration.time": '"calibration/time_calibration.Run01873.0000.h5"',
     "pipeline.runner": '"/opt/osa/bin/osa-core"',
+    "webserver.host": '"datacheck.example.org"',
+    "webserver.user": '"lstanalyzer"',
+    "webserver.key_file": '"~/.ssh/id_ed25519_datacheck"',
+    "webserver.known_hosts": '"known_hosts_datacheck"',
 }
 
 
@@ -175,16 +193,16 @@ def attribute_docs(source: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def fields(cls: type) -> list[dataclasses.Field[Any]]:
-    return [f for f in dataclasses.fields(cls) if f.name != "source"]  # type: ignore[arg-type,unused-ignore]
+def fields(cls: type) -> list[msgspec.structs.FieldInfo]:
+    return list(msgspec.structs.fields(cls))  # type: ignore[arg-type]
 
 
 def is_table(tp: Any) -> bool:
-    return dataclasses.is_dataclass(tp)
+    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
 
 
 def is_table_array(tp: Any) -> bool:
-    return typing.get_origin(tp) is list and dataclasses.is_dataclass(typing.get_args(tp)[0])
+    return typing.get_origin(tp) is list and is_table(typing.get_args(tp)[0])
 
 
 # --- rendering --------------------------------------------------------------------------------------
@@ -192,6 +210,8 @@ def is_table_array(tp: Any) -> bool:
 
 def describe(tp: Any, plural: bool = False) -> str:
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return describe(typing.get_args(tp)[0], plural)
     if origin is Literal:
         values = [f'`"{v}"`' for v in typing.get_args(tp)]
         return ", ".join(values[:-1]) + f" or {values[-1]}"
@@ -200,12 +220,12 @@ def describe(tp: Any, plural: bool = False) -> str:
         return f"{describe(inner)} (optional)"
     if origin is list:
         inner = typing.get_args(tp)[0]
-        if dataclasses.is_dataclass(inner):
+        if is_table(inner):
             return "array of tables"
         return f"{'lists' if plural else 'list'} of {describe(inner, plural=True)}"
     if origin is dict:
         return f"table of {describe(typing.get_args(tp)[1], plural=True)}"
-    if dataclasses.is_dataclass(tp):
+    if is_table(tp):
         return "table"
     names = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "path"}
     name = names.get(tp, getattr(tp, "__name__", str(tp)))
@@ -228,7 +248,7 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
-def default_of(field: dataclasses.Field[Any]) -> Any:
+def default_of(field: msgspec.structs.FieldInfo) -> Any:
     if field.default is not MISSING:
         return field.default
     if field.default_factory is not MISSING:
@@ -236,7 +256,7 @@ def default_of(field: dataclasses.Field[Any]) -> Any:
     return MISSING
 
 
-def default_cell(field: dataclasses.Field[Any], tp: Any) -> str:
+def default_cell(field: msgspec.structs.FieldInfo, tp: Any) -> str:
     value = default_of(field)
     if value is MISSING:
         return "required"
@@ -256,7 +276,7 @@ def cell(text: str) -> str:
 
 def example_lines(section: Section) -> list[str]:
     """``key = value`` for each field: its default, or a commented example where it has none."""
-    hints = typing.get_type_hints(section.cls)
+    hints = typing.get_type_hints(section.cls, include_extras=True)
     lines = [f"[[{section.key}]]" if section.array else f"[{section.key}]"]
     for field in fields(section.cls):
         tp = hints[field.name]
@@ -275,8 +295,8 @@ def example_lines(section: Section) -> list[str]:
 
 
 def field_table(section: Section, docs: dict[str, dict[str, str]]) -> list[str]:
-    hints = typing.get_type_hints(section.cls)
-    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    hints = typing.get_type_hints(section.cls, include_extras=True)
+    rows = ["| key | type | default | allowed | meaning |", "| --- | --- | --- | --- | --- |"]
     for field in fields(section.cls):
         tp = hints[field.name]
         text = docs.get(section.cls.__name__, {}).get(field.name, "")
@@ -285,7 +305,9 @@ def field_table(section: Section, docs: dict[str, dict[str, str]]) -> list[str]:
             target = f"{section.key}.{field.name}"
             anchor = anchor_of(brackets.format(target))
             text = text or f"See [`{brackets.format(target)}`](#{anchor})."
-        rows.append(f"| `{field.name}` | {describe(tp)} | {default_cell(field, tp)} | {cell(text)} |")
+        what = "" if is_table(tp) or is_table_array(tp) else cell(allowed(tp))
+        default = default_cell(field, tp)
+        rows.append(f"| `{field.name}` | {describe(tp)} | {default} | {what} | {cell(text)} |")
     return rows
 
 
@@ -296,8 +318,8 @@ def anchor_of(heading: str) -> str:
 
 def render_page(name: str, sections: list[Section], docs: dict[str, dict[str, str]]) -> str:
     out = [
-        "<!-- Generated by dev/config_docs.py from osa_core/config.py: edit the docstrings there, "
-        "then run the script. -->",
+        "<!-- Generated by dev/config_docs.py from osa_core/model/config_schema.py: edit the "
+        "declarations there, then run the script. -->",
         "",
     ]
     for section in sections:
@@ -325,12 +347,15 @@ def render_index() -> str:
         "chooses another, then `$OSA_CONFIG`, then `cfg/osa.toml` in the working directory; with none",
         "of them the defaults below apply. Relative paths are relative to the file's directory.",
         "",
-        "A key the program does not know, or a value of the wrong type, stops every command with exit",
-        "code 2 and one line naming the file, the key and what was expected, e.g.",
+        "A key the program does not know, or a value of the wrong type or outside what the column",
+        "*allowed* says, stops every command with exit code 2 and one line naming the file, the line,",
+        "the key and what was expected, e.g.",
         "",
         "```",
-        "osa-core: /opt/osa/cfg/osa.toml: scheduler.backend: expected 'local' or 'slurm' or 'pyslurm',"
+        "osa-core: /opt/osa/cfg/osa.toml:21: scheduler.backend: expected 'local' or 'slurm' or 'pyslurm',"
         " got 'pbs'",
+        "osa-core: /opt/osa/cfg/osa.toml:15: night.prod_id: expected a string that is one path component:"
+        " letters, digits and . _ + - (not starting with . or -), got '../../../etc'",
         "```",
         "",
         "| section | page |",
@@ -341,14 +366,12 @@ def render_index() -> str:
         for sub in sections[1:]:
             brackets = f"[[{sub.key}]]" if sub.array else f"[{sub.key}]"
             lines.append(f"| `{brackets}` | [{name}.md]({name}.md#{anchor_of(brackets)}): {sub.title} |")
-    for name, title in HAND_WRITTEN.items():
-        lines.append(f"| `[{name}]` | [{name}.md]({name}.md): {title} |")
     lines += ["", "See also [../cli.md](../cli.md) for the commands that read it.", ""]
     return "\n".join(lines)
 
 
 def render_all() -> dict[str, str]:
-    docs = attribute_docs(Path(cfg.__file__).read_text())
+    docs = attribute_docs(Path(cfg.__file__).read_text(encoding="utf-8"))
     pages = {f"{name}.md": render_page(name, sections, docs) for name, sections in PAGES.items()}
     pages["README.md"] = render_index()
     return pages

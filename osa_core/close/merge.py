@@ -13,7 +13,6 @@ pointed at the staging area by giving them a layout whose final places are the s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -62,8 +61,8 @@ def staging_root(layout: NightLayout) -> Path:
 
 def staging_layout(layout: NightLayout) -> NightLayout:
     """The night's layout with its final places moved into the staging area."""
-    paths = dataclasses.replace(layout.config.paths, final=staging_root(layout))
-    return NightLayout(dataclasses.replace(layout.config, paths=paths), layout.date)
+    paths = layout.config.paths.replace(final=staging_root(layout))
+    return NightLayout(layout.config.replace(paths=paths), layout.date)
 
 
 def staged(layout: NightLayout, product: Product) -> Path:

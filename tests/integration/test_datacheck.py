@@ -192,10 +192,9 @@ def test_lstchain_dl1_plots_read_the_dl1_parameter_tables(
         snapshot = asyncio.run(engine.refresh())
     finally:
         engine.shutdown()
-    lst = dataclasses.replace(
-        config,
-        paths=dataclasses.replace(config.paths, analysis=tmp_path / "analysis"),
-        pipeline=dataclasses.replace(config.pipeline, profile="lstchain"),
+    lst = config.replace(
+        paths=config.paths.replace(analysis=tmp_path / "analysis"),
+        pipeline=config.pipeline.replace(profile="lstchain"),
     )
     layout = NightLayout(lst, dt.date.fromisoformat(night.date))
     rng = np.random.default_rng(7)

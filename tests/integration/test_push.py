@@ -6,7 +6,6 @@ check reads the files as the web server would serve them, from its disk.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -279,7 +278,7 @@ def test_dropped_connection_leaves_no_partial_file_and_a_rerun_completes(
     old = big_item.local.read_bytes()
     big_item.local.write_bytes(os.urandom(40 << 20))
     kills, progress = kill_after(sshd_server, 4 << 20)
-    no_retry = dataclasses.replace(webserver, retries=0)
+    no_retry = webserver.replace(retries=0)
 
     with pytest.raises(PushError) as caught:
         push(no_retry, [*items, big_item], manifest, progress=progress)
@@ -321,7 +320,7 @@ def test_dropped_connection_is_retried_within_the_push(
 def test_gives_up_on_a_server_that_does_not_answer(
     webserver: WebServerConfig, items: list[PushItem], manifest: Path
 ) -> None:
-    closed = dataclasses.replace(webserver, port=_free_port(), retries=1, backoff=0.01)
+    closed = webserver.replace(port=_free_port(), retries=1, backoff=0.01)
     started = time.monotonic()
     with pytest.raises(PushError) as caught:
         push(closed, items, manifest)
@@ -334,7 +333,7 @@ def test_refused_key_is_an_error_not_a_retry(
 ) -> None:
     _keygen(tmp_path / "stranger", "stranger")
     with pytest.raises(PushError) as caught:
-        push(dataclasses.replace(webserver, key_file=tmp_path / "stranger"), items, manifest)
+        push(webserver.replace(key_file=tmp_path / "stranger"), items, manifest)
     assert "refused the key" in str(caught.value)
     assert list(root_of(webserver).iterdir()) == []
 
@@ -369,7 +368,7 @@ def test_no_key_file_and_an_empty_agent_is_said_plainly(
 ) -> None:
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     with pytest.raises(PushError, match=r"no key for .*ssh-add"):
-        push(dataclasses.replace(webserver, key_file=None), items, manifest)
+        push(webserver.replace(key_file=None), items, manifest)
 
 
 @pytest.fixture
@@ -399,7 +398,7 @@ def test_agent_login_and_no_key_material_in_the_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # everything, paramiko's transport included
-    report = push(dataclasses.replace(webserver, key_file=None), items, manifest)
+    report = push(webserver.replace(key_file=None), items, manifest)
     assert report.uploaded == [i.remote for i in items]
     push(webserver, items, manifest)  # and once by key file
 
