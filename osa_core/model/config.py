@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 
-from osa_core.model.config_errors import describe_validation_error
 from osa_core.model.config_schema import (
     CalibrationConfig,
     CloseConfig,
@@ -118,6 +117,9 @@ def _validate(data: dict[str, Any], file: Path, text: str | None) -> ConfigFile:
     try:
         return msgspec.convert(data, ConfigFile, dec_hook=_decode_path)
     except msgspec.ValidationError as exc:
+        # Only a bad file pays for wording the error (and finding its line).
+        from osa_core.model.config_errors import describe_validation_error
+
         key, what, line = describe_validation_error(str(exc), data, ConfigFile, text)
         raise ConfigError(f"{key}: {what}" if key else what, path=file, line=line) from None
 
