@@ -7,6 +7,7 @@ what the docs say, never a regex or a library's type name.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -23,6 +24,8 @@ _PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*)`$", re.S)
 _MISSING = re.compile(r"^Object missing required field `(?P<name>.*)`$", re.S)
 _LIBRARY = ("Expected ", "Invalid enum value")
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_SHOWN = 80
 
 Part = str | int
 
@@ -53,7 +56,7 @@ def _explain(what: str, parts: list[Part], data: Any, schema: type) -> tuple[lis
         name = missing["name"]
         return [*parts, name], f"missing; expected {describe(_field_types(container).get(name, Any))}"
     if what.startswith(_LIBRARY) or not _field_types(container):
-        return parts, f"expected {describe(container)}, got {_value_at(data, parts)!r}"
+        return parts, f"expected {describe(container)}, got {_shown(_value_at(data, parts))}"
     # A rule of the schema's own (__post_init__): "field: what" names the field.
     name, sep, rest = what.partition(": ")
     if sep and name in _field_types(container):
@@ -66,10 +69,21 @@ def _parse_path(path: str) -> list[Part]:
 
 
 def _dotted(parts: list[Part]) -> str:
+    """``a.b[0].c`` as TOML spells it; a key that is not a bare word is quoted (one line always)."""
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        word = part if _BARE.fullmatch(part) else json.dumps(part)
+        out += f".{word}" if out else word
     return out
+
+
+def _shown(value: Any) -> str:
+    """The value as written, cut short: a wrong value can be a whole table."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def _value_at(data: Any, parts: list[Part]) -> Any:

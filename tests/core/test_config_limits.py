@@ -32,6 +32,8 @@ HOSTILE = [
     ("prod-id-absolute", '[night]\nprod_id = "/etc"\n', "night.prod_id", "one path component"),
     ("prod-id-empty", '[night]\nprod_id = ""\n', "night.prod_id", "one path component"),
     ("prod-id-newline", '[night]\nprod_id = "v1\\n"\n', "night.prod_id", "one path component"),
+    ("prod-id-long", '[night]\nprod_id = "' + "../" * 100 + '"\n', "night.prod_id", "got '../../../"),
+    ("key-with-newline", '"bad\\nkey" = 1\n', '"bad\\nkey"', "unknown key (expected one of: close,"),
     ("day-boundary-25", "[night]\nday_boundary_hour = 25\n", "night.day_boundary_hour", "from 0 to 23"),
     ("day-boundary-neg", "[night]\nday_boundary_hour = -1\n", "night.day_boundary_hour", "from 0 to 23"),
     ("telescope-0", "[telescope]\nid = 0\n", "telescope.id", "from 1 to 99"),
@@ -221,7 +223,34 @@ def test_hostile_value_is_refused_naming_file_line_and_key(
     written = path.read_text().splitlines()[int(match[1]) - 1]
     assert key.split(".")[-1].split("[")[0] in written or written.startswith("["), (written, message)
     assert expected in message, message
-    assert "\n" not in message and "Traceback" not in message
+    assert "\n" not in message and "Traceback" not in message and len(message) < 600
+
+
+LINES = [
+    (
+        '[paths]\nraw = "r"\n' + FAIL + FAIL.replace("1874", "1875").replace("r0_to_dl1", "r0_to_dl2"),
+        8,
+        "pipeline.simulate.failures[1].step",
+    ),
+    ('[telescope]\nid = 1\n\n[scheduler]  # the cluster\n"max_tries" = 0\n', 5, "scheduler.max_tries"),
+    ("[telescope]\nid = 1\nscheduler.max_tries = 0\n", 3, "telescope.scheduler"),
+    ("scheduler.max_tries = 0\n[telescope]\nid = 1\n", 1, "scheduler.max_tries"),
+    ("[close]\n[[pipeline.simulate.failures]]\nstep = 'r0_to_dl1'\n", 2, "pipeline.simulate.failures[0].run"),
+    (
+        "[pipeline.simulate]\nstep_seconds = { r0_to_dl1 = 1, dl2 = 2 }\n",
+        2,
+        "pipeline.simulate.step_seconds.dl2",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "key"), LINES, ids=[f"line-{i}" for i in range(len(LINES))])
+def test_the_line_is_where_the_key_is_written(tmp_path: Path, text: str, line: int | None, key: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.line == line, str(info.value)
+    assert str(info.value).startswith(f"{path}:{line}: {key}: " if line else f"{path}:"), str(info.value)
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
