@@ -34,7 +34,7 @@ SIMULATE_STEPS = (
     "muon_analysis",
     "dl1_to_dl2",
 )
-"""Step names of the ``simulate`` profile; tests/core/test_config.py holds the profile to them."""
+"""Step names of the ``simulate`` profile; tests/core/test_config_limits.py holds the profiles to them."""
 LSTCHAIN_STEPS = (*SIMULATE_STEPS, "merge_dl1", "merge_dl2", "merge_muons", "datacheck_run")
 """Step names of the ``lstchain`` profile, the closer's merges included."""
 
@@ -54,6 +54,7 @@ Count = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 AtLeastOne = Annotated[int, Meta(ge=1, le=INT64_MAX)]
 Seconds = Annotated[float, Meta(ge=0, le=LONG_SECONDS)]
 PositiveSeconds = Annotated[float, Meta(gt=0, le=LONG_SECONDS)]
+# Below 1 a resubmission would ask for less than what was not enough; above 100 is a typo.
 Factor = Annotated[float, Meta(ge=1, le=100)]
 Hour = Annotated[int, Meta(ge=0, le=23)]
 Port = Annotated[int, Meta(ge=1, le=65535)]
@@ -76,7 +77,8 @@ WallTime = Annotated[
     str,
     _expect(
         "a wall time like 02:00:00 or 1-00:00:00 (minutes and seconds below 60, hours below 24 after a day)",
-        pattern=r"\A(\d{1,6}(:[0-5]\d){0,2}|\d{1,4}-([01]?\d|2[0-3])(:[0-5]\d){0,2})\Z",
+        # [0-9], not \d: Python's \d also takes other scripts' digits, which sbatch does not.
+        pattern=r"\A([0-9]{1,6}(:[0-5][0-9]){0,2}|[0-9]{1,4}-([01]?[0-9]|2[0-3])(:[0-5][0-9]){0,2})\Z",
     ),
 ]
 Word = Annotated[str, _expect("a non-empty word without spaces", pattern=r"\A\S{1,200}\Z")]

@@ -85,6 +85,7 @@ HOSTILE = [
         "scheduler.walltime",
         "minutes and seconds below 60",
     ),
+    ("walltime-arabic", '[scheduler]\nwalltime = "\u0660\u0662:00"\n', "scheduler.walltime", "02:00:00"),
     ("walltime-zero", '[scheduler]\nwalltime = "00:00:00"\n', "scheduler.walltime", "more than zero"),
     ("walltime-day-hour-25", '[scheduler]\nwalltime = "2-25:00"\n', "scheduler.walltime", "hours below 24"),
     ("walltime-words", '[scheduler]\nwalltime = "two hours"\n', "scheduler.walltime", "a wall time like"),
