@@ -87,6 +87,9 @@ SbatchArgument = Annotated[
 ]
 SimulateStep = Annotated[str, _one_of("a step of the simulate profile", SIMULATE_STEPS)]
 LstchainStep = Annotated[str, _one_of("a step of the lstchain profile", LSTCHAIN_STEPS)]
+HostName = Annotated[str, _expect("a host name or address, without spaces", pattern=r"\A[^\s/]{0,253}\Z")]
+UserName = Annotated[str, _expect("a user name, without spaces", pattern=r"\A[^\s:/]{0,64}\Z")]
+OneLine = Annotated[str, _expect("a string on one line", pattern=r"\A[^\n\r]{0,4096}\Z")]
 NonEmpty = Annotated[str, _expect("a non-empty string on one line", pattern=r"\A[^\n\r]{1,4096}\Z")]
 RemoteDirectory = Annotated[str, _expect("an absolute path on one line", pattern=r"\A/[^\n\r]{0,4095}\Z")]
 NightTemplate = Annotated[str, _expect("a path (placeholders: {night})", pattern=r"\A[^\n\r]{1,4096}\Z")]
@@ -240,7 +243,7 @@ class PipelineConfig(Section, frozen=True, kw_only=True):
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     lstchain: LstchainConfig = field(default_factory=LstchainConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
-    runner: str = ""
+    runner: OneLine = ""
     """The command job scripts call back into (e.g. ``/opt/osa/bin/osa-core``); empty: the Python
     interpreter that submits, as ``python -m osa_core`` (right when the cluster shares its path)."""
 
@@ -251,13 +254,13 @@ class CloseConfig(Section, frozen=True, kw_only=True):
 
 
 class WebServerConfig(Section, frozen=True, kw_only=True):
-    host: str = ""
+    host: HostName = ""
     """The datacheck web server. Empty: pushing is not configured, and ``osa-core push`` stops with
     exit code 2."""
     port: Port = 22
     """Its SSH port. On another port than 22 the known_hosts entry is named ``[host]:port``, as
     OpenSSH does."""
-    user: str = ""
+    user: UserName = ""
     """The account on the server. Empty: the local user name of whoever runs the push."""
     key_file: Path | None = None
     """Private key for the login. Not set: the keys in the SSH agent (``$SSH_AUTH_SOCK``). Keys in
