@@ -95,22 +95,37 @@ def config_from_dict(data: dict[str, Any], base: Path, source: str = "<dict>") -
 
 
 def _read(path: Path) -> str:
-    """The file's text; only a regular file is opened, so a FIFO or a device cannot hang a command."""
+    """The file's text; only a regular file is read, so a FIFO or a device cannot hang a command.
+
+    Opened without blocking and checked on the open descriptor: a FIFO put in place between a
+    check by name and the open would otherwise block in ``open()`` until a writer comes."""
     try:
-        info = path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ConfigError("no such configuration file", path=path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read configuration: {exc.strerror or exc}", path=path) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError("cannot read configuration: not a regular file", path=path)
-    if info.st_size > MAX_BYTES:
-        raise ConfigError(f"cannot read configuration: {info.st_size} bytes (at most {MAX_BYTES})", path=path)
     try:
-        with path.open("rb") as stream:
-            return stream.read(MAX_BYTES + 1).decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read configuration: {exc}", path=path) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise ConfigError(f"cannot read configuration: {what}", path=path)
+        if info.st_size > MAX_BYTES:
+            raise ConfigError(
+                f"cannot read configuration: {info.st_size} bytes (at most {MAX_BYTES})", path=path
+            )
+        stream = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with stream:
+        try:
+            data = stream.read(MAX_BYTES + 1)  # bounded even if the file grows after fstat
+            if len(data) > MAX_BYTES:
+                raise ConfigError(f"cannot read configuration: more than {MAX_BYTES} bytes", path=path)
+            return data.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration: {exc}", path=path) from None
 
 
 def _validate(data: dict[str, Any], file: Path, text: str | None) -> ConfigFile:
