@@ -109,7 +109,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 async def _status(engine: Any, args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from osa_core.cli.status_view import status_view
+    from osa_core.cli.status_view import status_json, status_view
 
     console = Console()
     rounds = 0
@@ -117,7 +117,7 @@ async def _status(engine: Any, args: argparse.Namespace) -> int:
         snapshot = await engine.refresh()
         rounds += 1
         if args.json:
-            print(json.dumps(snapshot.to_json()), flush=True)
+            print(json.dumps(status_json(snapshot)), flush=True)
         else:
             if args.watch and console.is_terminal:
                 console.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -11,6 +12,8 @@ from rich.text import Text
 
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import JobState, SequenceType
+from osa_core.track.eta import Eta, estimate
+from osa_core.track.signatures import FailureGroup, failure_groups
 
 STATE_STYLE = {
     JobState.COMPLETED: "green",
@@ -147,9 +150,62 @@ def timing_table(snapshot: NightSnapshot) -> Table | None:
     return table
 
 
+def eta_line(eta: Eta, now: dt.datetime) -> Text:
+    """``ETA 03:40 UTC (in 1:20:00): <basis>``, or why there is none."""
+    text = Text()
+    if eta.done:
+        text.append("Done", style="bold green")
+        if eta.at is not None:
+            text.append(f" at {eta.at:%H:%M} UTC")
+        text.append(f": {eta.basis}")
+    elif eta.at is None:
+        text.append("ETA unknown", style="bold")
+        text.append(f": {eta.basis}")
+    else:
+        text.append(f"ETA {eta.at:%H:%M} UTC", style="bold")
+        text.append(f" (in {duration(eta.seconds_left(now))}): {eta.basis}")
+    return text
+
+
+def signatures_table(snapshot: NightSnapshot, groups: tuple[FailureGroup, ...]) -> Table | None:
+    """Failed subruns by signature: one line per problem, not per subrun."""
+    if not groups:
+        return None
+    table = Table(title=f"Failures by signature ({len(groups)})", title_justify="left")
+    for column in ("Count", "Cause", "Step", "Nodes", "Last error line", "First"):
+        table.add_column(column, justify="right" if column == "Count" else "left")
+    for g in groups:
+        first = snapshot.subrun(g.members[0])
+        nodes = ", ".join(f"{node} {n}" for node, n in list(g.nodes.items())[:3])
+        if len(g.nodes) > 3:
+            nodes += ", ..."
+        table.add_row(
+            str(g.count),
+            Text(g.cause, style=STATE_STYLE.get(g.state, "")),
+            snapshot.step_labels.get(g.step, g.step) if g.step else "-",
+            nodes or "-",
+            g.message or "-",
+            f"{first.run:05d}.{first.subrun:04d}",
+        )
+    return table
+
+
+def status_json(snapshot: NightSnapshot) -> dict[str, Any]:
+    """``status --json``: the snapshot, its ETA with its basis, and the failures by signature."""
+    out = snapshot.to_json()
+    out["eta"] = estimate(snapshot).to_json()
+    out["failure_groups"] = [g.to_json() for g in failure_groups(snapshot)]
+    return out
+
+
 def status_view(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Group:
-    parts: list[RenderableType] = [header(snapshot), sequences_table(snapshot)]
-    for extra in (problems_table(snapshot), timing_table(snapshot)):
+    groups = failure_groups(snapshot)
+    parts: list[RenderableType] = [
+        header(snapshot),
+        eta_line(estimate(snapshot), now or snapshot.taken_at),
+        sequences_table(snapshot),
+    ]
+    for extra in (signatures_table(snapshot, groups), problems_table(snapshot), timing_table(snapshot)):
         if extra is not None:
             parts.append(extra)
     return Group(*parts)
