@@ -30,6 +30,7 @@ from osa_core.cli.night import (
     cmd_status,
     cmd_submit,
 )
+from osa_core.cli.nights import add_nights_command, cmd_nights
 from osa_core.cli.support import EXIT_ATTENTION, EXIT_UNREACHABLE, parse_date
 from osa_core.model.errors import OsaError
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_night_commands(sub, night_command)
     add_closing_commands(sub, night_command)
+    add_nights_command(sub)
     return parser
 
 
@@ -87,6 +89,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "datacheck": cmd_datacheck,
     "push": cmd_push,
     "run-merge": cmd_run_merge,
+    "nights": cmd_nights,
 }
 
 
