@@ -1,11 +1,13 @@
 """When a night will be done, estimated from what the night itself has shown so far.
 
-A pure function of a :class:`NightSnapshot`: the median duration of each step over the
-subruns that ran it, the subruns left, and the concurrency actually observed (how many subruns
-ran at once on average since the first one started), not the configured one: a shared cluster
-gives us fewer slots than we ask for. The subruns left are then placed on that many slots, the
-running ones first with what their remaining steps should take, so the estimate includes the
-last, partly empty wave of the night.
+A pure function of a :class:`NightSnapshot`: how long each step takes, learnt from the subruns
+that ran it (steps still running count as "at least this long", :mod:`osa_core.track.durations`),
+the subruns left, and the concurrency actually observed (how many subruns ran at once on average
+since the first one started), not the configured one: a shared cluster gives us fewer slots
+than we ask for. The subruns left are then placed on that many slots, the running ones first
+with what their remaining steps should take, so the estimate includes the last, partly empty
+wave of the night. People are shown the median per step; the placement adds up means, since a
+night of many subruns lasts as long as their total, and durations are skewed to the right.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from osa_core.model.snapshot import NightSnapshot, SubrunStatus
 from osa_core.model.states import JobState, SequenceType
+from osa_core.track.durations import Durations
 
 LEFT_STATES = frozenset({JobState.NOT_SUBMITTED, JobState.PENDING, JobState.RUNNING, JobState.UNKNOWN})
 """States of a subrun that will still run. BLOCKED waits for a person (resubmitting its
@@ -39,7 +42,7 @@ class Eta:
     """Subruns that will still run (pending, running, not yet submitted)."""
     running: int = 0
     concurrency: float | None = None
-    """Subruns running at once, on average since the first started (None: none started)."""
+    """Subruns running at once on average, over the last two subrun lengths (None: none started)."""
     subrun_seconds: float | None = None
     """What one data subrun takes, all steps together (median per step, summed)."""
     step_medians: Mapping[str, float] = field(default_factory=dict)
@@ -79,20 +82,21 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
             basis="nothing left to run" + (f" ({blocked} blocked)" if blocked else ""),
             blocked=blocked,
         )
-    medians = {
-        kind: step_medians(r for r in subruns if types[r.seq] is kind)
+    learnt = {
+        kind: step_durations((r for r in subruns if types[r.seq] is kind), now)
         for kind in (SequenceType.DATA, SequenceType.CALIBRATION)
     }
-    names = {kind: snapshot.step_names.get(kind, ()) for kind in medians}
+    names = {kind: snapshot.step_names.get(kind, ()) for kind in learnt}
     data = [r for r in subruns if types[r.seq] is SequenceType.DATA]
     # The calibration runs alone before the data: it says nothing of how many data subruns
     # the cluster runs at once, once any has started.
     concurrency = observed_concurrency(data if any(r.start for r in data) else subruns, now)
-    data_medians = medians[SequenceType.DATA]
-    unseen = [n for n in names[SequenceType.DATA] if n not in data_medians]
+    seen = learnt[SequenceType.DATA]
+    medians = {name: d.median for name, d in seen.items()}
+    unseen = [n for n in names[SequenceType.DATA] if n not in seen]
     needs_data = any(types[r.seq] is SequenceType.DATA for r in left)
-    common = {"left": len(left), "running": len(running), "blocked": blocked, "step_medians": data_medians}
-    if concurrency is None or (needs_data and not data_medians):
+    common = {"left": len(left), "running": len(running), "blocked": blocked, "step_medians": medians}
+    if concurrency is None or (needs_data and not seen):
         return Eta(
             at=None,
             done=False,
@@ -100,22 +104,34 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
             concurrency=concurrency,
             **common,  # type: ignore[arg-type]
         )
+    # Many subruns add up to their mean, not their median (durations are skewed to the right).
     # A step not seen yet (the last ones early in the night) counts as long as the median of
     # the steps seen: better than 0 s, which would make the first estimates far too early.
-    fill = statistics.median(data_medians.values()) if data_medians else 0.0
-    full = {
-        kind: {n: medians[kind].get(n, fill if kind is SequenceType.DATA else 0.0) for n in names[kind]}
-        for kind in medians
+    fill = statistics.median(d.mean for d in seen.values()) if seen else 0.0
+    means = {
+        kind: {
+            n: learnt[kind][n].mean if n in learnt[kind] else (fill if kind is SequenceType.DATA else 0.0)
+            for n in names[kind]
+        }
+        for kind in learnt
     }
+    per_subrun = sum(means[SequenceType.DATA].values())
+    if per_subrun > 0:
+        # Over the last two subrun lengths: slots lost (or gained) earlier in the night no
+        # longer weigh, and a window that long still sees whole waves.
+        recent = observed_concurrency(data if any(r.start for r in data) else subruns, now, 2 * per_subrun)
+        concurrency = recent if recent is not None else concurrency
     # What runs now is observed too: more than the average (the ramp-up weighs on it) is real.
     slots = max(1, round(concurrency), len(running))
-    busy = [now.timestamp() + _remaining(r, full[types[r.seq]], now) for r in running]
-    waiting = [sum(full[types[r.seq]].values()) for r in left if r.state is not JobState.RUNNING]
-    end = _place(busy, waiting, slots, now.timestamp())
-    per_subrun = sum(full[SequenceType.DATA].values())
+    busy = [now.timestamp() + _remaining(r, means[types[r.seq]], learnt[types[r.seq]], now) for r in running]
+    waiting = [sum(means[types[r.seq]].values()) for r in left if r.state is not JobState.RUNNING]
+    end, starts = _place(busy, waiting, slots, now.timestamp())
+    whole = _subrun_durations(data, now)
+    if starts and whole is not None:
+        end = max(end, _last_end(starts[-slots:], whole))
     basis = (
-        f"{len(left)} subruns left ({len(running)} running), {concurrency:.1f} ran at once on average, "
-        f"a subrun takes {_hms(per_subrun)} (median per step"
+        f"{len(left)} subruns left ({len(running)} running), {concurrency:.1f} ran at once lately, "
+        f"a subrun takes {_hms(per_subrun)} on average (per step, counting those still running"
         + (f"; {', '.join(unseen)} not seen yet" if unseen else "")
         + ")"
         + (f"; {blocked} blocked not counted" if blocked else "")
@@ -130,61 +146,115 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
     )
 
 
-def step_medians(subruns: Iterable[SubrunStatus]) -> dict[str, float]:
-    """Median seconds per step over the steps that ran to their end (skipped ones did not run)."""
-    samples: dict[str, list[float]] = {}
+def step_durations(subruns: Iterable[SubrunStatus], now: dt.datetime) -> dict[str, Durations]:
+    """Per step, what its ended runs took and how long its running ones have run so far
+    (skipped steps did not run; a failed subrun's unfinished step says nothing of its length)."""
+    ended: dict[str, list[float]] = {}
+    running: dict[str, list[float]] = {}
     for r in subruns:
+        alive = r.state is JobState.RUNNING
         for step in r.steps:
-            seconds = step.seconds
-            if seconds is not None and not step.skipped:
-                samples.setdefault(step.name, []).append(seconds)
-    return {name: statistics.median(values) for name, values in samples.items()}
+            if step.skipped or step.start is None:
+                continue
+            if step.end is not None:
+                ended.setdefault(step.name, []).append((step.end - step.start).total_seconds())
+            elif alive:
+                running.setdefault(step.name, []).append((now - step.start).total_seconds())
+    out = {}
+    for name, values in ended.items():
+        durations = Durations.of(values, running.get(name, ()))
+        if durations is not None:
+            out[name] = durations
+    return out
 
 
-def observed_concurrency(subruns: Iterable[SubrunStatus], now: dt.datetime) -> float | None:
-    """Subrun-seconds run per second of wall time since the first subrun started.
+def observed_concurrency(
+    subruns: Iterable[SubrunStatus], now: dt.datetime, window: float | None = None
+) -> float | None:
+    """Subrun-seconds run per second of wall time since the first subrun started, or over the
+    last ``window`` seconds of that (a cluster that gives fewer slots now shows it sooner).
 
     Each attempt counts by its own start and end (the latest attempt is what a snapshot holds;
     earlier ones ran too, but their slots are not shown and they are few).
     """
-    first: dt.datetime | None = None
-    busy = 0.0
-    for r in subruns:
-        if r.start is None:
-            continue
-        end = r.end or now
-        busy += max(0.0, (end - r.start).total_seconds())
-        first = r.start if first is None or r.start < first else first
-    if first is None:
+    spans = [(r.start, r.end or now) for r in subruns if r.start is not None]
+    if not spans:
         return None
-    span = (now - first).total_seconds()
-    return busy / span if span > 0 else None
+    since = min(start for start, _ in spans)
+    if window is not None:
+        since = max(since, now - dt.timedelta(seconds=window))
+    span = (now - since).total_seconds()
+    if span <= 0:
+        return None
+    busy = sum(max(0.0, (min(end, now) - max(start, since)).total_seconds()) for start, end in spans)
+    return busy / span
 
 
-def _remaining(r: SubrunStatus, medians: Mapping[str, float], now: dt.datetime) -> float:
-    """What a running subrun still needs: the steps it has not started, and the rest of its
-    current step (at least nothing; a step past its median is taken to end now)."""
+def _remaining(
+    r: SubrunStatus, means: Mapping[str, float], learnt: Mapping[str, Durations], now: dt.datetime
+) -> float:
+    """What a running subrun still needs: the steps it has not started, and what its current step
+    should still take given how long it has run already."""
     seen = {s.name: s for s in r.steps}
     left = 0.0
-    for name, median in medians.items():
+    for name, mean in means.items():
         step = seen.get(name)
         if step is None:
-            left += median
+            left += mean
         elif step.running and step.start is not None:
-            left += max(0.0, median - (now - step.start).total_seconds())
+            elapsed = (now - step.start).total_seconds()
+            durations = learnt.get(name)
+            left += durations.left(elapsed) if durations is not None else max(0.0, mean - elapsed)
     return left
 
 
-def _place(busy: list[float], waiting: list[float], slots: int, now: float) -> float:
-    """List scheduling: each waiting subrun takes the slot that frees first; the last end."""
+def _subrun_durations(data: list[SubrunStatus], now: dt.datetime) -> Durations | None:
+    """Whole data subruns, start to end: the completed ones, and the running ones so far."""
+    ended = [
+        (r.end - r.start).total_seconds() for r in data if r.state is JobState.COMPLETED and r.start and r.end
+    ]
+    running = [(now - r.start).total_seconds() for r in data if r.state is JobState.RUNNING and r.start]
+    return Durations.of(ended, running)
+
+
+def _place(busy: list[float], waiting: list[float], slots: int, now: float) -> tuple[float, list[float]]:
+    """List scheduling: each waiting subrun takes the slot that frees first.
+    The last end, and when each waiting subrun starts."""
     heap = [*busy, *([now] * max(0, slots - len(busy)))]
     heapq.heapify(heap)
     last = max(heap)
+    starts = []
     for seconds in waiting:
-        end = heapq.heappop(heap) + seconds
-        last = max(last, end)
-        heapq.heappush(heap, end)
-    return last
+        start = heapq.heappop(heap)
+        starts.append(start)
+        last = max(last, start + seconds)
+        heapq.heappush(heap, start + seconds)
+    return last, starts
+
+
+def _last_end(starts: list[float], whole: Durations) -> float:
+    """When the last wave is over, even odds: the night ends with its slowest subrun, not an
+    average one. The time T at which every subrun started at ``starts`` has ended with a
+    chance of one half, each as long as a whole subrun took so far (independently)."""
+    low, high = max(starts), max(starts) + whole.tail
+    if _all_ended(starts, whole, high) < 0.5:
+        return high  # the slowest seen so far is all the curve knows
+    for _ in range(40):
+        mid = (low + high) / 2
+        if _all_ended(starts, whole, mid) >= 0.5:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def _all_ended(starts: list[float], whole: Durations, t: float) -> float:
+    chance = 1.0
+    for start in starts:
+        chance *= whole.ended_by(t - start)
+        if chance == 0.0:
+            break
+    return chance
 
 
 def _hms(seconds: float) -> str:

@@ -8,6 +8,7 @@ import datetime as dt
 from support.simnight import T0, night, play, snapshot_at
 
 from osa_core.model.states import JobState
+from osa_core.track.durations import Durations
 from osa_core.track.eta import estimate
 
 MIN = 60.0
@@ -106,3 +107,27 @@ def test_blocked_and_failed_subruns_are_not_waited_for() -> None:
     eta = estimate(snapshot)
     assert eta.done and eta.blocked == 4
     assert "4 blocked" in eta.basis
+
+
+def test_steps_still_running_count_as_at_least_this_long() -> None:
+    # 3 ended after 10 s, 7 have run 30 s and go on: the typical step is not 10 s
+    durations = Durations.of([10.0] * 3, [30.0] * 7)
+    assert durations is not None
+    assert durations.median == 30.0  # at least: the curve has not fallen to one half yet
+    assert durations.mean == 10.0 + 0.7 * 20.0
+    assert durations.left(20.0) == 10.0
+    assert durations.ended_by(9.0) == 0.0 and round(durations.ended_by(10.0), 6) == 0.3
+    assert Durations.of([], [5.0]) is None  # nothing ended: nothing known
+
+
+def test_slow_subruns_still_running_push_the_estimate_later() -> None:
+    # half of the first wave is three times slower and still running when the fast half ends
+    sequences = night(runs=1, subruns=16)
+    seconds = uniform(sequences)
+    slow = {k: tuple(3 * x for x in v) if k[0] == 1 and k[1] % 2 else v for k, v in seconds.items()}
+    played = play(sequences, slow, slots=8)
+    snapshot = snapshot_at(sequences, played, at(30))  # fast ones ended at 25, slow ones end at 65
+    eta = estimate(snapshot)
+    ended_only = 20 * MIN  # what the medians of the ended steps alone would say a subrun takes
+    assert eta.subrun_seconds is not None and eta.subrun_seconds > 1.2 * ended_only
+    assert eta.at is not None and eta.at >= at(65)

@@ -56,16 +56,25 @@ def play(
     seconds: dict[tuple[int, int], tuple[float, ...]],
     slots: int,
     t0: dt.datetime = T0,
+    lose: tuple[float, int] = (0.0, 0),
 ) -> list[PlayedTask]:
-    """Each task's steps, back to back, from the moment a slot frees; data after the calibration."""
+    """Each task's steps, back to back, from the moment a slot frees; data after the calibration.
+
+    ``lose=(seconds, n)``: n slots go to someone else ``seconds`` after the start (a shared cluster).
+    """
     played: list[PlayedTask] = []
     free = [t0.timestamp()] * slots
     heapq.heapify(free)
     cal_end = t0.timestamp()
+    lost_at, to_lose = t0.timestamp() + lose[0], lose[1]
     for s in sequences:
         names = CAL_STEPS if s.is_calibration else DATA_STEPS
         for sub in range(1 if s.is_calibration else s.subruns):
-            at = max(heapq.heappop(free), t0.timestamp() if s.is_calibration else cal_end)
+            slot = heapq.heappop(free)
+            while to_lose and slot >= lost_at and free:
+                to_lose -= 1
+                slot = heapq.heappop(free)
+            at = max(slot, t0.timestamp() if s.is_calibration else cal_end)
             steps = []
             clock = at
             for name, duration in zip(names, seconds[(s.seq, sub)], strict=True):
