@@ -25,10 +25,13 @@ from osa_core.track.ledger import SCHEMA_VERSION, StepRow, TaskRow
 from osa_core.track.tracking import NightState, Profile
 
 _NIGHT_DIR = re.compile(r"^\d{8}$")
-# The latest attempt of each subrun: SQLite gives the bare column ``state`` of the row that holds
-# MAX(attempt) within each group (documented behaviour), one pass over the primary-key index.
-_LATEST_STATES = (
-    "SELECT state, COUNT(*) FROM (SELECT state, MAX(attempt) FROM tasks GROUP BY seq, subrun) GROUP BY state"
+# Every task row by state, in one pass over the table; whether any subrun was resubmitted.
+_ALL_STATES = "SELECT state, COUNT(*), SUM(attempt > 1) FROM tasks GROUP BY state"
+# The rows a later attempt replaced (attempts of a subrun are numbered 1, 2, ...), found from the
+# few later attempts through the primary key: cheaper than grouping every row by subrun.
+_REPLACED_STATES = (
+    "SELECT old.state, COUNT(*) FROM tasks AS new JOIN tasks AS old ON old.seq = new.seq"
+    " AND old.subrun = new.subrun AND old.attempt = new.attempt - 1 WHERE new.attempt > 1 GROUP BY old.state"
 )
 
 
@@ -204,8 +207,14 @@ def _read(date: dt.date, path: Path) -> NightSummary:
             " SUM(type = 'DATA') FROM sequences"
         ).fetchone()
         states: dict[JobState, int] = {}
-        for state, n in db.execute(_LATEST_STATES):
+        retried = 0
+        for state, n, later in db.execute(_ALL_STATES):
             states[_state(state)] = states.get(_state(state), 0) + n
+            retried += later or 0
+        if retried:
+            for state, n in db.execute(_REPLACED_STATES):
+                states[_state(state)] -= n
+            states = {state: n for state, n in states.items() if n}
         subruns = int(sequences[1] or 0)
         unsubmitted = subruns - sum(states.values())
         if unsubmitted > 0:
