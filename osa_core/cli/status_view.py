@@ -154,10 +154,12 @@ def eta_line(eta: Eta, now: dt.datetime) -> Text:
     """``ETA 03:40 UTC (in 1:20:00): <basis>``, or why there is none."""
     text = Text()
     if eta.done:
-        text.append("Done", style="bold green")
+        # "done" would hide failures waiting for a resubmission: say only that nothing runs
+        text.append("Nothing left to run", style="bold")
         if eta.at is not None:
-            text.append(f" at {eta.at:%H:%M} UTC")
-        text.append(f": {eta.basis}")
+            text.append(f" (last subrun ended {eta.at:%H:%M} UTC)")
+        if eta.blocked:
+            text.append(f"; {eta.blocked} blocked")
     elif eta.at is None:
         text.append("ETA unknown", style="bold")
         text.append(f": {eta.basis}")

@@ -81,7 +81,7 @@ def test_a_night_shows_its_eta_while_it_runs_and_its_failures_by_signature(night
     assert groups[0]["summary"].startswith("3 x exit 5 in r0_to_dl1")
 
     text = night.cli("status", env={"COLUMNS": "160"}).stdout
-    assert "Done at" in text and "nothing left to run" in text
+    assert "Nothing left to run (last subrun ended" in text
     assert "Failures by signature (2)" in text
     assert "SIMULATION: r0_to_dl1 fails as configured (exit code <n>)" in text
 
