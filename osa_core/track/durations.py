@@ -14,6 +14,9 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+SAMPLE = 1000
+"""At most this many observations make a curve (an even spread of them, in order)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Durations:
@@ -27,12 +30,16 @@ class Durations:
     """The longest duration observed, ended or not: beyond it the curve says nothing."""
     area: tuple[float, ...]
     """The area under S from each of ``times`` to ``tail``."""
-    ended: int
 
     @classmethod
     def of(cls, ended: Iterable[float], running: Iterable[float] = ()) -> Durations | None:
         """From the durations of ended steps and the time running ones have run so far;
         None until some step has ended."""
+        ended, running = sorted(ended), sorted(running)
+        # Every k-th of each, in order: the curve of a 10,000-subrun night from 1,000 points is
+        # the same to the minute, and the loop below is Python.
+        step = max(1, -(-(len(ended) + len(running)) // SAMPLE))
+        ended, running = ended[step // 2 :: step], running[step // 2 :: step]
         # at equal times an end comes before a censoring: the running one outlived it
         observed = sorted([(t, 0) for t in ended] + [(t, 1) for t in running])
         at_risk = len(observed)
@@ -57,7 +64,7 @@ class Durations:
             after = times[i + 1] if i + 1 < len(times) else tail
             following += survival[i] * (after - times[i])
             area[i] = following
-        return cls(tuple(times), tuple(survival), tail, tuple(area), sum(1 for _, c in observed if not c))
+        return cls(tuple(times), tuple(survival), tail, tuple(area))
 
     @property
     def median(self) -> float:

@@ -82,26 +82,27 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
             basis="nothing left to run" + (f" ({blocked} blocked)" if blocked else ""),
             blocked=blocked,
         )
+    data = [r for r in subruns if types[r.seq] is SequenceType.DATA]
+    calibrations = [r for r in subruns if types[r.seq] is SequenceType.CALIBRATION]
     learnt = {
-        kind: step_durations((r for r in subruns if types[r.seq] is kind), now)
-        for kind in (SequenceType.DATA, SequenceType.CALIBRATION)
+        SequenceType.DATA: step_durations(data, now),
+        SequenceType.CALIBRATION: step_durations(calibrations, now),
     }
     names = {kind: snapshot.step_names.get(kind, ()) for kind in learnt}
-    data = [r for r in subruns if types[r.seq] is SequenceType.DATA]
     # The calibration runs alone before the data: it says nothing of how many data subruns
     # the cluster runs at once, once any has started.
-    concurrency = observed_concurrency(data if any(r.start for r in data) else subruns, now)
+    pool = data if any(r.start for r in data) else subruns
     seen = learnt[SequenceType.DATA]
     medians = {name: d.median for name, d in seen.items()}
     unseen = [n for n in names[SequenceType.DATA] if n not in seen]
     needs_data = any(types[r.seq] is SequenceType.DATA for r in left)
     common = {"left": len(left), "running": len(running), "blocked": blocked, "step_medians": medians}
-    if concurrency is None or (needs_data and not seen):
+    if not any(r.start for r in pool) or (needs_data and not seen):
         return Eta(
             at=None,
             done=False,
             basis=f"{len(left)} subruns left; no step has finished yet: no timing to go on",
-            concurrency=concurrency,
+            concurrency=observed_concurrency(pool, now),
             **common,  # type: ignore[arg-type]
         )
     # Many subruns add up to their mean, not their median (durations are skewed to the right).
@@ -116,17 +117,21 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
         for kind in learnt
     }
     per_subrun = sum(means[SequenceType.DATA].values())
-    if per_subrun > 0:
-        # Over the last two subrun lengths: slots lost (or gained) earlier in the night no
-        # longer weigh, and a window that long still sees whole waves.
-        recent = observed_concurrency(data if any(r.start for r in data) else subruns, now, 2 * per_subrun)
-        concurrency = recent if recent is not None else concurrency
+    # Over the last two subrun lengths: slots lost (or gained) earlier in the night no longer
+    # weigh, and a window that long still sees whole waves.
+    concurrency = observed_concurrency(pool, now, 2 * per_subrun if per_subrun > 0 else None) or 1.0
     # What runs now is observed too: more than the average (the ramp-up weighs on it) is real.
     slots = max(1, round(concurrency), len(running))
     busy = [now.timestamp() + _remaining(r, means[types[r.seq]], learnt[types[r.seq]], now) for r in running]
-    waiting = [sum(means[types[r.seq]].values()) for r in left if r.state is not JobState.RUNNING]
-    end, starts = _place(busy, waiting, slots, now.timestamp())
     whole = _subrun_durations(data, now)
+    # A task is more than its steps (start-up, staging between steps): where whole subruns
+    # took longer than their steps add up to, the whole is what a waiting one will take.
+    cost = {
+        SequenceType.DATA: max(sum(means[SequenceType.DATA].values()), whole.mean if whole else 0.0),
+        SequenceType.CALIBRATION: sum(means[SequenceType.CALIBRATION].values()),
+    }
+    waiting = [cost[types[r.seq]] for r in left if r.state is not JobState.RUNNING]
+    end, starts = _place(busy, waiting, slots, now.timestamp())
     if starts and whole is not None:
         end = max(end, _last_end(starts[-slots:], whole))
     basis = (
