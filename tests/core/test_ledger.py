@@ -269,7 +269,10 @@ def test_step_records_fold_into_rows_and_offsets_move(ledger: Ledger) -> None:
         [(1, 2, step_record("end", "dl1_datacheck", 4, exit_code=2, detail="Traceback ...\nOSError"))],
         {history: 600},
     )
-    minute = lambda m: T0 + dt.timedelta(minutes=m)  # noqa: E731
+
+    def minute(m: int) -> dt.datetime:
+        return T0 + dt.timedelta(minutes=m)
+
     assert ledger.steps() == [
         StepRow(1, 2, 1, "r0_to_dl1", minute(0), minute(3), 0, False, "cp01", "101", ""),
         StepRow(

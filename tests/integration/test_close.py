@@ -186,7 +186,7 @@ def check_closed(night: Night, runs: list[int], before: set[Path]) -> dict[str, 
             assert merged["events"] == expected_events(run)
         assert not any(p.exists() for p in subrun_files(night, run))
     assert staged_files(night) == []
-    flag = json.loads(layout(night).closed_flag.read_text())
+    flag: dict[str, Any] = json.loads(layout(night).closed_flag.read_text())
     assert sorted(p["run"] for p in flag["processed"]) == runs
     assert flag["simulation"] is True and flag["closed"]
     finished = ledger(night, "SELECT finished, summary FROM closings")

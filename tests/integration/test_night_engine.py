@@ -8,10 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.nights import Night, all_finished, by_state, make_night
+
+NightFactory = Callable[..., Night]
 
 DATA_RUNS = [1874, 1875, 1876, 1877, 1878, 1879, 1880, 1881]
 
@@ -24,10 +28,10 @@ def backend(request: pytest.FixtureRequest) -> tuple[str, str | None]:
 
 
 @pytest.fixture
-def night_factory(tmp_path: Path, backend: tuple[str, str | None]):
+def night_factory(tmp_path: Path, backend: tuple[str, str | None]) -> Iterator[NightFactory]:
     made: list[Night] = []
 
-    def make(extra: dict | None = None, name: str = "night") -> Night:
+    def make(extra: dict[str, Any] | None = None, name: str = "night") -> Night:
         night = make_night(tmp_path / name, backend[0], extra, partition=backend[1])
         made.append(night)
         return night
@@ -54,7 +58,7 @@ def submissions(night: Night) -> list[tuple[int, str, str | None]]:
         return list(db.execute("SELECT seq, status, indices FROM submissions ORDER BY id"))
 
 
-def test_seed_night_completes_with_one_submission_per_sequence(night_factory) -> None:
+def test_seed_night_completes_with_one_submission_per_sequence(night_factory: NightFactory) -> None:
     night = night_factory({"pipeline": {"simulate": {"default_seconds": 1.0}}})
     out = night.cli("submit").stdout
     assert "submitted 9 job(s)" in out
@@ -88,7 +92,7 @@ def test_seed_night_completes_with_one_submission_per_sequence(night_factory) ->
     assert len(submissions(night)) == 9
 
 
-def test_failed_subruns_are_resubmitted_alone_and_complete(night_factory) -> None:
+def test_failed_subruns_are_resubmitted_alone_and_complete(night_factory: NightFactory) -> None:
     failures = [
         {"run": 1875, "subrun": 1, "step": "muon_analysis", "exit_code": 3},
         {"run": 1879, "subrun": 2, "step": "r0_to_dl1", "exit_code": 5},
@@ -126,7 +130,7 @@ def test_failed_subruns_are_resubmitted_alone_and_complete(night_factory) -> Non
     assert "nothing to resubmit" in night.cli("resubmit", "--failed").stdout
 
 
-def test_failed_calibration_blocks_data_until_resubmitted(night_factory) -> None:
+def test_failed_calibration_blocks_data_until_resubmitted(night_factory: NightFactory) -> None:
     failures = [{"run": 1873, "step": "charge_calibration", "exit_code": 4}]
     night = night_factory({"pipeline": {"simulate": {"failures": failures}}})
     night.cli("submit")
@@ -151,7 +155,9 @@ def test_failed_calibration_blocks_data_until_resubmitted(night_factory) -> None
     assert status["sequences"][0]["tries"] == 2
 
 
-def test_engine_killed_after_calibration_sbatch_recovers_without_duplicates(night_factory) -> None:
+def test_engine_killed_after_calibration_sbatch_recovers_without_duplicates(
+    night_factory: NightFactory,
+) -> None:
     night = night_factory()
     crashed = night.cli("submit", check=False, env={"OSA_FAULT_KILL_AFTER_SUBMIT": "1"})
     assert crashed.returncode == -signal.SIGKILL
@@ -167,7 +173,7 @@ def test_engine_killed_after_calibration_sbatch_recovers_without_duplicates(nigh
     assert "nothing to submit" in night.cli("submit").stdout
 
 
-def test_concurrent_submits_never_duplicate(night_factory) -> None:
+def test_concurrent_submits_never_duplicate(night_factory: NightFactory) -> None:
     night = night_factory()
     cmd = [sys.executable, "-m", "osa_core", "--config", str(night.config), "submit", "--date", night.date]
     procs = [
@@ -183,7 +189,7 @@ def test_concurrent_submits_never_duplicate(night_factory) -> None:
     assert len({r["job_id"] for r in status["subruns"]}) == 9
 
 
-def test_cancel_marks_cancelled_and_resubmit_recovers(night_factory) -> None:
+def test_cancel_marks_cancelled_and_resubmit_recovers(night_factory: NightFactory) -> None:
     night = night_factory({"pipeline": {"simulate": {"default_seconds": 3.0}}})
     night.cli("submit")
     night.cli("cancel", "--run", "1881")
@@ -194,7 +200,7 @@ def test_cancel_marks_cancelled_and_resubmit_recovers(night_factory) -> None:
     assert len(by_state(status, "COMPLETED")) == 25
 
 
-def test_status_json_has_the_documented_fields(night_factory) -> None:
+def test_status_json_has_the_documented_fields(night_factory: NightFactory) -> None:
     night = night_factory()
     before = night.status()
     assert before["sequences"][0]["state"] == "NOT_SUBMITTED"
@@ -237,9 +243,9 @@ def test_status_watch_survives_slurmctld_outage(tmp_path: Path, slurm_cluster: s
     ]
     watch = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     slurm_up = Path(__file__).resolve().parents[2] / "dev" / "slurm-up"
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
 
-    def next_snapshot() -> dict:
+    def next_snapshot() -> dict[str, Any]:
         assert watch.stdout is not None
         line = watch.stdout.readline()
         assert line, f"status --watch ended: {watch.stderr.read() if watch.stderr else ''}"

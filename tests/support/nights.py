@@ -101,7 +101,8 @@ class Night:
 
     def status(self) -> dict[str, Any]:
         result = self.cli("status", "--json")
-        return json.loads(result.stdout.splitlines()[-1])
+        snapshot: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+        return snapshot
 
     def wait(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 180, every: float = 1.0
