@@ -34,6 +34,7 @@ from osa_core.scheduler.factory import make_scheduler
 from osa_core.track import previews
 from osa_core.track.ledger import Ledger, StepRow, SubmissionRow
 from osa_core.track.lock import night_lock
+from osa_core.track.scope import QUERY_SLACK, SWEEP_META, QueryScope
 from osa_core.track.tracking import NightState
 from osa_core.track.tracking import Profile as ShownProfile
 
@@ -56,6 +57,9 @@ class Engine:
         self._interval = config.scheduler.refresh_min
         self._snapshot: NightSnapshot | None = None
         self._offsets = self.ledger.offsets()
+        self.scope = QueryScope()
+        """Which jobs each refresh asks about; ``scope.every`` is the full sweeps' cadence."""
+        self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))
         self.scheduler_calls = 0
         self._submitted_here = 0
         self._history_paths: dict[SubrunKey, str] = {}
@@ -122,25 +126,18 @@ class Engine:
             problems=self._problems,
         )
 
-    def _names(self) -> list[str]:
-        return [self.layout.job_name(s.run) for s in self.state.sequences]
+    async def refresh(self, full: bool = False) -> NightSnapshot:
+        """At most one scheduler query, then the step records written since last time.
 
-    def _job_ids(self) -> list[str]:
-        return sorted({s.job_id for s in self.ledger.submissions() if s.job_id})
-
-    def _since(self) -> dt.datetime | None:
-        first = self.ledger.earliest_submission()
-        return first - QUERY_SLACK if first else None
-
-    async def refresh(self) -> NightSnapshot:
-        """One scheduler query for the whole night, then the step records written since last time.
-
-        An unreachable scheduler does not raise: the snapshot says so and keeps the last states.
-        Ledger writes and file reads run in a worker thread, so a front end's event loop (the
-        console's) never waits on a slow disk; refreshes and actions never overlap.
+        The query asks only about jobs with an unfinished task, and about every job of the
+        night in a full sweep (``full``, or at the cadence of :mod:`osa_core.track.scope`); a
+        night whose jobs are all finished asks nothing. An unreachable scheduler does not
+        raise: the snapshot says so and keeps the last states. Ledger writes and file reads run
+        in a worker thread, so a front end's event loop (the console's) never waits on a slow
+        disk; refreshes and actions never overlap.
         """
         async with self._guard:
-            snapshot = await self._refresh()
+            snapshot = await self._refresh(full)
         if self._follow_close and not self._in_close:
             # A closing this engine started goes on at each refresh (merges are jobs: each
             # round only looks at them and carries finished ones on), as ``close --wait`` does.
@@ -151,16 +148,17 @@ class Engine:
             snapshot = self.snapshot
         return snapshot
 
-    async def _refresh(self) -> NightSnapshot:
+    async def _refresh(self, full: bool = False) -> NightSnapshot:
         if not self.state.sequences:
             await asyncio.to_thread(self._adopt_plan)
-        since = self._since()
+        now = utcnow()
+        query = self.scope.query(self.state.unfinished_job_ids(), now, full)
         infos = None
-        if since is not None:
+        if query is not None:
             try:
                 self.scheduler_calls += 1
-                infos = await self.scheduler.query(self._names(), since, self._job_ids())
-                if self.state.active_job_ids():
+                infos = await self.scheduler.query(query.names, query.since, query.job_ids)
+                if self.state.has_active():
                     # sacct answers from the accounting database even with the controller
                     # down; while jobs are in flight the controller's health matters too.
                     await self.scheduler.ping()
@@ -170,13 +168,18 @@ class Engine:
                 infos = None
             else:
                 self._health = SchedulerHealth(ok=True, last_ok=utcnow())
-        else:
+        elif not self.scope.jobs:
             self._health = SchedulerHealth(ok=True, last_ok=utcnow())
-        self._snapshot = await asyncio.to_thread(self._fold, infos)
+        # else: every job finished, nothing was asked: the last answer's health stands
+        swept = now if query is not None and query.full and infos is not None else None
+        self._snapshot = await asyncio.to_thread(self._fold, infos, swept)
         return self._snapshot
 
-    def _fold(self, infos: list[TaskInfo] | None) -> NightSnapshot:
+    def _fold(self, infos: list[TaskInfo] | None, swept: dt.datetime | None = None) -> NightSnapshot:
         changed: set[SubrunKey] = set()
+        if swept is not None:
+            self.scope.swept(swept)
+            self.ledger.set_meta(SWEEP_META, swept.isoformat())
         if infos is not None:
             rows = self.state.apply(infos)
             if rows:
@@ -201,7 +204,7 @@ class Engine:
 
     def _adapt(self, changed: set[SubrunKey]) -> None:
         sched = self.config.scheduler
-        busy = any(rows[-1].state is JobState.RUNNING for rows in self.state.attempts.values())
+        busy = self.state.has_running()
         if changed or busy:
             self._interval = sched.refresh_min
         else:
@@ -221,8 +224,8 @@ class Engine:
         A running task's file is only opened when it has grown past what was read.
         """
         keys = set(changed)
-        for key, rows in self.state.attempts.items():
-            if rows[-1].state is JobState.RUNNING and key not in keys:
+        for key in self.state.running_keys():
+            if key not in keys:
                 try:
                     size = os.stat(self._history_path(key)).st_size
                 except OSError:
@@ -290,6 +293,7 @@ class Engine:
     def _reload(self) -> None:
         self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
         self._offsets = self.ledger.offsets()
+        self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))
         self._snapshot = None
 
     async def submit(self) -> ActionReport:
@@ -393,6 +397,7 @@ class Engine:
             args=args,
             extra=tuple(sched.extra_sbatch_args),
         )
+        at = utcnow()
         sub_id = self.ledger.begin_submission(
             seq=sequence.seq,
             name=request.name,
@@ -402,7 +407,7 @@ class Engine:
             memory=memory,
             walltime=walltime,
             after_ok=after_ok,
-            at=utcnow(),
+            at=at,
         )
         try:
             job_id = await self.scheduler.submit(request)
@@ -412,12 +417,14 @@ class Engine:
         self._submitted_here += 1
         _fault_point(self._submitted_here)
         self.ledger.complete_submission(sub_id, job_id)
-        self._reload_tasks(sequence.seq)
+        self._reload_tasks(job_id, request.name, at)
         log.info("submitted seq %s run %05d as job %s", sequence.seq, sequence.run, job_id)
         return job_id
 
-    def _reload_tasks(self, seq: int) -> None:
-        self.state.add_tasks(t for t in self.ledger.tasks() if t.seq == seq)
+    def _reload_tasks(self, job_id: str, name: str, submitted_at: dt.datetime) -> None:
+        """Read back the rows a submission just recorded (only its own: linear in the night)."""
+        self.state.add_tasks(self.ledger.tasks(job_id))
+        self.scope.add(job_id, name, submitted_at)
 
     async def _recover_submitting(self) -> None:
         """Submissions begun but not completed: did sbatch run before the crash?
@@ -447,7 +454,7 @@ class Engine:
                 self.ledger.complete_submission(sub.id, job_id, note="recovered through its night tag")
                 self.ledger.log_event("recover", f"job {job_id} of seq {sub.seq} found after a crash")
                 log.warning("recovered job %s of seq %s submitted before a crash", job_id, sub.seq)
-                self._reload_tasks(sub.seq)
+                self._reload_tasks(job_id, sub.name, sub.submitted_at)
             else:
                 self.ledger.abandon_submission(sub.id, "sbatch did not run before the crash")
 
@@ -533,6 +540,9 @@ class Engine:
         self._in_close = True
         try:
             with self._lock("close"):
+                if self.ledger.closing() is None:
+                    # Before the night is judged complete, the scheduler's last word on every job.
+                    self.scope.request_sweep()
                 report = await Closer(self).advance(force)
         finally:
             self._in_close = False
@@ -544,6 +554,8 @@ class Engine:
         """What :meth:`close_night` would do now (``close --dry-run``); changes nothing."""
         from osa_core.close.closer import Closer
 
+        if self.ledger.closing() is None:
+            self.scope.request_sweep()
         return await Closer(self).preview(force)
 
     async def push(self) -> ActionReport:

@@ -353,11 +353,16 @@ class Ledger:
         return _dt(row[0]) if row else None
 
     # --- tasks ---------------------------------------------------------------------------------------
-    def tasks(self) -> list[TaskRow]:
-        rows = self._rows(
+    def tasks(self, job_id: str | None = None) -> list[TaskRow]:
+        """Task rows, of the whole night or only of one job (what a submission just recorded)."""
+        query = (
             "SELECT seq, subrun, attempt, job_id, array_index, state, exit_code, signal, node, start, end,"
-            " reason FROM tasks ORDER BY seq, subrun, attempt"
+            " reason FROM tasks"
         )
+        if job_id is None:
+            rows = self._rows(query + " ORDER BY seq, subrun, attempt")
+        else:
+            rows = self._rows(query + " WHERE job_id = ? ORDER BY seq, subrun, attempt", (job_id,))
         return [
             TaskRow(
                 r[0], r[1], r[2], r[3], r[4], JobState(r[5]), r[6], r[7], r[8], _dt(r[9]), _dt(r[10]), r[11]

@@ -47,6 +47,15 @@ class NightState:
         self._subruns: dict[SubrunKey, SubrunStatus] = {}
         self._last_subruns: dict[int, tuple[SubrunStatus, ...]] = {}
         self._last_status: dict[int, SequenceStatus] = {}
+        # Kept up to date as rows arrive, so that no refresh scans the night for them:
+        self._unfinished: dict[str, int] = {}
+        """job id -> its task rows (any attempt) not finished: what the scheduler may still change."""
+        self._running: set[SubrunKey] = set()
+        """Subruns whose latest attempt runs."""
+        self._active: set[SubrunKey] = set()
+        """Subruns whose latest attempt is pending, blocked or running."""
+        self._folded: dict[tuple[str, int | None], TaskInfo] = {}
+        """The scheduler's answer last folded in per task: the same object again changes nothing."""
         self.set_sequences(sequences)
         for task in tasks:
             self._put_task(task)
@@ -66,12 +75,32 @@ class NightState:
         rows = self.attempts.setdefault(key, [])
         for i, row in enumerate(rows):
             if row.attempt == task.attempt:
+                if not row.state.finished:
+                    self._count_unfinished(row.job_id, -1)
                 rows[i] = task
                 break
         else:
             rows.append(task)
             rows.sort(key=lambda r: r.attempt)
+        if not task.state.finished:
+            self._count_unfinished(task.job_id, 1)
+        latest = rows[-1].state
+        if latest is JobState.RUNNING:
+            self._running.add(key)
+        else:
+            self._running.discard(key)
+        if latest.active:
+            self._active.add(key)
+        else:
+            self._active.discard(key)
         self._by_job[(task.job_id, task.array_index)] = (key, task.attempt)
+
+    def _count_unfinished(self, job_id: str, delta: int) -> None:
+        count = self._unfinished.get(job_id, 0) + delta
+        if count > 0:
+            self._unfinished[job_id] = count
+        else:
+            self._unfinished.pop(job_id, None)
 
     def _put_step(self, step: StepRow) -> None:
         rows = self.steps.setdefault((step.seq, step.subrun, step.attempt), [])
@@ -85,6 +114,10 @@ class NightState:
     def add_tasks(self, tasks: Iterable[TaskRow]) -> set[SubrunKey]:
         changed = set()
         for task in tasks:
+            if (task.job_id, task.array_index) in self._by_job:
+                # a known row rewritten from the ledger, not from an answer: compare the next
+                # answer in full (single jobs may have been answered under an index)
+                self._folded.clear()
             self._put_task(task)
             changed.add((task.seq, task.subrun))
         return changed
@@ -99,12 +132,18 @@ class NightState:
     def apply(self, infos: Iterable[TaskInfo]) -> list[TaskRow]:
         """Fold one scheduler answer in; return the task rows that changed."""
         changed: list[TaskRow] = []
+        folded = self._folded
         for info in self._expand(infos):
-            found = self._by_job.get((info.job_id, info.array_index))
+            ident = (info.job_id, info.array_index)
+            # The scheduler's parse cache hands back the very object of an unchanged line.
+            if folded.get(ident) is info:
+                continue
+            found = self._by_job.get(ident)
             if found is None and info.array_index is not None:
                 found = self._by_job.get((info.job_id, None))
             if found is None:
                 continue
+            folded[ident] = info
             key, attempt = found
             old = next(r for r in self.attempts[key] if r.attempt == attempt)
             node = info.node or old.node
@@ -142,13 +181,12 @@ class NightState:
         """An array cancelled before any task started is one line without an index in sacct:
         it speaks for every index of that array still waiting."""
         for info in infos:
+            if info.array_index is not None or (info.job_id, None) in self._by_job:
+                yield info
+                continue
             # (Only a cancellation: sacct also shows a transient index-less line for an array
             # whose tasks are being recorded, which must not speak for them.)
-            if (
-                info.array_index is None
-                and info.state is JobState.CANCELLED
-                and (info.job_id, None) not in self._by_job
-            ):
+            if info.state is JobState.CANCELLED:
                 waiting = [
                     index
                     for (job, index), (key, attempt) in self._by_job.items()
@@ -160,10 +198,6 @@ class NightState:
                 ]
                 for index in waiting:
                     yield replace(info, array_index=index)
-                continue
-            if info.array_index is None and (info.job_id, None) not in self._by_job:
-                continue
-            yield info
 
     # --- questions -------------------------------------------------------------------------------
     def latest(self, key: SubrunKey) -> TaskRow | None:
@@ -182,7 +216,23 @@ class NightState:
         return task is not None and task.state.failed
 
     def active_job_ids(self) -> set[str]:
-        return {rows[-1].job_id for rows in self.attempts.values() if rows[-1].state.active}
+        """Jobs of the subruns whose latest attempt is pending, blocked or running."""
+        return {self.attempts[key][-1].job_id for key in self._active}
+
+    def unfinished_job_ids(self) -> set[str]:
+        """Jobs with a task (of any attempt) not finished yet: all the scheduler may still change,
+        short of a correction after the fact (a requeue), which only a full sweep sees."""
+        return set(self._unfinished)
+
+    def has_active(self) -> bool:
+        return bool(self._active)
+
+    def has_running(self) -> bool:
+        return bool(self._running)
+
+    def running_keys(self) -> set[SubrunKey]:
+        """Subruns whose latest attempt runs (a copy)."""
+        return set(self._running)
 
     # --- snapshots -------------------------------------------------------------------------------
     def subrun_status(self, key: SubrunKey) -> SubrunStatus:

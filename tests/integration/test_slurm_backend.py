@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.nights import make_night
 
+from osa_core.engine import Engine
+from osa_core.model.config import load_config
 from osa_core.model.errors import SchedulerUnreachable
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
@@ -276,3 +279,94 @@ async def test_index_cancelled_before_it_started_is_cancelled(tmp_path: Path, sl
         assert tasks[(job, 0)].reason in ("JobHeldUser", "JobHeldAdmin")
     finally:
         await sched.cancel(job)
+
+
+def scontrol(*args: str) -> None:
+    subprocess.run(["scontrol", *args], check=True, timeout=30, capture_output=True)
+
+
+async def refresh_until(engine: Engine, done: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the night did not get there in {timeout} s: {engine.snapshot.totals}")
+        await asyncio.sleep(0.5)
+        await engine.refresh()
+
+
+async def test_a_requeued_finished_task_is_seen_by_the_next_full_sweep(
+    tmp_path: Path, slurm_cluster: str
+) -> None:
+    """A refresh asks only about unfinished jobs; a finished task that SLURM runs again (a real
+    ``scontrol requeue`` of a completed array task) is picked up by the next full sweep, and a
+    night whose every job is finished costs the scheduler nothing."""
+    summary = tmp_path / "NightSummary_20200127.txt"
+    summary.write_text(
+        "01000    1 DRS4 2020-01-27 19:00:00 0001 1 1 nan nan nan\n"
+        "01001    1 CALI 2020-01-27 19:10:00 0001 1 1 nan nan nan\n"
+        "01002    2 DATA 2020-01-27 19:20:00 0001 1 1 nan nan nan\n"
+        "01003    2 DATA 2020-01-27 19:30:00 0001 1 1 nan nan nan\n"
+    )
+    night = make_night(
+        tmp_path / "night",
+        "slurm",
+        {"pipeline": {"simulate": {"default_seconds": 0.1}}},
+        night_file=summary,
+        partition=slurm_cluster,
+    )
+    sched = CountingSlurm(15.0, partition=slurm_cluster)
+    engine = Engine(load_config(night.config), dt.date(2020, 1, 27), scheduler=sched)
+    try:
+        await engine.submit()
+        first, second = (s for s in engine.state.sequences if not s.is_calibration)
+        held = engine.state.latest((second.seq, 0))
+        done = engine.state.latest((first.seq, 1))
+        assert held is not None and done is not None
+        # The second run waits on the calibration (afterok): held before it can start, it keeps
+        # one job of the night unfinished while the first run's array finishes.
+        scontrol("hold", held.job_id)
+
+        def first_done() -> bool:
+            return all(s.state is JobState.COMPLETED for s in engine.snapshot.subruns[first.seq])
+
+        await refresh_until(engine, first_done)
+        ended = engine.snapshot.subrun((first.seq, 1)).end
+        assert ended is not None
+
+        # Asked: only the held job (an incremental refresh), not the finished array.
+        before = len(sched.calls)
+        await engine.refresh()
+        sacct = [c for c in sched.calls[before:] if c[0] == "sacct"]
+        assert len(sacct) == 1 and f"--jobs={held.job_id}" in sacct[0], sacct
+
+        scontrol("requeue", f"{done.job_id}_1")
+        await engine.refresh()
+        snap = engine.snapshot
+        assert snap.subrun((first.seq, 1)).state is JobState.COMPLETED  # not asked: not seen yet
+
+        engine.scope.every = dt.timedelta(0)  # the full sweep's cadence has come
+        await refresh_until(engine, lambda: engine.snapshot.subrun((first.seq, 1)).state.active, 30)
+        sweep = [c for c in sched.calls if c[0] == "sacct"][-1]
+        assert done.job_id in next(a for a in sweep if a.startswith("--jobs=")).split("=")[1].split(",")
+        engine.scope.every = dt.timedelta(hours=1)
+
+        # A requeued task waits ~2 min (BeginTime); let it go now. Once it is unfinished again,
+        # its array is asked about at every refresh and its second run is recorded.
+        scontrol("update", f"JobId={done.job_id}_1", "StartTime=now")
+        await refresh_until(engine, first_done)
+        rerun = engine.snapshot.subrun((first.seq, 1))
+        assert rerun.end is not None and rerun.end >= ended and rerun.start is not None
+        assert rerun.start >= ended
+
+        scontrol("release", held.job_id)
+        await refresh_until(engine, lambda: engine.snapshot.finished)
+        # Every job finished: a refresh asks the scheduler nothing.
+        before = len(sched.calls)
+        await engine.refresh()
+        await engine.refresh()
+        assert sched.calls[before:] == []
+    finally:
+        for rows in engine.state.attempts.values():
+            for row in rows:
+                await sched.cancel(row.job_id)
+        engine.shutdown()

@@ -84,8 +84,8 @@ class LocalScheduler(Scheduler):
     async def query(
         self, names: Sequence[str], since: dt.datetime, job_ids: Sequence[str] = ()
     ) -> list[TaskInfo]:
-        # The spool sees every job, eligible or not: names and time are filter enough.
-        return await asyncio.to_thread(self._query, list(names), since)
+        # The spool sees every job, eligible or not; the ids only narrow the answer, as in sacct.
+        return await asyncio.to_thread(self._query, list(names), since, [_job_number(j) for j in job_ids])
 
     async def cancel(self, job_id: str, indices: Sequence[int] | None = None) -> None:
         await asyncio.to_thread(self._cancel, job_id, None if indices is None else list(indices))
@@ -148,16 +148,17 @@ class LocalScheduler(Scheduler):
         self._ensure_daemon()
         return str(job_id)
 
-    def _query(self, names: list[str], since: dt.datetime) -> list[TaskInfo]:
+    def _query(self, names: list[str], since: dt.datetime, job_ids: list[int]) -> list[TaskInfo]:
+        only = " AND j.job_id IN (SELECT value FROM json_each(?))" if job_ids else ""
         conn = _open(self.spool)
         try:
             rows = conn.execute(
                 "SELECT t.job_id, t.array_index, j.name, t.state, t.exit_code, t.signal, t.node, "
                 "j.submitted, t.start_time, t.end_time, t.reason "
                 "FROM jobs j JOIN tasks t USING (job_id) "
-                "WHERE j.name IN (SELECT value FROM json_each(?)) AND j.submitted >= ? "
+                "WHERE j.name IN (SELECT value FROM json_each(?)) AND j.submitted >= ?" + only + " "
                 "ORDER BY t.job_id, t.array_index",
-                (json.dumps(names), to_epoch(since)),
+                (json.dumps(names), to_epoch(since), *([json.dumps(job_ids)] if job_ids else [])),
             ).fetchall()
         finally:
             conn.close()

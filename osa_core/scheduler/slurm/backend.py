@@ -67,6 +67,9 @@ class SlurmScheduler(Scheduler):
         self.partition = partition
         # The last answer's lines and their parse: a night's refreshes repeat most lines.
         self._parsed: dict[str, list[TaskInfo]] = {}
+        # The last answer's pending tasks as squeue amended them, by what went in: the same
+        # inputs hand back the same object, which the engine then skips without comparing.
+        self._amended: dict[tuple[str, int | None], tuple[TaskInfo, object, TaskInfo]] = {}
 
     async def _run(
         self,
@@ -167,11 +170,20 @@ class SlurmScheduler(Scheduler):
             live = {}
         listed = {job for job, _ in live}
         out = []
+        previous, self._amended = self._amended, {}
         for task in tasks:
             if task.state is not JobState.PENDING:
                 out.append(task)
                 continue
-            now = live.get((task.job_id, task.array_index))
+            key = (task.job_id, task.array_index)
+            now = live.get(key)
+            seen = (now, task.job_id in listed)
+            before = previous.get(key)
+            if before is not None and before[0] is task and before[1] == seen:
+                out.append(before[2])
+                self._amended[key] = before
+                continue
+            sacct_task = task
             if now is None:
                 if task.array_index is not None and task.job_id in listed:
                     # its array is still queued without it: cancelled before it started
@@ -184,6 +196,7 @@ class SlurmScheduler(Scheduler):
                 task = dataclasses.replace(task, state=JobState.RUNNING, reason=None)
             # a finished state from squeue carries no exit code or times: wait for sacct's
             out.append(task)
+            self._amended[key] = (sacct_task, seen, task)
         return out
 
     async def pending_reasons(self, job_ids: Sequence[str]) -> dict[str, str]:

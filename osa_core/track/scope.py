@@ -1,0 +1,84 @@
+"""Which jobs a refresh asks the scheduler about: those that can still change, and now and then all.
+
+A finished task does not change, short of a correction made after the fact (a requeue, a node
+failure noticed late): asking about every job of the night at every refresh costs slurmdbd
+~10,000 lines a refresh late in a 10k night for ~5 % that can still change. So a refresh asks
+only about the jobs with an unfinished task, and the whole night in a *full sweep* at a slow
+cadence (and before closing, on request). The time of the last sweep lives in the ledger, so
+that the cadence holds across the processes of a night (cron, ``status``, the console). A night
+whose every job is finished asks nothing at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from osa_core.track.ledger import SubmissionRow
+
+FULL_SWEEP_EVERY = dt.timedelta(minutes=10)
+# sacct lists jobs by submission/eligibility time; reach back a little for clock skew.
+QUERY_SLACK = dt.timedelta(minutes=10)
+SWEEP_META = "last_full_sweep"
+"""Ledger meta key: when the last full sweep was answered (ISO time, UTC)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One scheduler query: these jobs (``--jobs``), with these names, submitted since then."""
+
+    names: tuple[str, ...]
+    since: dt.datetime
+    job_ids: tuple[str, ...]
+    full: bool
+    """Every job of the night (a sweep), not only the unfinished ones."""
+
+
+class QueryScope:
+    """The night's jobs as submitted (id, name, time) and the cadence of full sweeps."""
+
+    def __init__(self, every: dt.timedelta = FULL_SWEEP_EVERY) -> None:
+        self.every = every
+        self.jobs: dict[str, tuple[str, dt.datetime]] = {}
+        self.last_sweep: dt.datetime | None = None
+        self._requested = False
+
+    def load(self, submissions: Iterable[SubmissionRow], last_sweep: str | None) -> None:
+        """Start again from the ledger (another process may have submitted or swept)."""
+        self.jobs = {}
+        for sub in submissions:
+            if sub.job_id:
+                self.add(sub.job_id, sub.name, sub.submitted_at)
+        self.last_sweep = dt.datetime.fromisoformat(last_sweep) if last_sweep else None
+
+    def add(self, job_id: str, name: str, submitted_at: dt.datetime) -> None:
+        self.jobs[job_id] = (name, submitted_at)
+
+    def request_sweep(self) -> None:
+        """The next query asks about every job (before closing: the last word on the night)."""
+        self._requested = True
+
+    def due(self, unfinished: set[str], now: dt.datetime) -> bool:
+        """A sweep is due when asked for, or at the cadence while some job can still change."""
+        if self._requested:
+            return True
+        if not unfinished:
+            return False
+        return self.last_sweep is None or now - self.last_sweep >= self.every
+
+    def query(self, unfinished: set[str], now: dt.datetime, full: bool = False) -> Query | None:
+        """The query a refresh makes now; None when nothing can change (ask nothing)."""
+        full = full or self.due(unfinished, now)
+        chosen = list(self.jobs) if full else [j for j in unfinished if j in self.jobs]
+        if not chosen:
+            return None
+        chosen.sort(key=lambda j: (len(j), j))
+        names = sorted({self.jobs[j][0] for j in chosen})
+        since = min(self.jobs[j][1] for j in chosen) - QUERY_SLACK
+        return Query(tuple(names), since, tuple(chosen), full)
+
+    def swept(self, now: dt.datetime) -> None:
+        """A full sweep was answered."""
+        self.last_sweep = now
+        self._requested = False
