@@ -367,7 +367,8 @@ class Engine:
     ) -> str:
         parent = self.state.sequence(sequence.parent) if sequence.parent is not None else None
         script = self.layout.script(sequence.run)
-        atomic_write(script, render_script(self.config, self.layout, sequence, parent), mode=0o755)
+        text = render_script(self.config, self.layout, sequence, parent)
+        atomic_write(script, text, mode=0o755, durable=False)
         sched = self.config.scheduler
         array = not sequence.is_calibration
         memory = memory or (sched.calibration_memory if sequence.is_calibration else sched.memory)

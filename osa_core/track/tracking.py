@@ -72,16 +72,19 @@ class NightState:
 
     def _put_task(self, task: TaskRow) -> None:
         key = (task.seq, task.subrun)
-        rows = self.attempts.setdefault(key, [])
-        for i, row in enumerate(rows):
-            if row.attempt == task.attempt:
-                if not row.state.finished:
-                    self._count_unfinished(row.job_id, -1)
-                rows[i] = task
-                break
+        rows = self.attempts.get(key)
+        if rows is None:
+            rows = self.attempts[key] = [task]
         else:
-            rows.append(task)
-            rows.sort(key=lambda r: r.attempt)
+            for i, row in enumerate(rows):
+                if row.attempt == task.attempt:
+                    if not row.state.finished:
+                        self._count_unfinished(row.job_id, -1)
+                    rows[i] = task
+                    break
+            else:
+                rows.append(task)
+                rows.sort(key=lambda r: r.attempt)
         if not task.state.finished:
             self._count_unfinished(task.job_id, 1)
         latest = rows[-1].state
@@ -133,71 +136,78 @@ class NightState:
         """Fold one scheduler answer in; return the task rows that changed."""
         changed: list[TaskRow] = []
         folded = self._folded
-        for info in self._expand(infos):
+        for info in infos:
             ident = (info.job_id, info.array_index)
-            # The scheduler's parse cache hands back the very object of an unchanged line.
+            # The scheduler's parse cache hands back the very object of an unchanged line:
+            # skipped before any other work.
             if folded.get(ident) is info:
                 continue
-            found = self._by_job.get(ident)
-            if found is None and info.array_index is not None:
-                found = self._by_job.get((info.job_id, None))
-            if found is None:
+            if info.array_index is None and ident not in self._by_job:
+                for each in self._cancelled_range(info):
+                    self._fold((each.job_id, each.array_index), each, changed)
+                folded[ident] = info
                 continue
-            folded[ident] = info
-            key, attempt = found
-            old = next(r for r in self.attempts[key] if r.attempt == attempt)
-            node = info.node or old.node
-            start = info.start or old.start
-            # Most tasks do not change between two refreshes: compare before building anything.
-            if (
-                old.state is info.state
-                and old.end == info.end
-                and old.exit_code == info.exit_code
-                and old.reason == info.reason
-                and old.start == start
-                and old.node == node
-                and old.signal == info.signal
-            ):
-                continue
-            new = TaskRow(
-                old.seq,
-                old.subrun,
-                old.attempt,
-                old.job_id,
-                old.array_index,
-                info.state,
-                info.exit_code,
-                info.signal,
-                node,
-                start,
-                info.end,
-                info.reason,
-            )
-            self._put_task(new)
-            changed.append(new)
+            self._fold(ident, info, changed)
         return changed
 
-    def _expand(self, infos: Iterable[TaskInfo]) -> Iterable[TaskInfo]:
+    def _fold(self, ident: tuple[str, int | None], info: TaskInfo, changed: list[TaskRow]) -> None:
+        found = self._by_job.get(ident)
+        if found is None and info.array_index is not None:
+            found = self._by_job.get((info.job_id, None))
+        if found is None:
+            return
+        self._folded[ident] = info
+        key, attempt = found
+        old = next(r for r in self.attempts[key] if r.attempt == attempt)
+        node = info.node or old.node
+        start = info.start or old.start
+        # Most tasks do not change between two refreshes: compare before building anything.
+        if (
+            old.state is info.state
+            and old.end == info.end
+            and old.exit_code == info.exit_code
+            and old.reason == info.reason
+            and old.start == start
+            and old.node == node
+            and old.signal == info.signal
+        ):
+            return
+        new = TaskRow(
+            old.seq,
+            old.subrun,
+            old.attempt,
+            old.job_id,
+            old.array_index,
+            info.state,
+            info.exit_code,
+            info.signal,
+            node,
+            start,
+            info.end,
+            info.reason,
+        )
+        self._put_task(new)
+        changed.append(new)
+
+    def _cancelled_range(self, info: TaskInfo) -> list[TaskInfo]:
         """An array cancelled before any task started is one line without an index in sacct:
-        it speaks for every index of that array still waiting."""
-        for info in infos:
-            if info.array_index is not None or (info.job_id, None) in self._by_job:
-                yield info
-                continue
-            # (Only a cancellation: sacct also shows a transient index-less line for an array
-            # whose tasks are being recorded, which must not speak for them.)
-            if info.state is JobState.CANCELLED:
-                waiting = [
-                    index
-                    for (job, index), (key, attempt) in self._by_job.items()
-                    if job == info.job_id
-                    and index is not None
-                    and self.latest(key) is not None
-                    and self.latest(key).attempt == attempt  # type: ignore[union-attr]
-                    and self.latest(key).state.active  # type: ignore[union-attr]
-                ]
-                for index in waiting:
-                    yield replace(info, array_index=index)
+        it speaks for every index of that array still waiting.
+
+        (Only a cancellation: sacct also shows a transient index-less line for an array whose
+        tasks are being recorded, which must not speak for them.)
+        """
+        if info.state is not JobState.CANCELLED:
+            return []
+        waiting = [
+            index
+            for (job, index), (key, attempt) in self._by_job.items()
+            if job == info.job_id
+            and index is not None
+            and self.latest(key) is not None
+            and self.latest(key).attempt == attempt  # type: ignore[union-attr]
+            and self.latest(key).state.active  # type: ignore[union-attr]
+        ]
+        return [replace(info, array_index=index) for index in waiting]
 
     # --- questions -------------------------------------------------------------------------------
     def latest(self, key: SubrunKey) -> TaskRow | None:

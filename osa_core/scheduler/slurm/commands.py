@@ -269,57 +269,64 @@ def parse_sacct(text: str, cache: dict[str, list[TaskInfo]] | None = None) -> li
     (requeue, ``--duplicates``) keeps its last line. A line that cannot be read raises
     SchedulerError naming it: nothing is dropped silently.
     """
-    tasks: dict[tuple[str, int | None], TaskInfo] = {}
     n = len(SACCT_FIELDS)
+    out: list[TaskInfo] = []
     seen: dict[str, list[TaskInfo]] = {}
+    known = cache if cache is not None else {}
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        # Between two refreshes of a night most lines are identical: reuse their parse.
-        if cache is not None and line in cache:
-            for info in cache[line]:
-                key = (info.job_id, info.array_index)
-                tasks.pop(key, None)
-                tasks[key] = info
-            seen[line] = cache[line]
-            continue
-        parts = line.split("|")
-        if len(parts) > n:  # a "|" inside the job name: the other fields have none
-            parts = [*parts[:2], "|".join(parts[2 : len(parts) - n + 3]), *parts[len(parts) - n + 3 :]]
-        if len(parts) != n:
-            raise SchedulerError(f"sacct line {lineno}: expected {n} fields, got {len(parts)}: {line!r}")
-        jobid, _raw, name, state_s, exit_s, node_s, submit_s, start_s, end_s, reason_s = parts
-        try:
-            m = _JOBID.match(jobid)
-            if m is None:
-                raise SchedulerError(f"cannot read job id {jobid!r}")
-            state = parse_state(state_s)
-            exit_sig = parse_exit_code(exit_s) if exit_s else None
-            times = (parse_time(submit_s), parse_time(start_s), parse_time(end_s))
-            node = None if node_s in ("", "None assigned") else node_s
-            reason = None if reason_s in ("", "None") else reason_s
-            job = m.group("job")
-            if m.group("range") is not None:
-                indices: list[int | None] = list(expand_indices(m.group("range")))
-                # A range is what has not started: pending, or cancelled before it started
-                # (seen on 22.05: "37_[0-1]|...|CANCELLED by 0").
-                if state not in (JobState.PENDING, JobState.CANCELLED):
-                    raise SchedulerError(f"an index range in state {state_s!r}")
-            elif m.group("index") is not None:
-                indices = [int(m.group("index"))]
-            else:
-                indices = [None]
-        except SchedulerError as exc:
-            raise SchedulerError(f"sacct line {lineno}: {exc.message}: {line!r}") from None
-        parsed = [_task(job, index, name, state, exit_sig, node, times, reason) for index in indices]
-        for info in parsed:
-            tasks.pop((job, info.array_index), None)  # the later line wins and moves to the end
-            tasks[(job, info.array_index)] = info
+        # Between two refreshes of a night most lines are identical: reuse their parse, and the
+        # very TaskInfo objects, which the engine then skips without comparing a field.
+        parsed = known.get(line)
+        if parsed is None:
+            if not line.strip():
+                continue
+            parsed = _parse_line(line, lineno, n)
         seen[line] = parsed
+        out.extend(parsed)
     if cache is not None:  # keep only this answer's lines: the cache never outgrows one night
         cache.clear()
         cache.update(seen)
+    if len({(info.job_id, info.array_index) for info in out}) == len(out):
+        return out
+    # A task on two lines (requeue with --duplicates, a range and an index): the later line
+    # wins and moves to the end.
+    tasks: dict[tuple[str, int | None], TaskInfo] = {}
+    for info in out:
+        tasks.pop((info.job_id, info.array_index), None)
+        tasks[(info.job_id, info.array_index)] = info
     return list(tasks.values())
+
+
+def _parse_line(line: str, lineno: int, n: int) -> list[TaskInfo]:
+    parts = line.split("|")
+    if len(parts) > n:  # a "|" inside the job name: the other fields have none
+        parts = [*parts[:2], "|".join(parts[2 : len(parts) - n + 3]), *parts[len(parts) - n + 3 :]]
+    if len(parts) != n:
+        raise SchedulerError(f"sacct line {lineno}: expected {n} fields, got {len(parts)}: {line!r}")
+    jobid, _raw, name, state_s, exit_s, node_s, submit_s, start_s, end_s, reason_s = parts
+    try:
+        m = _JOBID.match(jobid)
+        if m is None:
+            raise SchedulerError(f"cannot read job id {jobid!r}")
+        state = parse_state(state_s)
+        exit_sig = parse_exit_code(exit_s) if exit_s else None
+        times = (parse_time(submit_s), parse_time(start_s), parse_time(end_s))
+        node = None if node_s in ("", "None assigned") else node_s
+        reason = None if reason_s in ("", "None") else reason_s
+        job = m.group("job")
+        if m.group("range") is not None:
+            indices: list[int | None] = list(expand_indices(m.group("range")))
+            # A range is what has not started: pending, or cancelled before it started
+            # (seen on 22.05: "37_[0-1]|...|CANCELLED by 0").
+            if state not in (JobState.PENDING, JobState.CANCELLED):
+                raise SchedulerError(f"an index range in state {state_s!r}")
+        elif m.group("index") is not None:
+            indices = [int(m.group("index"))]
+        else:
+            indices = [None]
+    except SchedulerError as exc:
+        raise SchedulerError(f"sacct line {lineno}: {exc.message}: {line!r}") from None
+    return [_task(job, index, name, state, exit_sig, node, times, reason) for index in indices]
 
 
 def squeue_tasks_argv(job_ids: Sequence[str]) -> list[str]:

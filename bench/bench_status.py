@@ -1,0 +1,149 @@
+"""Benchmark: a cold ``osa-core status --json`` of a big night on the Slurm code path (issue 11).
+
+Builds the ledger of a night (1 calibration + RUNS x SUBRUNS, ``--finished`` of it done with a
+step record per step, a twentieth running, the rest waiting) through the real engine, then runs
+the real ``status --json`` as a process with ``sacct``, ``squeue`` and ``scontrol`` on its PATH
+replaced by small shell scripts that print the recorded answer of the jobs asked (``--jobs``).
+Prints the whole process's wall and CPU time (median of ``--repeat``) and the sacct lines it
+was given. ``--child-pythonpath DIR`` runs another checkout's code for the status process (a
+"before" figure on the same ledger).
+
+Run by hand: ``.venv/bin/python bench/bench_status.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from bench_refresh import T0, Bench, RecordedScheduler, night_file
+from support.nights import make_night
+
+from osa_core.engine import Engine
+from osa_core.jobs.history import StepRecord
+from osa_core.model.config import load_config
+
+SACCT = """#!/bin/bash
+# sacct as recorded: the lines of the jobs asked (--jobs), or of every job.
+dir={dir}
+jobs=""
+for arg in "$@"; do case "$arg" in --jobs=*) jobs="${{arg#--jobs=}}";; esac; done
+if [ -z "$jobs" ]; then cat "$dir"/sacct/*; else for j in ${{jobs//,/ }}; do cat "$dir/sacct/$j"; done; fi
+for j in ${{jobs//,/ }}; do echo "$j" >> "$dir/asked"; done
+"""
+SQUEUE = """#!/bin/bash
+dir={dir}
+for arg in "$@"; do case "$arg" in --jobs=*) jobs="${{arg#--jobs=}}";; esac; done
+for j in ${{jobs//,/ }}; do cat "$dir/squeue/$j" 2>/dev/null; done
+"""
+SCONTROL = """#!/bin/bash
+echo "Slurmctld(primary) at vm is UP"
+"""
+
+
+async def build(root: Path, runs: int, subruns: int, finished: float) -> tuple[Path, RecordedScheduler]:
+    seed = night_file(root / "NightSummary_20200127.txt", runs, subruns)
+    night = make_night(
+        root / "night", "slurm", night_file=seed, extra={"pipeline": {"simulate": {"max_subruns": 0}}}
+    )
+    config = load_config(night.config)
+    scheduler = RecordedScheduler()
+    engine = Engine(config, dt.date(2020, 1, 27), scheduler=scheduler)
+    await engine.submit()
+    bench = Bench(engine, scheduler, 0.01)
+    done = int(len(bench.keys) * finished)
+    slots = min(500, len(bench.keys) // 20)
+    for key in bench.keys[:done]:
+        bench.set(key, "COMPLETED")
+    for key in bench.keys[done : done + slots]:
+        bench.set(key, "RUNNING")
+    steps = engine.profile.subrun_step_names
+    records = []
+    for seq, _run, subrun in bench.keys[:done]:
+        job, index = bench.jobs[(seq, subrun)]
+        for n, step in enumerate(steps):
+            at = (T0 + dt.timedelta(minutes=10 * n)).isoformat()
+            end = (T0 + dt.timedelta(minutes=10 * n + 9)).isoformat()
+            records.append((seq, subrun, StepRecord("start", step, at, 1, "node01", job, index)))
+            records.append((seq, subrun, StepRecord("end", step, end, 1, "node01", job, index, 0)))
+    engine.ledger.add_step_records(records, {})
+    await engine.refresh()
+    engine.shutdown()
+    return night.config, scheduler
+
+
+def fake_slurm(root: Path, scheduler: RecordedScheduler) -> Path:
+    bin_dir = root / "bin"
+    for sub in ("sacct", "squeue"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for job, lines in scheduler.lines.items():
+        (root / "sacct" / job).write_text("".join(line + "\n" for line in lines.values()))
+        live = [
+            f"{job}_{i}|{scheduler.state[(job, i)]}|None"
+            if i is not None
+            else f"{job}|{scheduler.state[(job, i)]}|None"
+            for i in lines
+            if scheduler.state[(job, i)] in ("PENDING", "RUNNING")
+        ]
+        (root / "squeue" / job).write_text("".join(line + "\n" for line in live))
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in (("sacct", SACCT), ("squeue", SQUEUE), ("scontrol", SCONTROL), ("sbatch", SCONTROL)):
+        (bin_dir / name).write_text(text.format(dir=root))
+        (bin_dir / name).chmod(0o755)
+    (bin_dir / "scancel").write_text("#!/bin/sh\n")
+    (bin_dir / "scancel").chmod(0o755)
+    return bin_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--subruns", type=int, default=200)
+    parser.add_argument("--finished", type=float, default=0.94)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--child-pythonpath", help="PYTHONPATH of the status process (another checkout)")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="osa-bench-status-"))
+    config, scheduler = asyncio.run(build(root, args.runs, args.subruns, args.finished))
+    bin_dir = fake_slurm(root, scheduler)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    if args.child_pythonpath:
+        env["PYTHONPATH"] = args.child_pythonpath
+    argv = [sys.executable, "-m", "osa_core", "--config", str(config), "status", "--date", "2020-01-27"]
+    argv.append("--json")
+    walls, cpus, asked = [], [], []
+    for _ in range(args.repeat):
+        (root / "asked").unlink(missing_ok=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        walls.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        if out.returncode not in (0, 10):
+            raise SystemExit(f"status exited {out.returncode}: {out.stderr}")
+        jobs = (root / "asked").read_text().split() if (root / "asked").exists() else []
+        asked.append(sum(len(scheduler.lines[j]) for j in jobs))
+    tasks = len(scheduler.state)
+    print(
+        f"cold status --json of {tasks} tasks ({args.finished:.0%} finished), Slurm path: "
+        f"median {statistics.median(walls):.3f} s wall, {statistics.median(cpus):.3f} s CPU "
+        f"(min {min(walls):.3f} s; target <= 0.3 s); sacct lines given: {statistics.median(asked):.0f}; "
+        f"JSON {len(out.stdout) / 2**20:.1f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
