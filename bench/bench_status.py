@@ -128,7 +128,7 @@ def main() -> None:
         (root / "asked").unlink(missing_ok=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(argv, env=env, cwd=root, capture_output=True, text=True, timeout=120)
         walls.append(time.perf_counter() - t)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)

@@ -21,6 +21,7 @@ from osa_core.model.snapshot import NightSnapshot, SchedulerHealth
 from osa_core.model.states import JobState, SequenceType
 from osa_core.scheduler.base import TaskInfo
 from osa_core.track.ledger import StepRow, TaskRow
+from osa_core.track.scope import Query, QueryScope
 from osa_core.track.tracking import NEVER_SATISFIED, NightState, Profile
 
 UTC = dt.UTC
@@ -134,6 +135,66 @@ def test_apply_updates_the_attempt_the_job_belongs_to() -> None:
     (row,) = state.apply([info(second, JobState.RUNNING)])
     assert (row.attempt, state.latest((1, 2)).state) == (2, JobState.RUNNING)  # type: ignore[union-attr]
     assert state.active_job_ids() == {"555"}
+
+
+def test_the_unfinished_jobs_and_running_subruns_follow_the_answers() -> None:
+    """What a refresh asks about: jobs with a task not finished, of any attempt; a finished job
+    that changes again (a requeue seen by a full sweep) is asked about again."""
+    tasks = all_submitted()  # job 100 (calibration), 101 (RUN_A), 102 (RUN_B)
+    state = NightState(SEQUENCES, tasks, [])
+    assert state.unfinished_job_ids() == {"100", "101", "102"}
+    cal, a0, a1, a2, b0, b1 = tasks
+    state.apply([info(cal, JobState.COMPLETED, exit_code=0), info(a0, JobState.RUNNING)])
+    assert state.unfinished_job_ids() == {"101", "102"}
+    assert state.running_keys() == {(1, 0)} and state.has_active()
+    state.apply([info(t, JobState.COMPLETED, exit_code=0) for t in (a0, a1, a2)])
+    state.apply([info(b0, JobState.FAILED, exit_code=3), info(b1, JobState.COMPLETED, exit_code=0)])
+    assert state.unfinished_job_ids() == set()
+    assert not state.running_keys() and not state.has_active() and not state.has_running()
+
+    state.add_tasks([task(2, 0, attempt=2, job_id="777", array_index=0)])  # the resubmission
+    assert state.unfinished_job_ids() == {"777"} and state.active_job_ids() == {"777"}
+    state.apply([TaskInfo("777", 0, "x", JobState.COMPLETED, exit_code=0)])
+    assert state.unfinished_job_ids() == set()
+
+    state.apply([info(a1, JobState.PENDING, reason="BeginTime")])  # requeued after it completed
+    assert state.unfinished_job_ids() == {"101"}
+    assert state.latest((1, 1)).state is JobState.PENDING  # type: ignore[union-attr]
+
+
+def test_the_same_answer_object_is_skipped_and_a_new_one_compared() -> None:
+    tasks = all_submitted()
+    state = NightState(SEQUENCES, tasks, [])
+    running = info(tasks[1], JobState.RUNNING, start=minutes(1))
+    assert len(state.apply([running])) == 1
+    assert state.apply([running]) == []
+    # a ledger row that rewrites a known task: the next answer is compared, not skipped
+    state.add_tasks([tasks[1]])
+    assert [r.state for r in state.apply([running])] == [JobState.RUNNING]
+
+
+def test_a_refresh_asks_only_about_unfinished_jobs_and_sweeps_at_its_cadence() -> None:
+    scope = QueryScope(every=dt.timedelta(minutes=10))
+    assert scope.query(set(), NOW) is None  # nothing submitted: nothing to ask
+    scope.add("101", "LST1_01874", T0)
+    scope.add("100", "LST1_01873", T0 - dt.timedelta(minutes=5))
+    scope.add("102", "LST1_01875", T0 + dt.timedelta(minutes=1))
+    first = scope.query({"101"}, NOW)
+    assert first is not None and first.full  # never swept: the whole night first
+    assert first.job_ids == ("100", "101", "102")
+    assert first.since == T0 - dt.timedelta(minutes=15)
+    scope.swept(NOW)
+    later = scope.query({"101", "102"}, NOW + dt.timedelta(minutes=3))
+    assert later == Query(("LST1_01874", "LST1_01875"), T0 - dt.timedelta(minutes=10), ("101", "102"), False)
+    assert scope.query(set(), NOW + dt.timedelta(minutes=3)) is None  # all finished: ask nothing
+    assert scope.query(set(), NOW + dt.timedelta(hours=3)) is None  # ... not even a sweep
+    due = scope.query({"102"}, NOW + dt.timedelta(minutes=10))
+    assert due is not None and due.full
+    scope.request_sweep()  # before closing
+    asked = scope.query(set(), NOW + dt.timedelta(minutes=3))
+    assert asked is not None and asked.full and len(asked.job_ids) == 3
+    scope.swept(NOW + dt.timedelta(minutes=3))
+    assert scope.query(set(), NOW + dt.timedelta(minutes=4)) is None
 
 
 # --- derived states and reasons ---------------------------------------------------------------------------
