@@ -65,7 +65,9 @@ class QueryScope:
             return True
         if not unfinished:
             return False
-        return self.last_sweep is None or now - self.last_sweep >= self.every
+        if self.last_sweep is None or self.last_sweep > now:  # (a clock that went back: sweep)
+            return True
+        return now - self.last_sweep >= self.every
 
     def query(self, unfinished: set[str], now: dt.datetime, full: bool = False) -> Query | None:
         """The query a refresh makes now; None when nothing can change (ask nothing)."""
