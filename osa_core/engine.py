@@ -34,7 +34,7 @@ from osa_core.scheduler.factory import make_scheduler
 from osa_core.track import previews
 from osa_core.track.ledger import Ledger, StepRow, SubmissionRow
 from osa_core.track.lock import night_lock
-from osa_core.track.scope import QUERY_SLACK, SWEEP_META, QueryScope
+from osa_core.track.scope import SWEEP_META, QueryScope
 from osa_core.track.tracking import NightState
 from osa_core.track.tracking import Profile as ShownProfile
 

@@ -15,11 +15,10 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from osa_core.scheduler.base import QUERY_SLACK
 from osa_core.track.ledger import SubmissionRow
 
 FULL_SWEEP_EVERY = dt.timedelta(minutes=10)
-# sacct lists jobs by submission/eligibility time; reach back a little for clock skew.
-QUERY_SLACK = dt.timedelta(minutes=10)
 SWEEP_META = "last_full_sweep"
 """Ledger meta key: when the last full sweep was answered (ISO time, UTC)."""
 
