@@ -224,13 +224,15 @@ class Engine:
         A running task's file is only opened when it has grown past what was read.
         """
         keys = set(changed)
+        read = self._offsets
         for key in self.state.running_keys():
             if key not in keys:
+                path = self._history_path(key)
                 try:
-                    size = os.stat(self._history_path(key)).st_size
+                    size = os.stat(path).st_size
                 except OSError:
                     continue
-                if size != self._offsets.get(self._history_path(key), 0):
+                if size != read.get(path, 0):
                     keys.add(key)
         if not keys:
             return set()
