@@ -48,11 +48,6 @@ def _night_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def current_night(now: dt.datetime, day_boundary_hour: int) -> dt.date:
-    """The night in progress: before the boundary hour (UTC) it is the one that began yesterday."""
-    return (now - dt.timedelta(hours=day_boundary_hour)).date()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from osa_console.settings import ConsoleSettings
@@ -73,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from osa_core.model.config import load_config
         from osa_core.model.errors import OsaError
+        from osa_core.model.night_clock import current_night
 
         try:
             config = load_config(args.config)

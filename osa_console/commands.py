@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
 from textual.screen import Screen
-
-if TYPE_CHECKING:
-    from osa_console.app import OsaConsole
 
 # (title, help, action, the screen action it runs, or None for an app action)
 SCREEN_COMMANDS = (
@@ -32,7 +28,7 @@ APP_COMMANDS = (
 )
 
 
-def console_commands(app: OsaConsole, screen: Screen[object]) -> Iterable[SystemCommand]:
+def console_commands(app: App[None], screen: Screen[object]) -> Iterable[SystemCommand]:
     for title, help_text, action in APP_COMMANDS:
         yield SystemCommand(title, help_text, getattr(app, f"action_{action}"))
     for title, help_text, action in SCREEN_COMMANDS:

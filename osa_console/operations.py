@@ -8,35 +8,37 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
+from textual.app import App
+
+from osa_console.app_port import NightSource
 from osa_console.messages import ActionFinished
 from osa_console.screens.confirm_dialog import FORCE, YES, ConfirmDialog
 from osa_core.model.actions import ActionPreview, ActionReport, Selection
 
-if TYPE_CHECKING:
-    from osa_console.app import OsaConsole
-
 
 class Operations:
-    def __init__(self, app: OsaConsole) -> None:
+    """The flows behind the action keys; ``app`` shows the dialogs, ``night`` says what to act on."""
+
+    def __init__(self, app: App[None], night: NightSource) -> None:
         self._app = app
+        self._night = night
 
     def resubmit(self, selection: Selection) -> None:
-        engine = self._app.engine
+        engine = self._night.engine
         if engine is None:
             return self._not_ready()
         self._confirm("resubmit", "Resubmit", selection, engine.preview_resubmit, engine.resubmit)
 
     def cancel(self, selection: Selection) -> None:
-        engine = self._app.engine
+        engine = self._night.engine
         if engine is None:
             return self._not_ready()
         self._confirm("cancel", "Cancel", selection, engine.preview_cancel, engine.cancel)
 
     def close_night(self) -> None:
-        engine = self._app.engine
-        snapshot = self._app.snapshot
+        engine = self._night.engine
+        snapshot = self._night.snapshot
         if engine is None or snapshot is None:
             return self._not_ready()
         open_ = [s for s in snapshot.sequences if not s.state.finished]
@@ -59,8 +61,8 @@ class Operations:
         self._app.push_screen(ConfirmDialog("Close the night?", snapshot.date.isoformat(), lines), done)
 
     def push(self) -> None:
-        engine = self._app.engine
-        snapshot = self._app.snapshot
+        engine = self._night.engine
+        snapshot = self._night.snapshot
         if engine is None or snapshot is None:
             return self._not_ready()
         lines = [f"copy the datacheck products of the night {snapshot.date.isoformat()} to the web server"]

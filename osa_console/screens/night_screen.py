@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.app import ComposeResult
 from textual.screen import ModalScreen, Screen
 
+from osa_console.app_port import ConsolePort
 from osa_console.render import Palette
 from osa_console.widgets.night_header import NightHeader
 from osa_console.widgets.scheduler_banner import SchedulerBanner
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
-
-if TYPE_CHECKING:
-    from osa_console.app import OsaConsole
 
 
 class NightScreen(Screen[None]):
@@ -38,8 +36,9 @@ class NightScreen(Screen[None]):
         """Build the screen's widgets from the app's current snapshot (subclasses)."""
 
     @property
-    def host(self) -> OsaConsole:
-        return cast("OsaConsole", self.app)
+    def host(self) -> ConsolePort:
+        # The console app is the only app these screens run in; the port is what they use of it.
+        return cast(ConsolePort, self.app)
 
     @property
     def palette(self) -> Palette:

@@ -30,19 +30,14 @@ def parse_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
-def default_night(boundary_hour: int, now: dt.datetime | None = None) -> dt.date:
-    """The night in progress or just ended: before the boundary hour it is yesterday's."""
-    now = now or dt.datetime.now(dt.UTC)
-    return (now - dt.timedelta(hours=boundary_hour)).date()
-
-
 def open_engine(args: argparse.Namespace) -> Any:
     """The engine of the night ``--date`` names (default: the last one), logging to its log file."""
     from osa_core.engine import Engine
     from osa_core.model.config import load_config
+    from osa_core.model.night_clock import current_night
 
     config = load_config(args.config)
-    date = args.date or default_night(config.night.day_boundary_hour)
+    date = args.date or current_night(dt.datetime.now(dt.UTC), config.night.day_boundary_hour)
     engine = Engine(config, date)
     setup_logging(engine.layout.engine_log, args.verbose)
     return engine

@@ -7,10 +7,17 @@ console's start-up imports nothing heavy, so that the first frame comes in well 
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from console_fakes import FixedPort, synthetic_night
+
+from osa_console.app import OsaConsole
+from osa_console.app_port import ConsolePort, NightSource
+from osa_console.settings import ConsoleSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +77,29 @@ def test_console_start_imports_nothing_heavy() -> None:
     modules = imported_by(code)
     heavy = ("pandas", "matplotlib", "lstchain", "numpy", "astropy", "scipy", "numba")
     assert [m for m in modules if m.split(".")[0] in heavy] == []
+
+
+def test_only_the_command_imports_the_app() -> None:
+    """Screens, commands and operations reach the app through ``app_port.py``: any import of
+    ``osa_console.app`` from them (lazy or TYPE_CHECKING ones too) would close an import cycle."""
+    importers = []
+    for path in sorted((ROOT / "osa_console").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if "osa_console.app" in names:
+                importers.append(path.relative_to(ROOT).as_posix())
+    assert importers == ["osa_console/__main__.py"]
+
+
+def test_the_app_offers_what_its_screens_use(settings: ConsoleSettings) -> None:
+    app = OsaConsole(lambda: FixedPort(synthetic_night()), settings)
+    port: ConsolePort = app  # mypy checks the shape; the screens' host is the app itself
+    night: NightSource = app
+    assert port.operations is app.operations and night.engine is None and port.settings is settings

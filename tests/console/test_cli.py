@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from osa_console.__main__ import current_night, main, parse_args
+from osa_console.__main__ import main, parse_args
+from osa_core.model.night_clock import current_night
 
 ROOT = Path(__file__).resolve().parents[2]
 
