@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from osa_console.engine_port import EnginePort
+    from osa_core.model.actions import ActionReport
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -55,14 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     on_start = None
     if args.demo:
 
-        def factory() -> Any:
+        def factory() -> EnginePort:
             from osa_core.demo import prepare_demo
             from osa_core.engine import Engine
 
             config, date = prepare_demo(args.workdir)
             return Engine(config, args.date or date)
 
-        def on_start(engine: Any) -> Any:
+        def on_start(engine: EnginePort) -> Awaitable[ActionReport]:
             return engine.submit()
 
     else:
@@ -77,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.exit_code
         date = args.date or current_night(dt.datetime.now(dt.UTC), config.night.day_boundary_hour)
 
-        def factory() -> Any:
+        def factory() -> EnginePort:
             from osa_core.engine import Engine
 
             return Engine(config, date)

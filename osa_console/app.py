@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -31,7 +30,8 @@ from osa_core.model.actions import ActionReport, Selection
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 EngineFactory = Callable[[], EnginePort]
-StartHook = Callable[[EnginePort], Awaitable[Any] | Any]
+StartHook = Callable[[EnginePort], Awaitable[ActionReport | None] | ActionReport | None]
+"""Run once the night is open (the demo submits its night); a report it returns is shown."""
 
 
 class OsaConsole(App[None]):
@@ -98,10 +98,10 @@ class OsaConsole(App[None]):
             self._palette = (self.theme, Palette.from_variables(self.get_css_variables()))
         return self._palette[1]
 
-    def get_default_screen(self) -> Screen[Any]:
+    def get_default_screen(self) -> Screen[None]:
         return OverviewScreen()
 
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from console_commands(self, screen)
 
@@ -134,10 +134,10 @@ class OsaConsole(App[None]):
 
     async def _start(self, engine: EnginePort) -> None:
         assert self._on_start is not None
+        result: ActionReport | None
         try:
-            result = self._on_start(engine)
-            if inspect.isawaitable(result):
-                result = await result
+            outcome = self._on_start(engine)
+            result = await outcome if isinstance(outcome, Awaitable) else outcome
         except Exception as exc:
             result = ActionReport("start", False, f"{type(exc).__name__}: {exc}")
         if isinstance(result, ActionReport):

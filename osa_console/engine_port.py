@@ -8,7 +8,7 @@ command) uses the real engine.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
+from typing import Protocol
 
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, Selection
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
@@ -16,8 +16,6 @@ from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 class EnginePort(Protocol):
     date: dt.date
-    config: Any
-    """The engine's :class:`osa_core.config.Config` (the console reads nothing from it yet)."""
 
     @property
     def snapshot(self) -> NightSnapshot: ...

@@ -6,7 +6,6 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from osa_core.model.snapshot import SubrunStatus
 from osa_core.model.states import JobState
@@ -75,7 +74,11 @@ _STATE_RANK = {
 _MISSING = float("inf")  # rows without a value sort last, whatever the direction of the rest
 
 
-def sort_key(column: str) -> Callable[[SubrunStatus], Any]:
+SortValue = int | tuple[float, int] | tuple[str, int]
+"""What rows are sorted by: a number, or a value with the subrun number to break ties."""
+
+
+def sort_key(column: str) -> Callable[[SubrunStatus], SortValue]:
     """A key for the detail table's column ``column`` (a fixed column or ``step:<name>``)."""
     if column.startswith("step:"):
         name = column[5:]
@@ -86,7 +89,7 @@ def sort_key(column: str) -> Callable[[SubrunStatus], Any]:
             return (_MISSING if seconds is None else seconds, status.subrun)
 
         return by_step
-    fixed: dict[str, Callable[[SubrunStatus], Any]] = {
+    fixed: dict[str, Callable[[SubrunStatus], SortValue]] = {
         "subrun": lambda s: s.subrun,
         "state": lambda s: (_STATE_RANK.get(s.state, 9), s.subrun),
         "attempt": lambda s: (s.attempt, s.subrun),

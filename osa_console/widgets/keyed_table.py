@@ -93,7 +93,7 @@ class KeyedTable(DataTable[Text]):
         self,
         row_key: RowKey | str,
         column_key: ColumnKey | str,
-        value: object,
+        value: Text,
         *,
         update_width: bool = False,
     ) -> None:
@@ -126,14 +126,14 @@ class KeyedTable(DataTable[Text]):
         rows = {row for row, _ in stale}
         indices = {self._row_locations.get(row) for row in rows}
         cells = self._cell_render_cache
-        for key in [k for k in cells.keys() if (k[0], k[1]) in stale]:  # noqa: SIM118 - not a dict
-            cells.discard(key)
+        for cell in [k for k in cells.keys() if (k[0], k[1]) in stale]:  # noqa: SIM118 - not a dict
+            cells.discard(cell)
         lines = self._row_render_cache
-        for key in [k for k in lines.keys() if k[0] in rows]:  # noqa: SIM118
-            lines.discard(key)
+        for line in [k for k in lines.keys() if k[0] in rows]:  # noqa: SIM118
+            lines.discard(line)
         renderables = self._row_renderable_cache
-        for key in [k for k in renderables.keys() if k[1] in indices]:  # noqa: SIM118
-            renderables.discard(key)
+        for renderable in [k for k in renderables.keys() if k[1] in indices]:  # noqa: SIM118
+            renderables.discard(renderable)
         # Lines are keyed by screen position, not row; a frame rebuilds them from cached rows.
         self._line_cache.clear()
         stale.clear()

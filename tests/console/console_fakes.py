@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
 from osa_core.model.snapshot import (
@@ -247,7 +246,6 @@ class FixedPort:
     def __init__(self, snapshot: NightSnapshot, logs: dict[SubrunKey, list[LogRef]] | None = None) -> None:
         self._snapshot = snapshot
         self.date = snapshot.date
-        self.config: Any = None
         self._logs = logs or {}
         self.refreshes = 0
         self.next: list[NightSnapshot] = []

@@ -6,7 +6,7 @@ import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 import pytest
 
@@ -58,7 +58,7 @@ async def test_a_night_that_cannot_be_opened_exits_with_its_message(tmp_path: Pa
     from osa_console.settings import ConsoleSettings
     from osa_core.model.errors import InputError
 
-    def cannot_open() -> Any:
+    def cannot_open() -> NoReturn:
         raise InputError("no such night file", path=tmp_path / "NightSummary_20200127.txt")
 
     app = OsaConsole(cannot_open, ConsoleSettings(prefs_path=tmp_path / "prefs.json", auto_refresh=False))
