@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -18,6 +19,7 @@ from osa_console.messages import ActionFinished, RefreshFailed, SnapshotArrived
 from osa_console.operations import Operations
 from osa_console.refresher import Refresher
 from osa_console.render import STATE_VARIABLES, Palette
+from osa_console.screens.command_palette import SafeCommandPalette
 from osa_console.screens.detail_screen import DetailScreen
 from osa_console.screens.help_screen import HelpScreen
 from osa_console.screens.log_screen import LogScreen
@@ -100,6 +102,11 @@ class OsaConsole(App[None]):
 
     def get_default_screen(self) -> Screen[None]:
         return OverviewScreen()
+
+    def action_command_palette(self) -> None:
+        # Textual's own, but one that a page key cannot crash (screens/command_palette.py).
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(SafeCommandPalette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
