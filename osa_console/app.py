@@ -105,7 +105,7 @@ class OsaConsole(App[None]):
 
     def action_command_palette(self) -> None:
         # Textual's own, but one that a page key cannot crash (screens/command_palette.py).
-        if self.use_command_palette and not CommandPalette.is_open(self):
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
             self.push_screen(SafeCommandPalette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -35,12 +35,12 @@ async def test_page_keys_in_the_palette_keep_the_console(
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None, 10, "the night")
         await pilot.press("ctrl+p")
-        await wait_for(pilot, lambda: CommandPalette.is_open(app), 10, "the palette")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), 10, "the palette")
         await pilot.press(*query)
         await pilot.pause(0.7)  # the palette searches in a worker; "no matches" comes after 0.5 s
         await pilot.press(*keys)
         await pilot.pause(0.2)
-        assert app.is_running and CommandPalette.is_open(app)
+        assert app.is_running and isinstance(app.screen, CommandPalette)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen), 10, "the palette to close")
     assert app.return_code in (None, 0)
