@@ -105,8 +105,9 @@ class OsaConsole(App[None]):
 
     def action_command_palette(self) -> None:
         # Textual's own, but one that a page key cannot crash (screens/command_palette.py).
+        # No id: a palette still closing holds it, and a second one would be a DuplicateIds crash.
         if self.use_command_palette and not isinstance(self.screen, CommandPalette):
-            self.push_screen(SafeCommandPalette(id="--command-palette"))
+            self.push_screen(SafeCommandPalette())
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -1,19 +1,37 @@
-"""Textual's command palette, made to survive paging before its list has been laid out.
+"""Textual's command palette, made to survive fast keys and paging before it is laid out.
 
-With Textual 8.2 (the version the console is built and tested with), PageDown or PageUp in the
-palette asks the option list for the screen line of the highlighted command. The list knows it
-only once it has been laid out with some room: on a terminal too short to show any command, or
-when results arrive between two frames, it raises ``KeyError: 0`` and the exception ends the
-whole app. Here such a page move goes to the last (or first) command instead, which is where a
-page move ends on a short list anyway.
+With Textual 8.2 (the version the console is built and tested with) three things ended the
+whole app from the palette, each found by pressing keys faster than frames are drawn
+(``tests/console/test_palette.py``, ``tests/console/test_fuzz.py``):
+
+- PageDown or PageUp asks the option list for the screen line of the highlighted command,
+  which it knows only once it has been laid out with some room: on a terminal too short to
+  show a command, or when results arrive between two frames, it raised ``KeyError: 0``. Such a
+  page move goes to the last (or first) command instead, where a page move on a short list ends.
+- A key that arrives while the palette closes (a second escape) ran its action again: a second
+  dismiss closed the screen under the palette too, down to an empty screen stack. Keys are
+  ignored once the palette is no longer on top, or before its list is built.
+- Its search runs in a worker that looks the list up; closing the palette while a search is
+  running made that lookup fail, and a failed worker exits the app. A search that fails ends
+  quietly here: the palette it would fill is gone.
 """
 
 from __future__ import annotations
 
+from textual import work
 from textual.command import CommandList, CommandPalette
+
+_GATHER = CommandPalette._gather_commands.__wrapped__  # type: ignore[attr-defined]
+"""Textual's search, without its ``@work`` (whose ``exit_on_error`` is True): re-wrapped below.
+mypy cannot see ``__wrapped__`` on the decorated method; functools.wraps sets it."""
 
 
 class SafeCommandPalette(CommandPalette):
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.is_active or not self.query(CommandList):
+            return False
+        return super().check_action(action, parameters)
+
     def _action_command_list(self, action: str) -> None:
         try:
             super()._action_command_list(action)
@@ -23,3 +41,7 @@ class SafeCommandPalette(CommandPalette):
                 commands.action_first()
             elif action == "page_down":
                 commands.action_last()
+
+    @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP, exit_on_error=False)
+    async def _gather_commands(self, search_value: str) -> None:
+        await _GATHER(self, search_value)

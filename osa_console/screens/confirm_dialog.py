@@ -79,6 +79,10 @@ class ConfirmDialog(ModalScreen[str]):
         self.action_answer(event.button.id or NO)
 
     def action_answer(self, answer: str) -> None:
+        if not self.is_active:
+            # Answered already (a key and a button press queued together): a second dismiss
+            # would close the screen under the dialog.
+            return
         if answer == YES and not self.can_confirm:
             return
         if answer == FORCE and not self.can_force:

@@ -82,4 +82,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(legend())
 
     def action_close(self) -> None:
-        self.dismiss()
+        if self.is_active:  # closed already: a second dismiss would close the screen under it
+            self.dismiss()

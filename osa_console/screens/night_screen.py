@@ -32,6 +32,15 @@ class NightScreen(Screen[None]):
         with self.app.batch_update():
             self.setup()
 
+    def on_unmount(self) -> None:
+        self.ready = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A key can arrive before the screen is composed (pressed right after the one that
+        # opened it) or while it is being closed: its actions would find no widgets. Ignored.
+        # Closing twice (two keys queued) would close the screen under it as well.
+        return self.ready and self.is_active
+
     def setup(self) -> None:
         """Build the screen's widgets from the app's current snapshot (subclasses)."""
 

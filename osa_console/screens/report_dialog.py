@@ -46,4 +46,5 @@ class ReportDialog(ModalScreen[None]):
             yield Static(Text("escape / enter: close", style="dim"))
 
     def action_close(self) -> None:
-        self.dismiss()
+        if self.is_active:  # closed already: a second dismiss would close the screen under it
+            self.dismiss()
