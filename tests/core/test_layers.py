@@ -12,7 +12,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("osa_core",)  # osa_console joins once its app <-> screens cycle is broken
+PACKAGES = ("osa_core", "osa_console")
 
 
 def test_import_linter_contracts_hold() -> None:
