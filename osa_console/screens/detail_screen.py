@@ -137,7 +137,8 @@ class DetailScreen(NightScreen):
             self._describe(self.host.snapshot, self.now())
 
     def action_back(self) -> None:
-        self.dismiss()
+        if self.is_active:  # closed already: a second dismiss would close the screen under it
+            self.dismiss()
 
     @on(DataTable.RowSelected, "#subruns")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

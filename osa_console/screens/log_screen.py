@@ -213,7 +213,8 @@ class LogScreen(NightScreen):
             search.remove_class("-shown")
             self.view.focus()
             return
-        self.dismiss()
+        if self.is_active:  # closed already: a second dismiss would close the screen under it
+            self.dismiss()
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)

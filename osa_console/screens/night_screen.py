@@ -38,8 +38,8 @@ class NightScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A key can arrive before the screen is composed (pressed right after the one that
         # opened it) or while it is being closed: its actions would find no widgets. Ignored.
-        # Closing twice (two keys queued) would close the screen under it as well.
-        return self.ready and self.is_active
+        # (Not "on top" as well: the footer of a screen under a dialog would lose its keys.)
+        return self.ready
 
     def setup(self) -> None:
         """Build the screen's widgets from the app's current snapshot (subclasses)."""
