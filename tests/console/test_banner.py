@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from conftest import DemoNight, wait_for, wait_night_done
+from conftest import DemoNight, wait_for
 
 from osa_console.app import OsaConsole
 from osa_console.screens.detail_screen import DetailScreen
@@ -37,7 +37,10 @@ class SwitchableScheduler(LocalScheduler):
         return await super().query(names, since, job_ids)
 
 
-async def test_unreachable_scheduler_banner(demo_night: DemoNight, live_settings: ConsoleSettings) -> None:
+async def test_unreachable_scheduler_banner(slow_night: DemoNight, live_settings: ConsoleSettings) -> None:
+    # A night whose jobs still run: a finished night asks the scheduler nothing any more, so
+    # it could not notice that the scheduler stopped answering (nor needs to).
+    demo_night = slow_night
     config = demo_night.config
     scheduler = SwitchableScheduler(spool=config.paths.state / "local-scheduler", slots=8)
     app = OsaConsole(
@@ -46,7 +49,7 @@ async def test_unreachable_scheduler_banner(demo_night: DemoNight, live_settings
         on_start=lambda e: e.submit(),
     )
     async with app.run_test(size=(170, 45)) as pilot:
-        await wait_night_done(pilot, app)
+        await wait_for(pilot, lambda: app.reports and app.snapshot and app.snapshot.sequences, 60, "the jobs")
         banner = app.screen.query_one(SchedulerBanner)
         assert not banner.has_class("-shown")
 
