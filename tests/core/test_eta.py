@@ -7,6 +7,7 @@ import datetime as dt
 
 from support.simnight import T0, night, play, snapshot_at
 
+from osa_core.model.records import Sequence
 from osa_core.model.states import JobState
 from osa_core.track.durations import Durations
 from osa_core.track.eta import estimate
@@ -18,7 +19,11 @@ def at(minutes: float) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
 
 
-def uniform(sequences, cal=(2 * MIN, 2 * MIN, 1 * MIN), data=(10 * MIN, 2 * MIN, 3 * MIN, 5 * MIN)):
+def uniform(
+    sequences: list[Sequence],
+    cal: tuple[float, ...] = (2 * MIN, 2 * MIN, 1 * MIN),
+    data: tuple[float, ...] = (10 * MIN, 2 * MIN, 3 * MIN, 5 * MIN),
+) -> dict[tuple[int, int], tuple[float, ...]]:
     return {
         (s.seq, i): cal if s.is_calibration else data
         for s in sequences

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from support.simnight import T0, night, play, snapshot_at
+from support.simnight import T0, PlayedTask, night, play, snapshot_at
 
+from osa_core.model.records import Sequence
 from osa_core.model.states import JobState
 from osa_core.track.signatures import failure_groups, normalise
 
@@ -14,18 +15,20 @@ MIN = 60.0
 SECONDS = (10 * MIN, 2 * MIN, 3 * MIN, 5 * MIN)
 
 
-def failing_night():
+def failing_night() -> tuple[list[Sequence], list[PlayedTask]]:
     """3 runs x 10 subruns; 14 die of memory in R0->DL1 (12 on cp23), 3 miss their DL1 file in
     DL1->DL2 (a different path each), one fails in the datacheck with exit code 1."""
     sequences = night(runs=3, subruns=10)
-    seconds = {
+    seconds: dict[tuple[int, int], tuple[float, ...]] = {
         (s.seq, i): (MIN, MIN, MIN) if s.is_calibration else SECONDS
         for s in sequences
         for i in range(1 if s.is_calibration else s.subruns)
     }
     played = {(p.seq, p.subrun): p for p in play(sequences, seconds, slots=8)}
 
-    def fail(key, upto: int, state: JobState, node: str, code: int = 0, detail: str = "") -> None:
+    def fail(
+        key: tuple[int, int], upto: int, state: JobState, node: str, code: int = 0, detail: str = ""
+    ) -> None:
         p = played[key]
         played[key] = dataclasses.replace(
             p, steps=p.steps[: upto + 1], final=state, exit_code=code, node=node, detail=detail

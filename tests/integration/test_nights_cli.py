@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,12 @@ def nights(night: Night, *args: str, config: Path | None = None, env: dict[str, 
 def nights_json(night: Night, *args: str) -> dict[str, Any]:
     result = nights(night, "--json", *args)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    listing: dict[str, Any] = json.loads(result.stdout)
+    return listing
 
 
 @pytest.fixture
-def night(tmp_path: Path):
+def night(tmp_path: Path) -> Iterator[Night]:
     made = make_night(tmp_path / "night", "local", EXTRA)
     yield made
     made.cli("cancel", check=False)

@@ -129,8 +129,8 @@ def snapshot_at(sequences: list[Sequence], played: list[PlayedTask], now: dt.dat
                     detail,
                 )
             )
-    state = NightState(sequences, tasks, steps)
-    return state.snapshot(
+    tracked = NightState(sequences, tasks, steps)
+    return tracked.snapshot(
         date=dt.date(2020, 1, 27),
         backend="local",
         profile=PROFILE,
