@@ -43,7 +43,7 @@ from osa_core.jobs.history import StepRecord, append_record
 from osa_core.model.config import load_config
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
-from osa_core.scheduler.slurm.commands import parse_sacct
+from osa_core.scheduler.slurm.answers import parse_sacct
 
 T0 = dt.datetime(2020, 1, 28, 8, 0, tzinfo=dt.UTC)
 SLOTS = 500

@@ -532,7 +532,7 @@ class Engine:
 
     # --- end of night ------------------------------------------------------------------------------------
     async def close_night(self, force: bool = False) -> ActionReport:
-        """One round of the closing (osa_core/closer.py): submit due merges, carry finished ones on.
+        """One round of the closing (osa_core/close/closer.py): submit due merges, carry finished ones on.
 
         Never waits for a merge job; ok=False with the list of what is missing when the night is
         not complete (and not ``force``). Call it again to advance; the snapshot's ``closing``

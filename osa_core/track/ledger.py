@@ -60,7 +60,7 @@ _MIGRATIONS: dict[int, str] = {
         message TEXT NOT NULL
     );
     """,
-    # 2: the closing of the night (osa_core/closer.py): one row per data run and its state
+    # 2: the closing of the night (osa_core/close/closer.py): one row per data run and its state
     2: """
     CREATE TABLE closing_runs (
         run INTEGER PRIMARY KEY, seq INTEGER NOT NULL, subruns INTEGER NOT NULL, state TEXT NOT NULL,

@@ -19,12 +19,9 @@ from osa_core.model.arrays import expand_indices, index_spec
 from osa_core.model.errors import SchedulerError
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
+from osa_core.scheduler.slurm.answers import parse_sacct, parse_sacct_json, parse_sbatch, parse_squeue_reasons
 from osa_core.scheduler.slurm.commands import (
     SACCT_FORMAT,
-    parse_sacct,
-    parse_sacct_json,
-    parse_sbatch,
-    parse_squeue_reasons,
     sacct_argv,
     sbatch_argv,
     scancel_argv,

@@ -1,7 +1,7 @@
 """Closing real nights, as cron and the shifter do: the CLI as processes, the merges as jobs on
 the real single-node SLURM and on the embedded local backend (the same assertions for both).
 
-Crashes are real: ``OSA_FAULT_KILL_AT=POINT:N`` (osa_core/faults.py) makes the closer SIGKILL
+Crashes are real: ``OSA_FAULT_KILL_AT=POINT:N`` (osa_core/model/faults.py) makes the closer SIGKILL
 itself the Nth time it reaches POINT; only the timing is chosen.
 """
 

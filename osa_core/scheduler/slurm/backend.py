@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from osa_core.model.errors import SchedulerError, SchedulerUnreachable
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
+from osa_core.scheduler.slurm import answers
 from osa_core.scheduler.slurm import commands as cmd
 
 # stderr fragments that mean "the daemon is not there", as opposed to "it refused the request".
@@ -135,7 +136,7 @@ class SlurmScheduler(Scheduler):
         out = await self._run(
             argv, stdin=request.script.encode() if inline else None, utc=False, env=dict(request.env)
         )
-        return cmd.parse_sbatch(out)
+        return answers.parse_sbatch(out)
 
     async def query(
         self, names: Sequence[str], since: dt.datetime, job_ids: Sequence[str] = ()
@@ -146,7 +147,7 @@ class SlurmScheduler(Scheduler):
         yet show too (see the module docstring). States, exit codes and times come from the
         accounting database; a pending task's ``reason`` may be stale (see pending_reasons).
         """
-        tasks = cmd.parse_sacct(await self._run(cmd.sacct_argv(names, since, job_ids)), self._parsed)
+        tasks = answers.parse_sacct(await self._run(cmd.sacct_argv(names, since, job_ids)), self._parsed)
         if any(t.state is JobState.PENDING for t in tasks):
             tasks = await self._live_pending(tasks)
         return tasks
@@ -161,7 +162,7 @@ class SlurmScheduler(Scheduler):
         """
         jobs = sorted({t.job_id for t in tasks if t.state is JobState.PENDING})
         try:
-            live = cmd.parse_squeue_tasks(await self._run(cmd.squeue_tasks_argv(jobs)))
+            live = answers.parse_squeue_tasks(await self._run(cmd.squeue_tasks_argv(jobs)))
         except SchedulerUnreachable:
             raise
         except SchedulerError as exc:
@@ -214,7 +215,7 @@ class SlurmScheduler(Scheduler):
             if "invalid job id" in exc.message.lower():
                 return {}
             raise
-        return cmd.parse_squeue_reasons(out)
+        return answers.parse_squeue_reasons(out)
 
     async def ping(self) -> None:
         """Raise SchedulerUnreachable unless slurmctld answers (one ``scontrol ping``)."""

@@ -23,7 +23,7 @@ from osa_core.model.arrays import expand_indices, index_spec
 from osa_core.model.errors import SchedulerError
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
-from osa_core.scheduler.slurm import commands as cmd
+from osa_core.scheduler.slurm import answers
 
 T = TypeVar("T")
 
@@ -107,7 +107,7 @@ class PyslurmScheduler(Scheduler):
 
     @staticmethod
     def _tasks(job: Any) -> list[TaskInfo]:
-        state = cmd.parse_state(str(job.state))
+        state = answers.parse_state(str(job.state))
         master = str(job.array_id or job.id)
         waiting = job.array_tasks_waiting if job.array_task_id is None else None
         indices: list[int | None]
