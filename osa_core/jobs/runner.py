@@ -96,7 +96,7 @@ def run_steps(steps: Sequence[StepCommand], history: Path, who: TaskIdentity) ->
         )
 
     for step in steps:
-        if step.name in finished and all(p.exists() for p in step.outputs):
+        if step.skip_when_done and step.name in finished and all(p.exists() for p in step.outputs):
             print(f"[osa] {step.name}: done by an earlier attempt, skipped", flush=True)
             record("skip", step.name, 0, detail="done by an earlier attempt")
             continue
@@ -135,11 +135,11 @@ def run_steps(steps: Sequence[StepCommand], history: Path, who: TaskIdentity) ->
 def _run_one(step: StepCommand, current: list[subprocess.Popen[bytes]]) -> tuple[int, list[str]]:
     print(f"[osa] {step.name}: {' '.join(step.argv)}", flush=True)
     env = {**os.environ, **dict(step.env)}
-    # The job may run a venv's python without its bin/ on PATH (cron, CI): the executables of
-    # the same installation (lstchain's among them) live next to it.
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in env.get("PATH", "").split(os.pathsep):
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    # The job may run a venv's python without its bin/ on PATH (cron, CI): profiles name the
+    # directories their executables live in (the job's own bin/, where lstchain's are).
+    for bindir in reversed(step.path_prepend):
+        if bindir not in env.get("PATH", "").split(os.pathsep):
+            env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     try:
         proc = subprocess.Popen(

@@ -7,6 +7,7 @@ Profiles are pure: they build argument lists and name outputs; the job-side runn
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,10 @@ class StepCommand:
     env: tuple[tuple[str, str], ...] = ()
     note: str = ""
     """Said in the job log before the step runs (e.g. "external calibration file used")."""
+    skip_when_done: bool = True
+    """A rerun may skip the step when an earlier attempt finished it and its outputs exist."""
+    path_prepend: tuple[str, ...] = ()
+    """Directories put first on PATH for the step (the job's own ``bin/``: lstchain's executables)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class Profile(abc.ABC):
     simulation: bool = False
     calibration_step_names: tuple[str, ...] = ()
     subrun_step_names: tuple[str, ...] = ()
+    merge_step_names: tuple[str, ...] = ()
     step_labels: dict[str, str] = {}
 
     def __init__(self, config: Config):
@@ -89,3 +95,7 @@ class Profile(abc.ABC):
     @abc.abstractmethod
     def subrun_steps(self, ctx: SubrunContext) -> list[StepCommand]:
         """One data subrun's steps, in order."""
+
+    def merge_steps(self, layout: NightLayout, run: int, subruns: Sequence[int]) -> list[StepCommand]:
+        """A closed run's run-wise steps (none: the closer merges by itself)."""
+        return []

@@ -1,17 +1,35 @@
-"""The configured profile, imported only when it is chosen (lstchain's only when a step runs)."""
+"""Pipeline profiles: which profile file a configuration runs, read and checked.
+
+``pipeline.profile = "lstchain"`` runs ``profiles/lstchain.toml``: the one beside the
+configuration file (``cfg/profiles/`` for ``cfg/osa.toml``: a site's own chain) if there is one,
+else the one shipped with osa-core. The engine and the job side read the same configuration
+file, so they run the same profile file.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 from osa_core.model.config import Config
-from osa_core.pipeline.base import Profile
+from osa_core.pipeline.fileprofile import FileProfile, load_spec
 
 
-def get_profile(config: Config) -> Profile:
+def profile_path(config: Config) -> Path:
+    """The profile file this configuration runs."""
+    name = f"{config.pipeline.profile}.toml"
+    if config.source is not None:
+        beside = config.source.parent / "profiles" / name
+        if beside.is_file():
+            return beside
+    return shipped_profile(config.pipeline.profile)
+
+
+def shipped_profile(name: str) -> Path:
+    """A profile file shipped with osa-core (``cfg/profiles/`` of the source tree)."""
+    return Path(str(resources.files("osa_core.pipeline").joinpath("profiles", f"{name}.toml")))
+
+
+def get_profile(config: Config) -> FileProfile:
     """The configured profile; lstchain itself is never imported here (only its executables run)."""
-    if config.pipeline.profile == "lstchain":
-        from osa_core.pipeline.lstchain import LstchainProfile
-
-        return LstchainProfile(config)
-    from osa_core.pipeline.simulate import SimulateProfile
-
-    return SimulateProfile(config)
+    return FileProfile(config, load_spec(profile_path(config)))

@@ -1,0 +1,100 @@
+"""The named hooks a profile file may refer to: what must stay code, kept small.
+
+- *settings* (``settings = "lstchain"``): the placeholders a profile takes from its config
+  section, and the per-step overrides of executables and extra arguments;
+- *prepare* (``[night] prepare = "lstchain_setup_files"``): files written once per night
+  before submitting (lstchain's JSON configs need lstchain itself to write them).
+
+A file naming a hook that is not here is refused when read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from osa_core.model.config import Config
+from osa_core.model.layout import NightLayout
+from osa_core.pipeline.spec import Level
+from osa_core.pipeline.template import Value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a profile's configurable values come from."""
+
+    names: frozenset[str] = frozenset()
+    """Placeholders given at every level (from the config)."""
+    step_names: frozenset[str] = frozenset()
+    """Placeholders given per step (they may depend on the step, run and attempt)."""
+    values: Callable[[Config], dict[str, Value]] = field(default=lambda config: {})
+    step_values: Callable[[Config, Level, str, Mapping[str, Value]], dict[str, Value]] = field(
+        default=lambda config, level, step, values: {}
+    )
+    executables: Callable[[Config], Mapping[str, str]] = field(default=lambda config: {})
+    extra_args: Callable[[Config], Mapping[str, list[str]]] = field(default=lambda config: {})
+
+
+def _lstchain_values(config: Config) -> dict[str, Value]:
+    lst = config.pipeline.lstchain
+    return {
+        "lstchain_config_file": lst.config,
+        "models": lst.models,
+        "pointing": lst.pointing,
+        "run_summary_dir": lst.run_summary_dir,
+        "max_events": lst.max_events if lst.max_events > 0 else None,
+    }
+
+
+def _simulate_step_values(
+    config: Config, level: Level, step: str, values: Mapping[str, Value]
+) -> dict[str, Value]:
+    from osa_core.pipeline.simulate import simulated_events
+
+    sim = config.pipeline.simulate
+    run = int(values["run"])  # type: ignore[arg-type]
+    subrun = int(values["subrun"]) if level is Level.SUBRUN else None  # type: ignore[arg-type]
+    attempt = int(values["attempt"])  # type: ignore[arg-type]
+    out: dict[str, Value] = {
+        "seconds": str(sim.step_seconds.get(step, sim.default_seconds)),
+        "events": str(simulated_events(run, subrun or 0)),
+        "fail_exit_code": None,
+        "fail_allocate_mb": None,
+    }
+    for failure in sim.failures:
+        if (
+            failure.run == run
+            and failure.step == step
+            and (failure.subrun is None or failure.subrun == subrun)
+            and attempt in failure.attempts
+        ):
+            out["fail_exit_code"] = str(failure.exit_code)
+            out["fail_allocate_mb"] = str(failure.allocate_mb) if failure.allocate_mb else None
+            break
+    return out
+
+
+SETTINGS: dict[str, Settings] = {
+    "none": Settings(),
+    "lstchain": Settings(
+        names=frozenset({"lstchain_config_file", "models", "pointing", "run_summary_dir", "max_events"}),
+        values=_lstchain_values,
+        executables=lambda config: config.pipeline.lstchain.executables,
+        extra_args=lambda config: config.pipeline.lstchain.extra_args,
+    ),
+    "simulate": Settings(
+        step_names=frozenset({"seconds", "events", "fail_exit_code", "fail_allocate_mb"}),
+        step_values=_simulate_step_values,
+    ),
+}
+
+
+def _lstchain_setup_files(config: Config, layout: NightLayout) -> None:
+    from osa_core.pipeline.lstchain import write_setup_files  # lazy: it imports lstchain to write
+
+    write_setup_files(config, layout)
+
+
+PREPARE: dict[str, Callable[[Config, NightLayout], None]] = {
+    "lstchain_setup_files": _lstchain_setup_files,
+}
