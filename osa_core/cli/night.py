@@ -33,7 +33,9 @@ def _subruns(text: str) -> list[int]:
 
 
 def add_night_commands(sub: Any, night_command: NightCommand) -> None:
-    p = sub.add_parser("plan", help="plan a night file into sequences (no I/O beyond reading it)")
+    p = sub.add_parser(
+        "plan", help="plan a night file into sequences and show the stages its profile runs (reads only)"
+    )
     p.add_argument("file", type=Path, help="NightSummary text or RunSummary ECSV")
     p.add_argument(
         "--date", type=parse_date, help="the night's date (default: from the file name or its runs)"
@@ -74,17 +76,29 @@ def add_night_commands(sub: Any, night_command: NightCommand) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from osa_core.model.config import load_config
+    from osa_core.model.layout import NightLayout
+    from osa_core.pipeline.factory import get_profile
+    from osa_core.pipeline.stages import night_stages
     from osa_core.plan.planner import plan_file
 
     plan = plan_file(args.file, explicit_date=args.date)
+    config = load_config(args.config)
+    profile = get_profile(config)  # a bad profile file is a one-line error here, before any submission
+    stages = night_stages(profile, NightLayout(config, plan.date), plan)
     if args.json:
-        print(json.dumps(plan.to_json(), indent=2))
+        out = plan.to_json()
+        out["profile"] = {"name": profile.name, "file": str(profile.spec.path)}
+        out["stages"] = [stage.to_json() for stage in stages]
+        print(json.dumps(out, indent=2))
         return 0
     from rich.console import Console
 
-    from osa_core.cli.plan_table import plan_table
+    from osa_core.cli.plan_table import plan_table, stages_table
 
-    Console().print(plan_table(plan))
+    console = Console()
+    console.print(plan_table(plan))
+    console.print(stages_table(profile.name, profile.spec.path, stages))
     return 0
 
 

@@ -5,12 +5,19 @@ Only Rich: the console has its own widgets, and ``osa_core`` never imports Textu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from osa_core.model.records import Plan
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from osa_core.pipeline.stages import Stage
 
 
 def plan_table(plan: Plan) -> Group:
@@ -66,3 +73,21 @@ def problems_list(plan: Plan) -> RenderableType:
     lines: list[RenderableType] = [Text("Problems", style="bold red")]
     lines.extend(Text(f"  - {problem}", style="red") for problem in plan.problems)
     return Group(*lines)
+
+
+def stages_table(profile: str, path: Path, stages: list[Stage]) -> RenderableType:
+    """The steps each level of the night runs, from the profile file, and what it leaves out."""
+    from osa_core.pipeline.stages import LEVEL_TITLES
+
+    table = Table(title=f"Stages: profile {profile} ({path})", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("Level")
+    table.add_column("Steps, in order")
+    table.add_column("Notes")
+    for stage in stages:
+        steps = " → ".join(f"{s.label} [dim]({s.executable.rsplit('/', 1)[-1]})[/dim]" for s in stage.steps)
+        notes = [f"left out: {name} ({why})" for name, why in stage.left_out]
+        notes += list(stage.resources)
+        if stage.problem:
+            notes.append(f"[red]PROBLEM: {stage.problem}[/red]")
+        table.add_row(LEVEL_TITLES[stage.level], steps or "none", "\n".join(notes))
+    return table

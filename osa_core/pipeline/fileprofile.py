@@ -69,6 +69,13 @@ class FileProfile(Profile):
         """The closer's run-wise steps; ``subruns`` are the subruns whose files are inputs."""
         return self._build(Level.RUN, layout, run_values(layout, run, subruns))
 
+    def explain(
+        self, level: Level, layout: NightLayout, given: dict[str, Value]
+    ) -> tuple[list[StepCommand], list[tuple[str, str]]]:
+        """The steps a task of this level runs, and those its conditions leave out (with why)."""
+        skipped: list[tuple[str, str]] = []
+        return self._build(level, layout, given, skipped), skipped
+
     def executable(self, step: str) -> str:
         """The configured executable of a step, or the file's (its variants are chosen by its name)."""
         for level in self.spec.levels.values():
@@ -78,7 +85,13 @@ class FileProfile(Profile):
         raise KeyError(step)
 
     # --- building -------------------------------------------------------------------------------
-    def _build(self, level: Level, layout: NightLayout, given: dict[str, Value]) -> list[StepCommand]:
+    def _build(
+        self,
+        level: Level,
+        layout: NightLayout,
+        given: dict[str, Value],
+        skipped: list[tuple[str, str]] | None = None,
+    ) -> list[StepCommand]:
         values = {**night_values(layout), **self._settings.values(self.config), **given}
         lspec = self.spec.level(level)
         base = with_derived(values, self.spec.placeholders)
@@ -95,6 +108,10 @@ class FileProfile(Profile):
                 with_derived(step_values, self.spec.placeholders) if step_values is not values else base
             )
             if not self._wanted(step.condition, resolved, ()):
+                if skipped is not None:
+                    cond = step.condition
+                    skipped.append((step.name, f"no {{{cond.when}}}" if cond.when and not defined(
+                        resolved, cond.when) else f"{{{cond.unless}}} is set"))  # fmt: skip
                 continue
             for name, message in step.requires:
                 if not defined(resolved, name):

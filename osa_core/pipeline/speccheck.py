@@ -5,6 +5,7 @@ Pure. Each problem is one :class:`ConfigError` naming the file, the step and its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from osa_core.model.errors import ConfigError
@@ -16,6 +17,16 @@ from osa_core.pipeline.template import list_word, names_in
 Fail = Callable[[str, int | None], ConfigError]
 LineOf = Callable[..., int | None]
 LIST_NAMES = frozenset({"subrun_dl1", "subrun_dl2", "subrun_muons", "subrun_datacheck"})
+# The engine's placeholders that name one file a step reads or writes: a step naming one in its
+# argv must list it as an input or an output, or the runner can neither check it before the step
+# starts nor remove a stale one before a rerun.
+FILES = frozenset(
+    {
+        "raw", "drs4_raw", "pedcal_raw", "dl1", "dl2", "muons", "datacheck", "drs4", "charge", "time",
+        "parent_drs4", "parent_charge", "parent_time",
+    }
+)  # fmt: skip
+OPTION = re.compile(r"\A--?[A-Za-z0-9_.-]+=")
 
 
 def _words(items: Iterable[Item]) -> list[str]:
@@ -90,7 +101,13 @@ def _check_step(step: StepSpec, known: set[str], level: Level, fail: Fail) -> No
     names = [step.condition.when, step.condition.unless]
     names += [n for n, _ in step.requires]
     forms = [(step.argv, step.inputs, step.outputs, step.note)]
-    forms += [(v.argv or (), v.inputs or (), v.outputs or (), v.note or "") for _, v in step.variants]
+    for _, v in step.variants:  # a variant keeps what it does not replace
+        forms.append((
+            step.argv if v.argv is None else v.argv,
+            step.inputs if v.inputs is None else v.inputs,
+            step.outputs if v.outputs is None else v.outputs,
+            step.note if v.note is None else v.note,
+        ))  # fmt: skip
     for argv, inputs, outputs, note in forms:
         if any(isinstance(i, Group) and i.condition.unless_argv for i in argv):
             raise fail(
@@ -99,6 +116,16 @@ def _check_step(step: StepSpec, known: set[str], level: Level, fail: Fail) -> No
         names += _conditions(argv) + _conditions(inputs) + _conditions(outputs)
         _check_words(where, [step.executable, *_words(argv), note], known, level, fail, step.line, argv=True)
         _check_words(where, _words(inputs) + _words(outputs), known, level, fail, step.line, argv=False)
+        declared = set(_words(inputs)) | set(_words(outputs))
+        for word in _words(argv):
+            value = OPTION.sub("", word)
+            name = list_word(value)
+            if name in FILES and value not in declared:
+                raise fail(
+                    f"{where}: its argv names {value} but neither its inputs nor its outputs do "
+                    "(the runner checks inputs before a step and removes stale outputs before a rerun)",
+                    step.line,
+                )
     for name in names:
         if name and name not in known:
             raise fail(

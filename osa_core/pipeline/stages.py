@@ -1,0 +1,118 @@
+"""What a night will run, level by level, from its profile file: what ``osa-core plan`` shows.
+
+Pure: the steps are built for the plan's first calibration pair, first data subrun and a closed
+run of that data run, exactly as the jobs and the closer will build them (conditions included),
+without running or reading anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from osa_core.model.errors import OsaError
+from osa_core.model.layout import NightLayout
+from osa_core.model.records import Plan
+from osa_core.model.resources import memory_mb, walltime_seconds
+from osa_core.pipeline.base import CalibrationContext, SubrunContext
+from osa_core.pipeline.fileprofile import FileProfile
+from osa_core.pipeline.placeholders import calibration_values, run_values, subrun_values
+from osa_core.pipeline.spec import Level
+from osa_core.pipeline.template import Value
+
+LEVEL_TITLES = {
+    Level.NIGHT: "per night",
+    Level.CALIBRATION: "per calibration",
+    Level.SUBRUN: "per subrun",
+    Level.RUN: "per run (closing)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StageStep:
+    name: str
+    label: str
+    executable: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    level: Level
+    steps: tuple[StageStep, ...]
+    left_out: tuple[tuple[str, str], ...] = ()
+    """(step, why) for the steps the configuration leaves out."""
+    problem: str = ""
+    """Why a task of this level cannot be built as configured (it would fail at submission)."""
+    resources: tuple[str, ...] = ()
+    """What the profile needs against what the configuration gives, e.g. ``memory >= 4G (8G)``."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "level": self.level.value,
+            "steps": [{"name": s.name, "label": s.label, "executable": s.executable} for s in self.steps],
+            "left_out": [{"name": n, "why": w} for n, w in self.left_out],
+            "problem": self.problem,
+            "resources": list(self.resources),
+        }
+
+
+def night_stages(profile: FileProfile, layout: NightLayout, plan: Plan) -> list[Stage]:
+    """The stages of the profile, built for this night's plan (a level the plan never reaches is shown
+    from its definition)."""
+    spec = profile.spec
+    stages: list[Stage] = []
+    prepare = spec.level(Level.NIGHT).prepare
+    if prepare:
+        stages.append(Stage(Level.NIGHT, (StageStep("prepare", "Prepare", prepare),)))
+    calibration = next((s for s in plan.sequences if s.is_calibration), None)
+    data = next((s for s in plan.sequences if not s.is_calibration), None)
+    parent = plan.by_seq(data.parent) if data is not None and data.parent is not None else None
+    products = None
+    if parent is not None and parent.drs4_run is not None:
+        products = profile.calibration_products(layout, parent.drs4_run, parent.run)
+    contexts: dict[Level, dict[str, Value]] = {}
+    if calibration is not None and calibration.drs4_run is not None:
+        cal_products = profile.calibration_products(layout, calibration.drs4_run, calibration.run)
+        contexts[Level.CALIBRATION] = calibration_values(
+            CalibrationContext(layout, calibration.drs4_run, calibration.run, 1, cal_products)
+        )
+    if data is not None:
+        contexts[Level.SUBRUN] = subrun_values(SubrunContext(layout, data.run, 0, 1, products))
+        contexts[Level.RUN] = run_values(layout, data.run, range(data.subruns))
+    for level in (Level.CALIBRATION, Level.SUBRUN, Level.RUN):
+        lspec = spec.level(level)
+        if not lspec.steps:
+            continue
+        resources = _resources(profile, level)
+        if level not in contexts:
+            steps = tuple(StageStep(s.name, s.label, s.executable) for s in lspec.steps)
+            stages.append(Stage(level, steps, resources=resources))
+            continue
+        try:
+            built, left_out = profile.explain(level, layout, contexts[level])
+        except OsaError as exc:
+            steps = tuple(StageStep(s.name, s.label, s.executable) for s in lspec.steps)
+            stages.append(Stage(level, steps, problem=exc.message, resources=resources))
+            continue
+        labels = profile.step_labels
+        steps = tuple(StageStep(c.name, labels.get(c.name, c.name), c.argv[0]) for c in built)
+        stages.append(Stage(level, steps, tuple(left_out), resources=resources))
+    return stages
+
+
+def _resources(profile: FileProfile, level: Level) -> tuple[str, ...]:
+    """The profile's least needs against the configured requests; a shortfall is said."""
+    need = profile.spec.level(level).resources
+    sched = profile.config.scheduler
+    calibration = level is Level.CALIBRATION
+    given = {
+        "memory": sched.calibration_memory if calibration else sched.memory,
+        "walltime": sched.calibration_walltime if calibration else sched.walltime,
+    }
+    out = []
+    for key, parse in (("memory", memory_mb), ("walltime", walltime_seconds)):
+        wanted = getattr(need, key)
+        if wanted is None or level is Level.RUN:  # merges run with the closer's own requests
+            continue
+        short = parse(given[key]) < parse(wanted)
+        out.append(f"{key} >= {wanted} (configured {given[key]}{', TOO LOW' if short else ''})")
+    return tuple(out)
