@@ -79,17 +79,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from osa_core.model.config import load_config
     from osa_core.model.layout import NightLayout
     from osa_core.pipeline.factory import get_profile
-    from osa_core.pipeline.stages import night_stages
+    from osa_core.pipeline.stages import night_stages, run_problems
     from osa_core.plan.planner import plan_file
 
     plan = plan_file(args.file, explicit_date=args.date)
     config = load_config(args.config)
     profile = get_profile(config)  # a bad profile file is a one-line error here, before any submission
-    stages = night_stages(profile, NightLayout(config, plan.date), plan)
+    layout = NightLayout(config, plan.date)
+    stages = night_stages(profile, layout, plan)
+    problems = run_problems(profile, layout, plan)
     if args.json:
         out = plan.to_json()
         out["profile"] = {"name": profile.name, "file": str(profile.spec.path)}
         out["stages"] = [stage.to_json() for stage in stages]
+        out["run_problems"] = problems
         print(json.dumps(out, indent=2))
         return 0
     from rich.console import Console
@@ -99,6 +102,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     console = Console()
     console.print(plan_table(plan))
     console.print(stages_table(profile.name, profile.spec.path, stages))
+    from rich.text import Text
+
+    for problem in problems:
+        console.print(Text(f"  - {problem}", style="red"))
     return 0
 
 

@@ -101,7 +101,7 @@ class FileProfile(Profile):
         steps: list[StepCommand] = []
         for step in lspec.steps:
             step_values = values
-            if self._settings.step_names:
+            if self._settings.step_values is not None:
                 extra = self._settings.step_values(self.config, level, step.name, values)
                 step_values = {**values, **extra}
             resolved = (

@@ -1,7 +1,8 @@
 """The named hooks a profile file may refer to: what must stay code, kept small.
 
 - *settings* (``settings = "lstchain"``): the placeholders a profile takes from its config
-  section, and the per-step overrides of executables and extra arguments;
+  section (for lstchain, ``{models}`` per run when it is a model tree: the declination line of
+  :mod:`osa_core.pipeline.rfmodels`), and the per-step overrides of executables and extra arguments;
 - *prepare* (``[night] prepare = "lstchain_setup_files"``): files written once per night
   before submitting (lstchain's JSON configs need lstchain itself to write them).
 
@@ -10,11 +11,15 @@ A file naming a hook that is not here is refused when read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from osa_core.model.config import Config
+from osa_core.model.errors import PlanError
 from osa_core.model.layout import NightLayout
+from osa_core.pipeline.rfmodels import DecLine, choose_dec_line, dec_lines, read_pointing_declinations
 from osa_core.pipeline.spec import Level
 from osa_core.pipeline.template import Value
 
@@ -28,9 +33,8 @@ class Settings:
     step_names: frozenset[str] = frozenset()
     """Placeholders given per step (they may depend on the step, run and attempt)."""
     values: Callable[[Config], dict[str, Value]] = field(default=lambda config: {})
-    step_values: Callable[[Config, Level, str, Mapping[str, Value]], dict[str, Value]] = field(
-        default=lambda config, level, step, values: {}
-    )
+    step_values: Callable[[Config, Level, str, Mapping[str, Value]], dict[str, Value]] | None = None
+    """Placeholders that depend on the step or the run (called for every step built)."""
     executables: Callable[[Config], Mapping[str, str]] = field(default=lambda config: {})
     extra_args: Callable[[Config], Mapping[str, list[str]]] = field(default=lambda config: {})
 
@@ -44,6 +48,57 @@ def _lstchain_values(config: Config) -> dict[str, Value]:
         "run_summary_dir": lst.run_summary_dir,
         "max_events": lst.max_events if lst.max_events > 0 else None,
     }
+
+
+def run_catalogue(config: Config, night: str) -> Path | None:
+    """Where a night's run catalogue is: ``RunCatalog/`` beside ``run_summary_dir``, as at LST-1."""
+    directory = config.pipeline.lstchain.run_summary_dir
+    return None if directory is None else directory.parent / "RunCatalog" / f"RunCatalog_{night}.ecsv"
+
+
+def _lstchain_step_values(
+    config: Config, level: Level, step: str, values: Mapping[str, Value]
+) -> dict[str, Value]:
+    """``{models}`` per run: a model tree's declination line nearest the run's pointing."""
+    models = config.pipeline.lstchain.models
+    if models is None or level not in (Level.SUBRUN, Level.RUN):
+        return {}
+    lines = _cached_lines(models)
+    if not lines:
+        return {}  # a directory of models, used as it is
+    run = int(values["run"])  # type: ignore[arg-type]
+    catalogue = run_catalogue(config, str(values["night"]))
+    if catalogue is None:
+        raise PlanError(
+            f"run {run}: pipeline.lstchain.models is a model tree; choosing its declination line needs "
+            "the run's pointing from the run catalogue, read from RunCatalog/ beside "
+            "pipeline.lstchain.run_summary_dir, which is not set"
+        )
+    pointing = _cached_pointing(catalogue).get(run)
+    if pointing is None and not catalogue.exists():
+        raise PlanError(
+            f"run {run}: pipeline.lstchain.models is a model tree; choosing its declination line "
+            f"needs the run's pointing from the run catalogue {catalogue}, which does not exist"
+        )
+    return {"models": models / choose_dec_line(run, pointing, lines).name}
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_lines(tree: Path) -> tuple[DecLine, ...]:
+    return dec_lines(tree)
+
+
+def _cached_pointing(path: Path) -> dict[int, float]:
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _read_pointing(path, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_pointing(path: Path, stamp: int) -> dict[int, float]:
+    return read_pointing_declinations(path)
 
 
 def _simulate_step_values(
@@ -79,6 +134,7 @@ SETTINGS: dict[str, Settings] = {
     "lstchain": Settings(
         names=frozenset({"lstchain_config_file", "models", "pointing", "run_summary_dir", "max_events"}),
         values=_lstchain_values,
+        step_values=_lstchain_step_values,
         executables=lambda config: config.pipeline.lstchain.executables,
         extra_args=lambda config: config.pipeline.lstchain.extra_args,
     ),

@@ -116,3 +116,23 @@ def _resources(profile: FileProfile, level: Level) -> tuple[str, ...]:
         short = parse(given[key]) < parse(wanted)
         out.append(f"{key} >= {wanted} (configured {given[key]}{', TOO LOW' if short else ''})")
     return tuple(out)
+
+
+def run_problems(profile: FileProfile, layout: NightLayout, plan: Plan) -> list[str]:
+    """Per data run, why its subruns or its closing could not be built (e.g. no pointing for its models).
+
+    Each data run's first subrun and its run-wise steps are built as the job side and the closer
+    will build them; a run's problem is said once, before anything is submitted.
+    """
+    problems: list[str] = []
+    for seq in plan.data:
+        parent = plan.by_seq(seq.parent) if seq.parent is not None else None
+        products = None
+        if parent is not None and parent.drs4_run is not None:
+            products = profile.calibration_products(layout, parent.drs4_run, parent.run)
+        try:
+            profile.subrun_steps(SubrunContext(layout, seq.run, 0, 1, products))
+            profile.merge_steps(layout, seq.run, range(seq.subruns))
+        except OsaError as exc:
+            problems.append(exc.message)
+    return problems
