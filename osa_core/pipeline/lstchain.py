@@ -29,17 +29,12 @@ def standard_config_path(layout: NightLayout) -> Path:
 
 
 def camera_calibration_config_path(layout: NightLayout) -> Path:
-    """lstchain's onsite camera-calibration config, read by the time and charge calibration tools."""
+    """lstchain's onsite camera-calibration config, read by the time and charge calibration tools.
+
+    These two paths are also the profile file's ``{lstchain_config}`` (when ``pipeline.lstchain.config``
+    is not set) and ``{camera_calibration_config}``: the golden test keeps them equal.
+    """
     return layout.calibration_dir / "onsite_camera_calibration_param.json"
-
-
-def lstchain_config_path(config: Config, layout: NightLayout) -> Path:
-    return config.pipeline.lstchain.config or standard_config_path(layout)
-
-
-def run_summary_path(config: Config, layout: NightLayout) -> Path | None:
-    directory = config.pipeline.lstchain.run_summary_dir
-    return None if directory is None else directory / f"RunSummary_{layout.night}.ecsv"
 
 
 class LstchainProfile(FileProfile):
