@@ -2,7 +2,8 @@
 
 It runs inside the batch job, imports nothing heavy (lstchain runs as processes), and writes
 only to the task's history file and its own stdout/stderr (the job log). A rerun skips the
-steps an earlier attempt finished whose outputs still exist. Its exit code is the failed step's.
+steps an earlier attempt finished whose outputs still exist, unless the profile file says a step
+must run again (``skip_when_done = false``). Its exit code is the failed step's.
 """
 
 from __future__ import annotations
