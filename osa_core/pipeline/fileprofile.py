@@ -97,7 +97,7 @@ class FileProfile(Profile):
         base = with_derived(values, self.spec.placeholders)
         for name, message in lspec.requires:
             if not defined(base, name):
-                raise PlanError(self._text(message, base, "requires"))
+                raise PlanError(self._text(message, base))
         steps: list[StepCommand] = []
         for step in lspec.steps:
             step_values = values
@@ -115,7 +115,7 @@ class FileProfile(Profile):
                 continue
             for name, message in step.requires:
                 if not defined(resolved, name):
-                    raise ConfigError(self._text(message, resolved, step.name), path=self.config.source)
+                    raise ConfigError(self._text(message, resolved), path=self.config.source)
             steps.append(self._command(step, resolved))
         if steps and lspec.first_note:
             note = expand(lspec.first_note, base)
@@ -197,5 +197,7 @@ class FileProfile(Profile):
                 out.extend(paths)
         return tuple(out)
 
-    def _text(self, message: str, values: Mapping[str, Value], where: str) -> str:
+    @staticmethod
+    def _text(message: str, values: Mapping[str, Value]) -> str:
+        """A requirement's message with what it names filled in (as written if it names the missing)."""
         return expand(message, values) or message
