@@ -101,11 +101,18 @@ def _read_pointing(path: Path, stamp: int) -> dict[int, float]:
     return read_pointing_declinations(path)
 
 
+# Placeholder event counts: deterministic per (run, subrun) so merges can be checked.
+EVENTS_BASE = 1000
+
+
+def simulated_events(run: int, subrun: int) -> int:
+    """The events a simulated step's placeholder says it holds (the closer's merge adds them up)."""
+    return EVENTS_BASE + (run * 7 + subrun * 13) % 500
+
+
 def _simulate_step_values(
     config: Config, level: Level, step: str, values: Mapping[str, Value]
 ) -> dict[str, Value]:
-    from osa_core.pipeline.simulate import simulated_events
-
     sim = config.pipeline.simulate
     run = int(values["run"])  # type: ignore[arg-type]
     subrun = int(values["subrun"]) if level is Level.SUBRUN else None  # type: ignore[arg-type]
@@ -146,7 +153,7 @@ SETTINGS: dict[str, Settings] = {
 
 
 def _lstchain_setup_files(config: Config, layout: NightLayout) -> None:
-    from osa_core.pipeline.lstchain import write_setup_files  # lazy: it imports lstchain to write
+    from osa_core.pipeline.lstchain_setup import write_setup_files  # lazy: it imports lstchain to write
 
     write_setup_files(config, layout)
 

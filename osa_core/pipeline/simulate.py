@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from osa_core.model.config import Config
 from osa_core.pipeline.fileprofile import FileProfile, load_spec
+from osa_core.pipeline.hooks import EVENTS_BASE, simulated_events
 
-# Placeholder event counts: deterministic per (run, subrun) so merges can be checked.
-EVENTS_BASE = 1000
-
-
-def simulated_events(run: int, subrun: int) -> int:
-    return EVENTS_BASE + (run * 7 + subrun * 13) % 500
+__all__ = ["EVENTS_BASE", "SimulateProfile", "simulated_events"]
 
 
 class SimulateProfile(FileProfile):
