@@ -78,13 +78,13 @@ def add_night_commands(sub: Any, night_command: NightCommand) -> None:
 def cmd_plan(args: argparse.Namespace) -> int:
     from osa_core.model.config import load_config
     from osa_core.model.layout import NightLayout
-    from osa_core.pipeline.factory import get_profile
+    from osa_core.pipeline.factory import get_file_profile
     from osa_core.pipeline.stages import night_stages, run_problems
     from osa_core.plan.planner import plan_file
 
     plan = plan_file(args.file, explicit_date=args.date)
     config = load_config(args.config)
-    profile = get_profile(config)  # a bad profile file is a one-line error here, before any submission
+    profile = get_file_profile(config)  # a bad profile file is a one-line error here, before submission
     layout = NightLayout(config, plan.date)
     stages = night_stages(profile, layout, plan)
     problems = run_problems(profile, layout, plan)

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from osa_core.model.config import Config
+from osa_core.pipeline.base import Profile
 from osa_core.pipeline.fileprofile import FileProfile, load_spec
 
 
@@ -30,6 +31,11 @@ def shipped_profile(name: str) -> Path:
     return Path(str(resources.files("osa_core.pipeline").joinpath("profiles", f"{name}.toml")))
 
 
-def get_profile(config: Config) -> FileProfile:
+def get_profile(config: Config) -> Profile:
     """The configured profile; lstchain itself is never imported here (only its executables run)."""
+    return get_file_profile(config)
+
+
+def get_file_profile(config: Config) -> FileProfile:
+    """The configured profile with its file's description (levels, resources), for ``plan``."""
     return FileProfile(config, load_spec(profile_path(config)))

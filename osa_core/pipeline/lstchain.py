@@ -46,6 +46,6 @@ class LstchainProfile(FileProfile):
 
 def merge_steps(layout: NightLayout, run: int, subruns: Sequence[int]) -> list[StepCommand]:
     """The closer's run-wise merge commands: the ``[run]`` level of the configured profile file."""
-    from osa_core.pipeline.factory import get_profile
+    from osa_core.pipeline.factory import get_file_profile
 
-    return get_profile(layout.config).merge_steps(layout, run, subruns)
+    return get_file_profile(layout.config).merge_steps(layout, run, subruns)

@@ -9,12 +9,13 @@ written: building commands is pure), and this interpreter's path is written as `
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from osa_core.jobs.scripts import render_script
 from osa_core.model.config import Config, config_from_dict
@@ -99,7 +100,7 @@ CASES: dict[str, dict[str, Any]] = {
 
 def case_config(name: str) -> Config:
     config = config_from_dict({"paths": dict(PATHS), **CASES[name]}, base=ROOT)
-    return dataclasses.replace(config, source=ROOT / "cfg" / "osa.toml")
+    return msgspec.structs.replace(config, source=ROOT / "cfg" / "osa.toml")
 
 
 def _step(step: StepCommand) -> dict[str, Any]:

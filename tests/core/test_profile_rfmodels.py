@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from osa_core.model.config import config_from_dict
@@ -136,7 +136,7 @@ def test_the_profile_uses_the_runs_declination_line(tmp_path: Path) -> None:
         base=tmp_path,
     )
     layout = NightLayout(config, dt.date(2020, 1, 27))
-    profile = get_profile(dataclasses.replace(config, source=tmp_path / "osa.toml"))
+    profile = get_profile(msgspec.structs.replace(config, source=tmp_path / "osa.toml"))
     products = profile.calibration_products(layout, 1872, 1873)
     steps = {s.name: s for s in profile.subrun_steps(SubrunContext(layout, 1874, 5, 1, products))}
     line = tmp_path / "models" / "dec_2276"
