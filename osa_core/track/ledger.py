@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,146 +24,40 @@ from osa_core.model.errors import LedgerError
 from osa_core.model.records import Sequence
 from osa_core.model.sqlite_wal import switch_to_wal
 from osa_core.model.states import JobState, SequenceType
+from osa_core.track.ledger_rows import IntentRow, StepRow, SubmissionRow, TaskRow
+from osa_core.track.ledger_rows import from_iso as _dt
+from osa_core.track.ledger_rows import to_iso as _ts
+from osa_core.track.ledger_schema import SCHEMA_VERSION, create, damage, migrate
 
-SCHEMA_VERSION = 3
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE sequences (
-        seq INTEGER PRIMARY KEY, type TEXT NOT NULL, run INTEGER NOT NULL UNIQUE,
-        drs4_run INTEGER, subruns INTEGER NOT NULL, parent INTEGER
-    );
-    CREATE TABLE submissions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, name TEXT NOT NULL,
-        job_id TEXT, status TEXT NOT NULL, indices TEXT, attempts TEXT NOT NULL,
-        submitted_at TEXT NOT NULL, script TEXT NOT NULL, memory TEXT, walltime TEXT,
-        after_ok TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
-    );
-    CREATE TABLE tasks (
-        seq INTEGER NOT NULL, subrun INTEGER NOT NULL, attempt INTEGER NOT NULL,
-        job_id TEXT NOT NULL, array_index INTEGER, state TEXT NOT NULL, exit_code INTEGER,
-        signal INTEGER, node TEXT, start TEXT, end TEXT, reason TEXT,
-        PRIMARY KEY (seq, subrun, attempt)
-    );
-    CREATE INDEX tasks_job ON tasks (job_id, array_index);
-    CREATE TABLE steps (
-        seq INTEGER NOT NULL, subrun INTEGER NOT NULL, attempt INTEGER NOT NULL, step TEXT NOT NULL,
-        start TEXT, end TEXT, exit_code INTEGER, skipped INTEGER NOT NULL DEFAULT 0,
-        host TEXT, job_id TEXT, detail TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (seq, subrun, attempt, step)
-    );
-    CREATE TABLE history_offsets (path TEXT PRIMARY KEY, offset INTEGER NOT NULL);
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, kind TEXT NOT NULL,
-        message TEXT NOT NULL
-    );
-    """,
-    # 2: the closing of the night (osa_core/close/closer.py): one row per data run and its state
-    2: """
-    CREATE TABLE closing_runs (
-        run INTEGER PRIMARY KEY, seq INTEGER NOT NULL, subruns INTEGER NOT NULL, state TEXT NOT NULL,
-        attempt INTEGER NOT NULL DEFAULT 0, job_id TEXT, jobs TEXT NOT NULL DEFAULT '[]',
-        submitted_at TEXT, reason TEXT NOT NULL DEFAULT '', products TEXT NOT NULL DEFAULT '[]',
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE closings (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, forced INTEGER NOT NULL,
-        finished TEXT, summary TEXT NOT NULL DEFAULT ''
-    );
-    """,
-    # 3: the closing's state in typed columns instead of meta entries (one of them JSON)
-    3: """
-    ALTER TABLE closings ADD COLUMN status TEXT NOT NULL DEFAULT '';
-    ALTER TABLE closings ADD COLUMN closed_at TEXT;
-    ALTER TABLE closings ADD COLUMN datacheck_done INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE closings ADD COLUMN datacheck_dir TEXT;
-    ALTER TABLE closings ADD COLUMN datacheck_files INTEGER;
-    ALTER TABLE closings ADD COLUMN datacheck_error TEXT;
-    UPDATE closings SET
-        status = COALESCE((SELECT value FROM meta WHERE key = 'closing'), ''),
-        closed_at = (SELECT value FROM meta WHERE key = 'closing_closed_at')
-        WHERE id = (SELECT MAX(id) FROM closings);
-    UPDATE closings SET
-        datacheck_done = 1,
-        datacheck_dir = json_extract(m.value, '$.dir'),
-        datacheck_files = json_extract(m.value, '$.files'),
-        datacheck_error = json_extract(m.value, '$.error')
-        FROM (SELECT value FROM meta WHERE key = 'closing_datacheck') AS m
-        WHERE closings.id = json_extract(m.value, '$.closing');
-    DELETE FROM meta WHERE key IN ('closing', 'closing_closed_at', 'closing_datacheck')
-    """,
-}
+__all__ = ["SCHEMA_VERSION", "IntentRow", "Ledger", "LedgerDamaged", "StepRow", "SubmissionRow", "TaskRow"]
 
 
-@dataclass(frozen=True, slots=True)
-class SubmissionRow:
-    id: int
-    seq: int
-    name: str
-    job_id: str | None
-    status: str
-    """``submitting`` (sbatch may or may not have run), ``submitted``, ``lost``."""
-    indices: tuple[int, ...] | None
-    attempts: tuple[int, ...]
-    submitted_at: dt.datetime
-    script: str
-    memory: str | None
-    walltime: str | None
-    after_ok: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRow:
-    seq: int
-    subrun: int
-    attempt: int
-    job_id: str
-    array_index: int | None
-    state: JobState
-    exit_code: int | None = None
-    signal: int | None = None
-    node: str | None = None
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StepRow:
-    seq: int
-    subrun: int
-    attempt: int
-    step: str
-    start: dt.datetime | None
-    end: dt.datetime | None
-    exit_code: int | None
-    skipped: bool
-    host: str | None
-    job_id: str | None
-    detail: str
-
-
-def _ts(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _dt(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
+class LedgerDamaged(LedgerError):
+    """The ledger file exists but is not a whole ledger: never read as a new night."""
 
 
 class Ledger:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, rebuild_hint: str = "rebuild it with `osa-core ledger rebuild`"):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.rebuild_hint = rebuild_hint
         self._lock = threading.RLock()
         self._closed = False
+        if not path.exists():
+            try:
+                create(path)
+            except (OSError, sqlite3.DatabaseError) as exc:
+                raise LedgerError(f"cannot create the night ledger: {exc}", path=path) from None
+        else:
+            what = damage(path)
+            if what is not None:
+                raise LedgerDamaged(f"the night ledger {what}: {rebuild_hint}", path=path)
         try:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             switch_to_wal(self._db, wait=30.0)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._migrate()
+            with self.transaction() as db:
+                migrate(db, path)
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the night ledger: {exc}", path=path) from None
 
@@ -180,22 +73,34 @@ class Ledger:
             raise LedgerError("the night ledger is closed", path=self.path)
         return self._db
 
+    @contextmanager
+    def _damage_as_error(self) -> Iterator[None]:
+        """A page that cannot be read (a file cut short or overwritten) is damage, said in one line."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise LedgerError(f"the night ledger stayed locked: {exc}", path=self.path) from None
+            raise LedgerDamaged(
+                f"the night ledger is damaged ({exc}): {self.rebuild_hint}", path=self.path
+            ) from None
+
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        with self._lock:
+        with self._lock, self._damage_as_error():
             return self._open().execute(sql, args).fetchall()
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
-        with self._lock:
+        with self._lock, self._damage_as_error():
             return self._open().execute(sql, args).fetchone()
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         """One statement in its own (autocommit) transaction; the row id it inserted, if any."""
-        with self._lock:
+        with self._lock, self._damage_as_error():
             return int(self._open().execute(sql, args).lastrowid or 0)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._damage_as_error():
             db = self._open()
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -204,21 +109,6 @@ class Ledger:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self.transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"the ledger has schema {version}, newer than this program's {SCHEMA_VERSION}: "
-                    "use the newer osa-core",
-                    path=self.path,
-                )
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {target}")
 
     @property
     def schema_version(self) -> int:
@@ -351,6 +241,23 @@ class Ledger:
     def earliest_submission(self) -> dt.datetime | None:
         row = self._one("SELECT MIN(submitted_at) FROM submissions")
         return _dt(row[0]) if row else None
+
+    # --- intents of other mutations (schema 3) ------------------------------------------------
+    def begin_intent(self, kind: str, payload: dict[str, Any], at: dt.datetime) -> int:
+        """Write what a mutation is about to tell the scheduler, before it does."""
+        return self._write(
+            "INSERT INTO intents (kind, payload, begun_at, status) VALUES (?, ?, ?, 'open')",
+            (kind, json.dumps(payload), at.isoformat()),
+        )
+
+    def finish_intent(self, intent_id: int, note: str = "") -> None:
+        self._write("UPDATE intents SET status = 'done', note = ? WHERE id = ?", (note, intent_id))
+
+    def open_intents(self) -> list[IntentRow]:
+        rows = self._rows(
+            "SELECT id, kind, payload, begun_at, status FROM intents WHERE status = 'open' ORDER BY id"
+        )
+        return [IntentRow(r[0], r[1], json.loads(r[2]), dt.datetime.fromisoformat(r[3]), r[4]) for r in rows]
 
     # --- tasks ---------------------------------------------------------------------------------------
     def tasks(self, job_id: str | None = None) -> list[TaskRow]:
