@@ -12,8 +12,6 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-import signal
-import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -23,25 +21,24 @@ from osa_core.jobs.scripts import render_script
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, Selection
 from osa_core.model.config import Config
 from osa_core.model.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
+from osa_core.model.faults import kill_point
 from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
 from osa_core.model.records import Plan, Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
 from osa_core.model.states import JobState, SequenceType
 from osa_core.pipeline.factory import get_profile
-from osa_core.scheduler.base import QUERY_SLACK, JobRequest, Scheduler, TaskInfo, utcnow
+from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo, utcnow
 from osa_core.scheduler.factory import make_scheduler
 from osa_core.track import previews
-from osa_core.track.ledger import Ledger, StepRow, SubmissionRow
+from osa_core.track.intents import Intents
+from osa_core.track.ledger import Ledger, StepRow
 from osa_core.track.lock import night_lock
 from osa_core.track.scope import SWEEP_META, QueryScope
 from osa_core.track.tracking import NightState
 from osa_core.track.tracking import Profile as ShownProfile
 
 log = logging.getLogger("osa.engine")
-
-# How long a crash recovery waits for sacct to show a job sbatch may have created.
-RECOVERY_WAIT = 6.0
 
 
 class Engine:
@@ -51,7 +48,12 @@ class Engine:
         self.layout = NightLayout(config, date)
         self.profile = get_profile(config)
         self.scheduler = scheduler or make_scheduler(config)
-        self.ledger = Ledger(self.layout.ledger_path)
+        self.ledger = Ledger(
+            self.layout.ledger_path,
+            rebuild_hint=f"rebuild it with `osa-core ledger rebuild --date {date.isoformat()}`"
+            " (the damaged file is kept beside it)",
+        )
+        self.intents = Intents(self.ledger, self.scheduler)
         self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
         self._health = SchedulerHealth(ok=True)
         self._interval = config.scheduler.refresh_min
@@ -61,7 +63,6 @@ class Engine:
         """Which jobs each refresh asks about; ``scope.every`` is the full sweeps' cadence."""
         self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))
         self.scheduler_calls = 0
-        self._submitted_here = 0
         self._history_paths: dict[SubrunKey, str] = {}
         self._guard = asyncio.Lock()
         self._follow_close = False
@@ -78,21 +79,7 @@ class Engine:
     # --- plan --------------------------------------------------------------------------------------
     def plan(self) -> Plan:
         """The night's plan from its night file, with the simulate profile's subrun cap applied."""
-        from osa_core.plan.planner import plan_file
-
-        plan = plan_file(
-            self.layout.night_summary,
-            explicit_date=self.date,
-            boundary_hour=self.config.night.day_boundary_hour,
-        )
-        cap = self.config.pipeline.simulate.max_subruns
-        if self.config.pipeline.profile == "simulate" and cap > 0:
-            capped = tuple(
-                s if s.is_calibration else dataclasses.replace(s, subruns=min(s.subruns, cap))
-                for s in plan.sequences
-            )
-            plan = dataclasses.replace(plan, sequences=capped)
-        return plan
+        return plan_night(self.config, self.layout)
 
     # --- snapshots -----------------------------------------------------------------------------------
     @property
@@ -285,6 +272,7 @@ class Engine:
             # Another process may hold the lock for a while: wait in a thread, not on the loop.
             await asyncio.to_thread(lock.__enter__)
             try:
+                await self._recover_intents()
                 yield
             except BaseException as exc:
                 if not lock.__exit__(type(exc), exc, exc.__traceback__):
@@ -314,7 +302,6 @@ class Engine:
             self.ledger.sync_plan(plan.sequences)
             self.state.set_sequences(self.ledger.sequences())
             self.ledger.set_meta("night_file", str(self.layout.night_summary))
-            await self._recover_submitting()
             await self._refresh_or_raise()
             self.layout.make_dirs()
             self.profile.prepare(self.layout)
@@ -412,14 +399,15 @@ class Engine:
             after_ok=after_ok,
             at=at,
         )
+        kill_point("submission-intent")
         try:
             job_id = await self.scheduler.submit(request)
         except SchedulerError as exc:
             self.ledger.abandon_submission(sub_id, str(exc))
             raise
-        self._submitted_here += 1
-        _fault_point(self._submitted_here)
+        kill_point("submission-sent")
         self.ledger.complete_submission(sub_id, job_id)
+        kill_point("submission-recorded")
         self._reload_tasks(job_id, request.name, at)
         log.info("submitted seq %s run %05d as job %s", sequence.seq, sequence.run, job_id)
         return job_id
@@ -429,37 +417,12 @@ class Engine:
         self.state.add_tasks(self.ledger.tasks(job_id))
         self.scope.add(job_id, name, submitted_at)
 
-    async def _recover_submitting(self) -> None:
-        """Submissions begun but not completed: did sbatch run before the crash?
-
-        The job is found through its night-tagged name, submitted no earlier than the ledger
-        wrote its intent, among jobs the ledger does not know. The accounting database shows a
-        new job a second or two late, so an empty answer is asked again before giving up.
-        """
-        open_subs = self.ledger.submissions("submitting")
-        if not open_subs:
-            return
-        since = min(s.submitted_at for s in open_subs) - QUERY_SLACK
-        names = sorted({s.name for s in open_subs})
-        known = {s.job_id for s in self.ledger.submissions() if s.job_id}
-        deadline = time.monotonic() + RECOVERY_WAIT
-        while True:
-            self.scheduler_calls += 1
-            infos = await self.scheduler.query(names, since)
-            found = {sub.id: _recovered_job(sub, infos, known) for sub in open_subs}
-            if all(found.values()) or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(1.0)
-        for sub in open_subs:
-            job_id = found[sub.id]
-            if job_id is not None:
-                known.add(job_id)
-                self.ledger.complete_submission(sub.id, job_id, note="recovered through its night tag")
-                self.ledger.log_event("recover", f"job {job_id} of seq {sub.seq} found after a crash")
-                log.warning("recovered job %s of seq %s submitted before a crash", job_id, sub.seq)
-                self._reload_tasks(job_id, sub.name, sub.submitted_at)
-            else:
-                self.ledger.abandon_submission(sub.id, "sbatch did not run before the crash")
+    async def _recover_intents(self) -> None:
+        """Before any mutation acts: settle what a killed one left half done (track/intents.py)."""
+        recovered = await self.intents.recover(self.state)
+        self.scheduler_calls += recovered.scheduler_calls
+        if recovered:
+            self._reload()
 
     # --- resubmission and cancellation ------------------------------------------------------------------
     def preview_resubmit(self, selection: Selection) -> ActionPreview:
@@ -500,17 +463,7 @@ class Engine:
 
     async def _rearm_children(self, calibration: Sequence, job_id: str) -> None:
         """Data jobs waiting on the failed calibration now wait on its new job (no new jobs)."""
-        waiting: set[str] = set()
-        for sequence in self.state.sequences:
-            if sequence.parent != calibration.seq:
-                continue
-            for key in self.state.keys(sequence.seq):
-                task = self.state.latest(key)
-                if task is not None and task.state in (JobState.PENDING, JobState.BLOCKED):
-                    waiting.add(task.job_id)
-        for child in sorted(waiting):
-            await self.scheduler.set_dependency(child, (job_id,))
-            self.ledger.log_event("rearm", f"job {child} now waits on calibration job {job_id}")
+        await self.intents.rearm(self.state, calibration.seq, job_id)
 
     def preview_cancel(self, selection: Selection) -> ActionPreview:
         return previews.cancel_preview(self.state, selection)
@@ -518,8 +471,8 @@ class Engine:
     async def cancel(self, selection: Selection) -> ActionReport:
         async with self._mutation("cancel"):
             preview = self.preview_cancel(selection)
-            for job_id, indices in preview.cancels:
-                await self.scheduler.cancel(job_id, indices)
+            if preview.cancels:
+                await self.intents.cancel(preview.cancels)
             lines = preview.lines()
             if lines:
                 self.ledger.log_event("cancel", "; ".join(lines))
@@ -546,6 +499,7 @@ class Engine:
                 if self.ledger.closing() is None:
                     # Before the night is judged complete, the scheduler's last word on every job.
                     self.scope.request_sweep()
+                await self._recover_intents()
                 report = await Closer(self).advance(force)
         finally:
             self._in_close = False
@@ -585,29 +539,21 @@ class Engine:
         return ActionReport("push", report.ok, message, (), details)
 
 
-def _recovered_job(sub: SubmissionRow, infos: list[TaskInfo], known: set[str]) -> str | None:
-    # sacct prints whole seconds: a job submitted right after the intent may show a second early.
-    earliest = sub.submitted_at.replace(microsecond=0) - dt.timedelta(seconds=1)
-    candidates = sorted(
-        {
-            i.job_id
-            for i in infos
-            if i.name == sub.name and i.job_id not in known and (i.submit is None or i.submit >= earliest)
-        },
-        key=lambda j: int(j) if j.isdigit() else 0,
+def plan_night(config: Config, layout: NightLayout) -> Plan:
+    """The night's plan from its night file, with the simulate profile's subrun cap applied."""
+    from osa_core.plan.planner import plan_file
+
+    plan = plan_file(
+        layout.night_summary, explicit_date=layout.date, boundary_hour=config.night.day_boundary_hour
     )
-    return candidates[0] if candidates else None
-
-
-def _fault_point(submitted: int) -> None:
-    """Test hook: die by SIGKILL right after the Nth sbatch, before the ledger hears of it.
-
-    The crash it makes is real (the process is killed); only its timing is chosen, because no
-    outside signal can land reliably between two statements.
-    """
-    target = os.environ.get("OSA_FAULT_KILL_AFTER_SUBMIT")
-    if target and target.isdigit() and int(target) == submitted:
-        os.kill(os.getpid(), signal.SIGKILL)
+    cap = config.pipeline.simulate.max_subruns
+    if config.pipeline.profile == "simulate" and cap > 0:
+        capped = tuple(
+            s if s.is_calibration else dataclasses.replace(s, subruns=min(s.subruns, cap))
+            for s in plan.sequences
+        )
+        plan = dataclasses.replace(plan, sequences=capped)
+    return plan
 
 
 def _step_rows(ledger: Ledger, keys: Iterable[SubrunKey] | None = None) -> list[StepRow]:

@@ -33,6 +33,7 @@ from osa_core.model.placing import copy_into_place, move_into_place
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import QUERY_SLACK, JobRequest, TaskInfo, utcnow
+from osa_core.track.intents import find_job
 
 if TYPE_CHECKING:
     from osa_core.close.port import ClosingHost
@@ -41,8 +42,6 @@ log = logging.getLogger("osa.closer")
 
 RECOVERY_GRACE = dt.timedelta(seconds=60)
 """How long a merge submission cut off by a crash is looked for before it is called lost."""
-SUBMIT_SKEW = dt.timedelta(seconds=5)
-"""sacct's submit times are whole seconds, and a cluster's clocks agree only so far."""
 IN_PROGRESS = (RunClose.PENDING, RunClose.SUBMITTING, RunClose.MERGING, RunClose.MERGED, RunClose.VERIFIED)
 
 
@@ -226,24 +225,12 @@ class Closer:
         infos = await self.scheduler.query(names, since)
         for run in open_runs:
             name = self.layout.merge_job_name(run.run)
-            # The name is shared by every copy of this night (another production, a test): only a
-            # job submitted after the intent was written can be ours.
-            floor = (run.submitted_at or utcnow()) - SUBMIT_SKEW
-            found = sorted(
-                {
-                    i.job_id
-                    for i in infos
-                    if i.name == name and i.job_id not in run.jobs and (i.submit is None or i.submit >= floor)
-                },
-                key=lambda j: int(j) if j.isdigit() else 0,
-            )
+            # the same rule as the engine's submissions (osa_core/track/intents.py)
+            found = find_job(infos, name, run.submitted_at or utcnow(), set(run.jobs))
             if found:
-                self._save(
-                    run, state=RunClose.MERGING, job_id=found[0], jobs=(*run.jobs, found[0]), reason=""
-                )
-                self.ledger.log_event(
-                    "recover", f"merge job {found[0]} of run {run.run:05d} found after a crash"
-                )
+                self._save(run, state=RunClose.MERGING, job_id=found, jobs=(*run.jobs, found), reason="")
+                said = f"merge job {found} of run {run.run:05d} found after a crash"
+                self.ledger.log_event("recover", said)
             elif utcnow() - (run.submitted_at or utcnow()) < RECOVERY_GRACE:
                 # sacct shows a job only once slurmctld has told slurmdbd: ask again next round
                 self._save(run, reason="submitted before a crash? looking for its job")

@@ -159,7 +159,7 @@ def test_engine_killed_after_calibration_sbatch_recovers_without_duplicates(
     night_factory: NightFactory,
 ) -> None:
     night = night_factory()
-    crashed = night.cli("submit", check=False, env={"OSA_FAULT_KILL_AFTER_SUBMIT": "1"})
+    crashed = night.cli("submit", check=False, env={"OSA_FAULT_KILL_AT": "submission-sent:1"})
     assert crashed.returncode == -signal.SIGKILL
     subs = submissions(night)
     assert len(subs) == 1 and subs[0][1] == "submitting"  # sbatch ran; the ledger never heard back

@@ -1,0 +1,93 @@
+"""What SLURM itself says was submitted for a night: the campaign's ground truth, not the ledger.
+
+sacct (the accounting database) lists every job that ran or is eligible; on Slurm 22.05 it hides
+pending jobs that are not eligible yet (waiting on a dependency), so squeue (the controller)
+adds the queued ones. Jobs are told apart from other copies of the same night (the same job
+names, another test, an earlier run) by their working directory, which is the night's own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+from collections import defaultdict
+from collections.abc import Iterable
+
+Task = tuple[str, int | None]
+"""(job name, array index; None for a single job)."""
+
+
+def _indices(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in spec.split("%")[0].split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            out += range(int(lo), int(hi) + 1)
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def _split_job_id(text: str) -> tuple[str, list[int | None]]:
+    m = re.fullmatch(r"(\d+)(?:_(\d+|\[[^\]]*\]))?", text)
+    if m is None:
+        raise AssertionError(f"unexpected job id in sacct/squeue: {text!r}")
+    master, tail = m.group(1), m.group(2)
+    if tail is None:
+        return master, [None]
+    if tail.startswith("["):
+        return master, list(_indices(tail[1:-1]))
+    return master, [int(tail)]
+
+
+def jobs_by_task(names: Iterable[str], workdir: str, since: dt.datetime) -> dict[Task, set[str]]:
+    """Every job SLURM knows for these names in ``workdir``, by (name, array index)."""
+    names = sorted(names)
+    out: dict[Task, set[str]] = defaultdict(set)
+    start = since.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=2)
+    sacct = subprocess.run(
+        ["sacct", "-X", "-P", "-n", "-S", start.strftime("%Y-%m-%dT%H:%M:%S"), "--name", ",".join(names),
+         "-o", "JobID,JobName,WorkDir"],
+        capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "TZ": "UTC"},
+    ).stdout  # fmt: skip
+    for line in sacct.splitlines():
+        job, name, where = line.split("|")[:3]
+        if where.rstrip("/") != workdir.rstrip("/") or name not in names:
+            continue
+        master, indices = _split_job_id(job)
+        for index in indices:
+            out[(name, index)].add(master)
+    squeue = subprocess.run(
+        ["squeue", "-h", "-r", "--name", ",".join(names), "-o", "%F|%K|%j|%Z"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    for line in squeue.splitlines():
+        master, index, name, where = line.split("|")[:4]
+        if where.rstrip("/") != workdir.rstrip("/") or name not in names:
+            continue
+        for i in _indices(index) if index[:1].isdigit() else [None]:
+            out[(name, i)].add(master)
+    return dict(out)
+
+
+def duplicates(found: dict[Task, set[str]], expected: dict[Task, int]) -> dict[Task, int]:
+    """Tasks with more jobs than attempts made (a duplicate), or fewer (a lost submission)."""
+    counts = {task: len(found.get(task, ())) for task in expected}
+    wrong = {task: n for task, n in counts.items() if n != expected[task]}
+    wrong |= {task: len(jobs) for task, jobs in found.items() if task not in expected}
+    return wrong
+
+
+def queued(names: Iterable[str], workdir: str) -> list[str]:
+    """Jobs of these names in ``workdir`` the controller still has pending or running."""
+    out = subprocess.run(
+        ["squeue", "-h", "-r", "--name", ",".join(sorted(names)), "-o", "%i|%T|%Z"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    return [
+        line.split("|")[0]
+        for line in out.splitlines()
+        if line.split("|")[2].rstrip("/") == workdir.rstrip("/") and line.split("|")[1] != "COMPLETING"
+    ]
