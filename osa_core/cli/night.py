@@ -32,6 +32,16 @@ def _subruns(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected subrun numbers like 3,17, got {text!r}") from None
 
 
+def _utc_time(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a time as YYYY-MM-DDTHH:MM[:SS], got {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
 def add_night_commands(sub: Any, night_command: NightCommand) -> None:
     p = sub.add_parser(
         "plan", help="plan a night file into sequences and show the stages its profile runs (reads only)"
@@ -59,6 +69,14 @@ def add_night_commands(sub: Any, night_command: NightCommand) -> None:
                 "--failed", action="store_true", help="only failed subruns (default with no --subruns)"
             )
             p.add_argument("--force", action="store_true", help="also completed subruns, and past max_tries")
+
+    p = night_command("ledger", "repair the night's ledger: `ledger rebuild` after damage")
+    p.add_argument("action", choices=["rebuild"], help="rebuild it from the scheduler and history files")
+    p.add_argument(
+        "--since",
+        type=_utc_time,
+        help="only jobs submitted from this UTC time on (default: the night's start)",
+    )
 
     p = sub.add_parser("demo", help="run the demo night headless (local backend, SIMULATION profile)")
     p.add_argument("--dir", type=Path, help="where to lay out the demo (default: the user's state dir)")
@@ -209,6 +227,27 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     finally:
         engine.shutdown()
     print_report(report)
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """``ledger rebuild``: a damaged ledger rebuilt from what the scheduler and the jobs recorded."""
+    from osa_core.cli.support import default_night
+    from osa_core.engine import plan_night
+    from osa_core.model.config import load_config
+    from osa_core.model.layout import NightLayout
+    from osa_core.scheduler.factory import make_scheduler
+    from osa_core.track.lock import night_lock
+    from osa_core.track.rebuild import rebuild_ledger
+
+    config = load_config(args.config)
+    layout = NightLayout(config, args.date or default_night(config.night.day_boundary_hour))
+    setup_logging(layout.engine_log, args.verbose)
+    sequences = list(plan_night(config, layout).sequences)
+    with night_lock(layout.lock_path, what="ledger rebuild"):
+        report = asyncio.run(rebuild_ledger(layout, sequences, make_scheduler(config), args.since))
+    for line in report.lines():
+        print(line)
     return 0
 
 
