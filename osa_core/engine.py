@@ -443,6 +443,11 @@ class Engine:
             job_ids = []
             for planned in preview.submissions:
                 sequence = self.state.sequence(planned.seq)
+                # the re-arm is intended before the calibration's sbatch: a crash anywhere after
+                # it still ends with its waiting data jobs re-armed (track/intents.py)
+                rearm = (
+                    self.intents.begin_rearm(self.state, sequence.seq) if sequence.is_calibration else None
+                )
                 job = await self._submit(
                     sequence,
                     planned.indices if not sequence.is_calibration else None,
@@ -452,18 +457,14 @@ class Engine:
                     walltime=planned.walltime,
                 )
                 job_ids.append(job)
-                if sequence.is_calibration:
-                    await self._rearm_children(sequence, job)
+                if rearm is not None:
+                    await self.intents.rearm(rearm, job)
             lines = preview.lines()
             self.ledger.log_event("resubmit", "; ".join(lines))
         self._snapshot = self._build(None)
         return ActionReport(
             "resubmit", True, f"resubmitted as job(s) {', '.join(job_ids)}", tuple(job_ids), tuple(lines)
         )
-
-    async def _rearm_children(self, calibration: Sequence, job_id: str) -> None:
-        """Data jobs waiting on the failed calibration now wait on its new job (no new jobs)."""
-        await self.intents.rearm(self.state, calibration.seq, job_id)
 
     def preview_cancel(self, selection: Selection) -> ActionPreview:
         return previews.cancel_preview(self.state, selection)

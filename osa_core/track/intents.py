@@ -11,8 +11,9 @@ before it acts. One rule per kind of intent:
   night-tagged name, submitted no earlier than the intent, among the jobs the ledger does not
   know. Found: recorded as if sbatch had answered. Not found: sbatch never ran (lost).
 - a **cancel**: replayed. Cancelling what has already ended changes nothing.
-- a **re-arm** (data jobs waiting on a failed calibration now wait on its new job): replayed for
-  the data jobs that still wait. A recovered calibration resubmission is re-armed here too.
+- a **re-arm** (data jobs waiting on a failed calibration now wait on its new job), intended
+  before the calibration's sbatch: replayed for the data jobs that still wait, on the
+  calibration job submitted after the intent (recovered above, if that was cut off too).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from osa_core.model.errors import SchedulerError, SchedulerUnreachable
 from osa_core.model.faults import kill_point
@@ -85,18 +87,14 @@ class Intents:
         done = Recovered()
         await self._submissions(done)
         for intent in self.ledger.open_intents():
+            note = "replayed after a crash"
             if intent.kind == "cancel":
                 cancels = [(str(j), None if i is None else tuple(i)) for j, i in intent.payload["cancels"]]
                 await self._cancel(cancels, done)
             elif intent.kind == "rearm":
-                await self._rearm(state, str(intent.payload["job"]), intent.payload["children"], done)
-            self.ledger.finish_intent(intent.id, "replayed after a crash")
-            self._said(done, f"{intent.kind} begun at {intent.begun_at:%H:%M:%S} replayed after a crash")
-        for sub in done.jobs:
-            sequence = state.sequence(sub.seq)
-            if sequence.is_calibration and sub.attempts[0] > 1 and sub.job_id:
-                # the crash came before the resubmitted calibration's data jobs were re-armed
-                await self.rearm(state, sequence.seq, sub.job_id)
+                note = await self._rearm(state, intent.begun_at, intent.payload, done)
+            self.ledger.finish_intent(intent.id, note)
+            self._said(done, f"{intent.kind} begun at {intent.begun_at:%H:%M:%S} after a crash: {note}")
         return done
 
     async def _submissions(self, done: Recovered) -> None:
@@ -155,31 +153,52 @@ class Intents:
             done.scheduler_calls += 1
 
     # --- re-arm --------------------------------------------------------------------------------------
-    async def rearm(self, state: NightState, calibration_seq: int, job_id: str) -> None:
-        """Data jobs waiting on a calibration now wait on its new job ``job_id`` (no new jobs)."""
+    def begin_rearm(self, state: NightState, calibration_seq: int) -> int | None:
+        """Before a calibration is resubmitted: the data jobs waiting on it are to wait on the new job.
+
+        Written before sbatch runs, so that a crash at any later point (the calibration's job
+        recovered or recorded, some data jobs re-armed) ends with all of them re-armed.
+        """
         children = _waiting_children(state, calibration_seq)
         if not children:
-            return
-        intent = self.ledger.begin_intent("rearm", {"job": job_id, "children": children}, utcnow())
+            return None
+        payload = {"calibration_seq": calibration_seq, "children": children}
+        return self.ledger.begin_intent("rearm", payload, utcnow())
+
+    async def rearm(self, intent_id: int, job_id: str) -> None:
+        """Data jobs waiting on the calibration now wait on its new job ``job_id`` (no new jobs)."""
+        intent = next(i for i in self.ledger.open_intents() if i.id == intent_id)
         kill_point("rearm-intent")
-        for child in children:
+        for child in intent.payload["children"]:
             await self.scheduler.set_dependency(child, (job_id,))
             self.ledger.log_event("rearm", f"job {child} now waits on calibration job {job_id}")
             kill_point("rearm-sent")
-        self.ledger.finish_intent(intent)
+        self.ledger.finish_intent(intent_id)
 
-    async def _rearm(self, state: NightState, job_id: str, children: Sequence[str], done: Recovered) -> None:
+    async def _rearm(
+        self, state: NightState, begun: dt.datetime, payload: dict[str, Any], done: Recovered
+    ) -> str:
+        """Replay a re-arm on the calibration job submitted after it was intended, if there is one."""
+        seq = int(payload["calibration_seq"])
+        jobs = [
+            s.job_id
+            for s in self.ledger.submissions("submitted")
+            if s.seq == seq and s.job_id and s.submitted_at >= begun
+        ]
+        if not jobs:
+            return "the calibration was never resubmitted: nothing to re-arm"
         waiting = {t.job_id for rows in state.attempts.values() for t in rows[-1:] if t.state.active}
-        for child in children:
+        for child in payload["children"]:
             if child not in waiting:
                 continue  # it started, ended or was cancelled meanwhile
             try:
-                await self.scheduler.set_dependency(child, (job_id,))
+                await self.scheduler.set_dependency(child, (jobs[-1],))
             except SchedulerUnreachable:
                 raise
             except SchedulerError as exc:
                 log.info("replayed re-arm of job %s: %s", child, exc)
             done.scheduler_calls += 1
+        return f"re-armed on calibration job {jobs[-1]}"
 
     def _said(self, done: Recovered, line: str, kind: str = "recover") -> None:
         done.lines.append(line)
