@@ -2,7 +2,7 @@
 
 ``OSA_FAULT_KILL_AT=POINT:N`` (N defaults to 1) kills the process that reaches POINT for the
 Nth time. It is the project's one fault-injection mechanism: every mutation that talks to the
-scheduler (submit, resubmit, cancel, close) and the merge job name their points here. The crash
+scheduler (submit, resubmit, cancel, close), the push and the merge job name their points here. The crash
 is real (SIGKILL: no handler, no cleanup, no flush); only its timing is chosen, because no
 signal sent from outside can land reliably between two statements. Unset in production, where
 :func:`kill_point` costs one environment lookup. ``docs/faults.md`` lists the points for
@@ -36,6 +36,10 @@ POINTS: dict[str, str] = {
     "datacheck": "the night's datacheck was built",
     "cleaned-file": "one subrun file was removed after its run was moved",
     "flag": "the night-finished flag is written; the ledger has not recorded the closing",
+    # push (osa_core/publish/push.py), once per file
+    "push-partial": "a file is uploaded under its temporary name, not yet renamed",
+    "push-renamed": "a file is in place on the server; the local manifest has not recorded it",
+    "push-recorded": "the manifest records the file",
     # the merge job (osa-core run-merge)
     "merge-partial": "a merged product is written under its temporary name, not yet renamed",
 }

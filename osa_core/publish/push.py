@@ -28,6 +28,7 @@ import paramiko
 from osa_core.model.actions import PushReport
 from osa_core.model.config import WebServerConfig
 from osa_core.model.errors import HostKeyError, PushError
+from osa_core.model.faults import kill_point
 from osa_core.model.fileio import atomic_write
 from osa_core.publish.hostkeys import (
     DROPPED,
@@ -247,7 +248,9 @@ class _Session:
                 sent = self.sftp.putfo(fh, tmp, file_size=local.size, callback=step, confirm=True)
             if sent.st_size != local.size:  # the manifest must describe what is on the server
                 raise OSError(f"{item.local} changed while it was uploaded")
+            kill_point("push-partial")
             self.rename(tmp, final)
+            kill_point("push-renamed")
         except BaseException:
             transport = self.client.get_transport()
             if transport is not None and transport.is_active():
@@ -318,6 +321,7 @@ class _Push:
             return
         self.recorded[item.remote] = local
         _save_manifest(self.manifest, self.target, self.recorded)
+        kill_point("push-recorded")
         self.uploaded.append(item.remote)
         log.debug("uploaded %s (%d bytes)", final, local.size)
 
