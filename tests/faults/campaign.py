@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from slurm_accounting import Task, duplicates, jobs_by_task, queued
+from slurm_accounting import Task, duplicates, jobs_by_name, jobs_by_task, queued
 from support.nights import Night, make_night
 
 from osa_core.model.config import load_config
@@ -89,7 +89,8 @@ class CampaignNight:
         return out
 
     def in_accounting(self) -> dict[Task, set[str]]:
-        return jobs_by_task(self.names, str(self.layout.analysis_dir), self.started)
+        known = [r["job_id"] for r in self.status()["subruns"] if r["job_id"]]
+        return jobs_by_task(self.names, str(self.layout.analysis_dir), self.started, known)
 
     def assert_no_duplicates(self, extra_attempts: Mapping[Task, int] | None = None) -> int:
         """SLURM has exactly one job per attempt of every task; the ledger knows each of them."""
@@ -129,6 +130,12 @@ class CampaignNight:
                 return status
             assert time.monotonic() < deadline, f"timed out: {json.dumps(status)[:3000]}"
             time.sleep(0.5)
+
+    def assert_one_job_per_sequence(self) -> None:
+        """SLURM has exactly one job of each name: nothing was submitted after the first submit."""
+        time.sleep(2.0)  # what the controller just cancelled reaches the accounting database
+        found = jobs_by_name(self.in_accounting())
+        assert {name: len(found.get(name, ())) for name in self.names} == dict.fromkeys(self.names, 1), found
 
     def states(self, status: Mapping[str, Any]) -> dict[tuple[int, int], tuple[str, int]]:
         return {(r["run"], r["subrun"]): (r["state"], r["attempt"]) for r in status["subruns"]}

@@ -12,11 +12,25 @@ import datetime as dt
 import os
 import re
 import subprocess
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 
 Task = tuple[str, int | None]
 """(job name, array index; None for a single job)."""
+
+
+def _run(argv: list[str]) -> str:
+    """A SLURM command's output; a controller busy with the other tests' jobs may time out once."""
+    for attempt in range(3):
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "UTC"}
+        )
+        if result.returncode == 0:
+            return result.stdout
+        if attempt < 2:
+            time.sleep(2.0)
+    raise AssertionError(f"{' '.join(argv)} failed: {result.stderr}")
 
 
 def _indices(spec: str) -> list[int]:
@@ -42,16 +56,23 @@ def _split_job_id(text: str) -> tuple[str, list[int | None]]:
     return master, [int(tail)]
 
 
-def jobs_by_task(names: Iterable[str], workdir: str, since: dt.datetime) -> dict[Task, set[str]]:
-    """Every job SLURM knows for these names in ``workdir``, by (name, array index)."""
+def jobs_by_task(
+    names: Iterable[str], workdir: str, since: dt.datetime, known: Iterable[str] = ()
+) -> dict[Task, set[str]]:
+    """Every job SLURM knows for these names in ``workdir``, by (name, array index).
+
+    ``known``: job ids the ledger has, asked for by id as well: a job cancelled while it waited
+    on a dependency was never eligible, and sacct's time window never shows it.
+    """
     names = sorted(names)
     out: dict[Task, set[str]] = defaultdict(set)
     start = since.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=2)
-    sacct = subprocess.run(
-        ["sacct", "-X", "-P", "-n", "-S", start.strftime("%Y-%m-%dT%H:%M:%S"), "--name", ",".join(names),
-         "-o", "JobID,JobName,WorkDir"],
-        capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "TZ": "UTC"},
-    ).stdout  # fmt: skip
+    window = ["-S", start.strftime("%Y-%m-%dT%H:%M:%S"), "--name", ",".join(names)]
+    sacct = ""
+    for query in (window, ["-j", ",".join(sorted(set(known)))] if known else None):
+        if query is None:
+            continue
+        sacct += _run(["sacct", "-X", "-P", "-n", *query, "-o", "JobID,JobName,WorkDir"])
     for line in sacct.splitlines():
         job, name, where = line.split("|")[:3]
         if where.rstrip("/") != workdir.rstrip("/") or name not in names:
@@ -59,10 +80,7 @@ def jobs_by_task(names: Iterable[str], workdir: str, since: dt.datetime) -> dict
         master, indices = _split_job_id(job)
         for index in indices:
             out[(name, index)].add(master)
-    squeue = subprocess.run(
-        ["squeue", "-h", "-r", "--name", ",".join(names), "-o", "%F|%K|%j|%Z"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+    squeue = _run(["squeue", "-h", "-r", "--name", ",".join(names), "-o", "%F|%K|%j|%Z"])
     for line in squeue.splitlines():
         master, index, name, where = line.split("|")[:4]
         if where.rstrip("/") != workdir.rstrip("/") or name not in names:
@@ -80,12 +98,17 @@ def duplicates(found: dict[Task, set[str]], expected: dict[Task, int]) -> dict[T
     return wrong
 
 
+def jobs_by_name(found: dict[Task, set[str]]) -> dict[str, set[str]]:
+    """The jobs of each name: a whole array cancelled before it started has no index in sacct."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for (name, _), jobs in found.items():
+        out[name] |= jobs
+    return dict(out)
+
+
 def queued(names: Iterable[str], workdir: str) -> list[str]:
     """Jobs of these names in ``workdir`` the controller still has pending or running."""
-    out = subprocess.run(
-        ["squeue", "-h", "-r", "--name", ",".join(sorted(names)), "-o", "%i|%T|%Z"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+    out = _run(["squeue", "-h", "-r", "--name", ",".join(sorted(names)), "-o", "%i|%T|%Z"])
     return [
         line.split("|")[0]
         for line in out.splitlines()
