@@ -39,7 +39,13 @@ log = logging.getLogger("osa.intents")
 SUBMIT_SKEW = dt.timedelta(seconds=5)
 """sacct's submit times are whole seconds, and a cluster's clocks agree only so far."""
 RECOVERY_WAIT = 6.0
-"""How long a recovery waits for the accounting database to show a job sbatch may have created."""
+"""How long a recovery asks the accounting database again for a job sbatch may have created."""
+RECOVERY_GRACE = 30.0
+"""...and until the intent is at least this old: slurmctld tells slurmdbd late when it is busy.
+
+Seen on the shared test cluster: with other nights' jobs flowing, a job sbatch had created was
+not yet in sacct 6 s after the intent, was called lost, and its subruns were submitted twice.
+"""
 
 
 def find_job(infos: Sequence[TaskInfo], name: str, not_before: dt.datetime, known: set[str]) -> str | None:
@@ -76,10 +82,13 @@ class Recovered:
 class Intents:
     """The night's intents over one ledger and one scheduler."""
 
-    def __init__(self, ledger: Ledger, scheduler: Scheduler, wait: float = RECOVERY_WAIT) -> None:
+    def __init__(
+        self, ledger: Ledger, scheduler: Scheduler, wait: float = RECOVERY_WAIT, grace: float = RECOVERY_GRACE
+    ) -> None:
         self.ledger = ledger
         self.scheduler = scheduler
         self.wait = wait
+        self.grace = grace
 
     # --- recovery ------------------------------------------------------------------------------
     async def recover(self, state: NightState) -> Recovered:
@@ -100,8 +109,9 @@ class Intents:
     async def _submissions(self, done: Recovered) -> None:
         """Submissions begun but not completed: did sbatch run before the crash?
 
-        The accounting database shows a new job a second or two late, so an empty answer is
-        asked again for up to ``wait`` seconds before the submission is called lost.
+        The accounting database shows a new job a second or two late (much later when the
+        controller is busy), so an empty answer is asked again for ``wait`` seconds, and until
+        the intent is ``grace`` seconds old, before the submission is called lost.
         """
         open_subs = self.ledger.submissions("submitting")
         if not open_subs:
@@ -109,7 +119,8 @@ class Intents:
         since = min(s.submitted_at for s in open_subs) - QUERY_SLACK
         names = sorted({s.name for s in open_subs})
         known = {s.job_id for s in self.ledger.submissions() if s.job_id}
-        deadline = time.monotonic() + self.wait
+        age = (utcnow() - min(s.submitted_at for s in open_subs)).total_seconds()
+        deadline = time.monotonic() + max(self.wait, min(self.grace - age, self.grace))
         while True:
             done.scheduler_calls += 1
             infos = await self.scheduler.query(names, since)
