@@ -19,7 +19,6 @@ before it acts. One rule per kind of intent:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import time
@@ -31,7 +30,7 @@ from osa_core.model.errors import SchedulerError, SchedulerUnreachable
 from osa_core.model.faults import kill_point
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import QUERY_SLACK, Scheduler, TaskInfo, utcnow
-from osa_core.track.ledger import Ledger, SubmissionRow
+from osa_core.track.ledger import Ledger
 from osa_core.track.tracking import NightState
 
 log = logging.getLogger("osa.intents")
@@ -70,8 +69,6 @@ def find_job(infos: Sequence[TaskInfo], name: str, not_before: dt.datetime, know
 class Recovered:
     """What a recovery did, for the engine's state and the operator's log."""
 
-    jobs: list[SubmissionRow] = field(default_factory=list)
-    """Submissions whose job was found and recorded (``job_id`` set)."""
     lines: list[str] = field(default_factory=list)
     scheduler_calls: int = 0
 
@@ -140,7 +137,6 @@ class Intents:
                 self._said(done, f"submission of seq {sub.seq} begun before a crash never reached sbatch")
                 continue
             self.ledger.complete_submission(sub.id, job_id, note="recovered through its night tag")
-            done.jobs.append(dataclasses.replace(sub, job_id=job_id, status="submitted"))
             self._said(done, f"job {job_id} of seq {sub.seq} found after a crash", kind="recover")
 
     # --- cancel ------------------------------------------------------------------------------------
