@@ -82,11 +82,12 @@ def jobs_by_task(
             out[(name, index)].add(master)
     squeue = _run(["squeue", "-h", "-r", "--name", ",".join(names), "-o", "%F|%K|%j|%Z"])
     for line in squeue.splitlines():
-        master, index, name, where = line.split("|")[:4]
+        master, task_ids, name, where = line.split("|")[:4]
         if where.rstrip("/") != workdir.rstrip("/") or name not in names:
             continue
-        for i in _indices(index) if index[:1].isdigit() else [None]:
-            out[(name, i)].add(master)
+        tasks: list[int | None] = list(_indices(task_ids)) if task_ids[:1].isdigit() else [None]
+        for task in tasks:
+            out[(name, task)].add(master)
     return dict(out)
 
 

@@ -16,14 +16,16 @@ from pathlib import Path
 
 import pytest
 from campaign import CALIBRATION, DATA, SUBRUNS, CampaignNight, finished
+from slurm_accounting import Task
 
 pytestmark = pytest.mark.slurm
 
 POINTS = ("submission-intent", "submission-sent", "submission-recorded")
+Nights = Callable[..., CampaignNight]
 
 
 @pytest.fixture
-def nights(tmp_path: Path, slurm_cluster: str) -> Iterator[Callable[..., CampaignNight]]:
+def nights(tmp_path: Path, slurm_cluster: str) -> Iterator[Nights]:
     made: list[CampaignNight] = []
 
     def make(name: str, extra: dict[str, object] | None = None) -> CampaignNight:
@@ -41,7 +43,9 @@ def nights(tmp_path: Path, slurm_cluster: str) -> Iterator[Callable[..., Campaig
 
 @pytest.mark.parametrize("nth", [1, 2], ids=["calibration", "first-data-array"])
 @pytest.mark.parametrize("point", POINTS)
-def test_submit_killed_then_submit_again_leaves_one_job_per_task(nights, point: str, nth: int) -> None:
+def test_submit_killed_then_submitted_again_leaves_one_job_per_task(
+    nights: Nights, point: str, nth: int
+) -> None:
     night = nights("night")
     night.killed("submit", kill_at=f"{point}:{nth}")
     again = night.cli("submit")
@@ -62,14 +66,14 @@ RESUBMITS = [
 FAILED = [(3003, 0), (3003, 1), (3003, 2), (3004, 0), (3004, 1), (3005, 2)]
 
 
-def test_resubmit_killed_at_every_point_never_runs_an_attempt_twice(nights) -> None:
+def test_resubmit_killed_at_every_point_never_runs_an_attempt_twice(nights: Nights) -> None:
     failures = [{"run": r, "subrun": s, "step": "dl1_to_dl2", "exit_code": 3} for r, s in FAILED]
     night = nights("night", {"pipeline": {"simulate": {"failures": failures}}})
     night.cli("submit")
     status = night.wait(finished)
     assert sorted(k for k, (state, _) in night.states(status).items() if state == "FAILED") == FAILED
     night.assert_no_duplicates()
-    again: dict = {}
+    again: dict[Task, int] = {}
     for point, args in RESUBMITS:
         night.killed("resubmit", *args, kill_at=point)
         # the next command: the same resubmit, as the shifter or cron would run it again
@@ -94,7 +98,7 @@ def test_resubmit_killed_at_every_point_never_runs_an_attempt_twice(nights) -> N
 @pytest.mark.parametrize(
     "point", ["submission-sent:1", "submission-recorded:1", "rearm-intent:1", "rearm-sent:1", "rearm-sent:2"]
 )
-def test_calibration_resubmit_killed_rearms_the_data_once(nights, point: str) -> None:
+def test_calibration_resubmit_killed_rearms_the_data_once(nights: Nights, point: str) -> None:
     failures = [{"run": CALIBRATION, "step": "charge_calibration", "exit_code": 4}]
     night = nights("night", {"pipeline": {"simulate": {"failures": failures}}})
     night.cli("submit")
@@ -119,7 +123,7 @@ def test_calibration_resubmit_killed_rearms_the_data_once(nights, point: str) ->
 
 
 @pytest.mark.parametrize("point", ["cancel-intent:1", "cancel-sent:1", "cancel-sent:3"])
-def test_cancel_killed_is_finished_by_the_next_mutation(nights, point: str) -> None:
+def test_cancel_killed_is_finished_by_the_next_mutation(nights: Nights, point: str) -> None:
     night = nights("night", {"pipeline": {"simulate": {"default_seconds": 60.0}}})
     night.cli("submit")
     night.killed("cancel", kill_at=point)

@@ -82,7 +82,7 @@ def test_damaged_ledger_is_refused_then_rebuilt_from_sacct(tmp_path: Path, slurm
 
     for kind in ("empty", "garbage", "truncated", "missing-table", "no-schema"):
         spoil(ledger, kind)
-        commands = [("status",), ("submit",)]
+        commands: list[tuple[str, ...]] = [("status",), ("submit",)]
         if kind == "empty":  # every command that opens the ledger, once
             commands += [("resubmit", "--failed"), ("cancel",), ("close",), ("datacheck",)]
         for command in commands:
