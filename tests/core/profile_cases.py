@@ -159,7 +159,8 @@ def build_case(name: str) -> dict[str, Any]:
             for n in (1, 2, 3):
                 merge = lambda n=n, r=seq.run: merge_steps(layout, r, range(n))  # noqa: E731
                 out["merges"][f"{seq.run}/{n}"] = _steps(merge)
-    return json.loads(json.dumps(out).replace(sys.executable, "{python}"))
+    cases: dict[str, Any] = json.loads(json.dumps(out).replace(sys.executable, "{python}"))
+    return cases
 
 
 def golden_path(name: str) -> Path:

@@ -12,6 +12,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def drop_table(path: Path, table: str) -> None:
     db.close()
 
 
-DAMAGE = {
+DAMAGE: dict[str, tuple[Callable[[Path, bytes], object], str]] = {
     "empty": (lambda p, whole: p.write_bytes(b""), r"is empty \(0 bytes\)"),
     "no schema": (lambda p, whole: sqlite3.connect(p).execute("PRAGMA page_size").close(), "is empty"),
     "schema never written": (
