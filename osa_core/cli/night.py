@@ -151,6 +151,11 @@ async def _status(engine: Any, args: argparse.Namespace) -> int:
     from osa_core.cli.status_view import status_json, status_view
 
     console = Console()
+    if not args.watch and not engine.state.sequences:
+        # Nothing submitted yet, so the night is its plan: a night file that is missing or
+        # unreadable is an error with its exit code, not an empty night that reads "OK" to cron.
+        # (A watch goes on: the file may still be on its way; its table shows the problem.)
+        await asyncio.to_thread(engine.plan)
     rounds = 0
     while True:
         snapshot = await engine.refresh()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from osa_core.model.errors import InputError
+from osa_core.model.fileio import read_small_file
 from osa_core.model.records import Run
 from osa_core.model.states import RunType
 
@@ -50,6 +51,15 @@ NIGHTSUMMARY_COLUMNS = (
 # Columns 9-11 come from the TIB board, which was often not read out in 2020: nan means missing.
 _NAN_ALLOWED = frozenset({"first_valid_event_tib", "ucts_t0_tib", "tib_counter0"})
 _INTEGER = re.compile(r"-?[0-9]+")
+_USUAL_START = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)")
+_LONE_CR = re.compile(r"\r(?!\n|\Z)")
+
+MAX_NIGHT_BYTES = 4 << 20
+"""A night has a few hundred runs (tens of KB); 4 MiB is ~40,000 lines, far beyond any real one."""
+MAX_RUN = (1 << 63) - 1
+"""Run numbers are kept as SQLite integers (signed 64 bits) and in SLURM job names."""
+MAX_SUBRUNS = 10_000
+"""Subruns are numbered with four digits in file names (``Run01874.0003``): 0 .. 9999."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +73,18 @@ class NightFile:
 
 
 def read_night_file(path: Path) -> NightFile:
-    """Read a NightSummary or RunSummary file; any problem is an :class:`InputError`."""
+    """Read a NightSummary or RunSummary file; any problem is an :class:`InputError`.
+
+    Only a regular file of at most :data:`MAX_NIGHT_BYTES` is read, within a deadline: a FIFO,
+    a device or a stalled mount is refused instead of hanging the command.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such night file (expected a NightSummary .txt or RunSummary .ecsv)", path=path)
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a night file", path=path)
-    except OSError as err:
-        raise InputError(f"cannot read the night file: {err.strerror or err}", path=path)
+        data = read_small_file(path, limit=MAX_NIGHT_BYTES, what="night file")
+    except InputError as err:
+        if err.message == "no such night file":
+            raise InputError(f"{err.message} (expected a NightSummary .txt or RunSummary .ecsv)", path=path)
+        raise
     return parse_night_bytes(data, path)
 
 
@@ -105,6 +117,15 @@ def _decode(data: bytes, path: Path) -> str:
             path=path,
             line=line,
         )
+    lone_cr = _LONE_CR.search(text)
+    if lone_cr:
+        # Old Mac editors end lines with CR alone: the whole file would read as one long line.
+        raise InputError(
+            "line ends with a lone carriage return (CR, old Mac line endings) instead of LF or CRLF: "
+            "convert the file, e.g. `tr '\\r' '\\n' < FILE > FILE.txt`",
+            path=path,
+            line=text.count("\n", 0, lone_cr.start()) + 1,
+        )
     # Files saved by Windows editors start with a byte-order mark; it is not part of the content.
     return text.removeprefix("\ufeff")
 
@@ -125,6 +146,25 @@ def _integer(value: str, what: str, path: Path, line: int | None) -> int:
     if number < 0:
         raise InputError(f"{what} must not be negative, got {number}", path=path, line=line)
     return number
+
+
+def _run_number(value: str, what: str, path: Path, line: int) -> int:
+    run = _integer(value, what, path, line)
+    if run > MAX_RUN:
+        raise InputError(f"{what} {run} is beyond the largest run number {MAX_RUN}", path=path, line=line)
+    return run
+
+
+def _subrun_count(value: str, what: str, path: Path, line: int) -> int:
+    subruns = _integer(value, what, path, line)
+    if subruns > MAX_SUBRUNS:
+        raise InputError(
+            f"{what} {subruns} is more than {MAX_SUBRUNS}: subruns are numbered with four digits "
+            "(a run has a few hundred)",
+            path=path,
+            line=line,
+        )
+    return subruns
 
 
 def _check_duplicate(run: int, line: int, seen: dict[int, int], path: Path) -> None:
@@ -155,8 +195,8 @@ def _parse_nightsummary(text: str, path: Path) -> list[Run]:
                 path=path,
                 line=number,
             )
-        run = _integer(fields[0], "run number (column 1)", path, number)
-        subruns = _integer(fields[1], "subrun count (column 2)", path, number)
+        run = _run_number(fields[0], "run number (column 1)", path, number)
+        subruns = _subrun_count(fields[1], "subrun count (column 2)", path, number)
         start = _nightsummary_start(fields[3], fields[4], path, number)
         for column, (name, value) in enumerate(zip(NIGHTSUMMARY_COLUMNS, fields, strict=True), start=1):
             if column <= 5 or (name in _NAN_ALLOWED and value.lower() == "nan"):
@@ -169,6 +209,14 @@ def _parse_nightsummary(text: str, path: Path) -> list[Run]:
 
 
 def _nightsummary_start(date: str, time: str, path: Path, line: int) -> dt.datetime:
+    # strptime costs 20 us a call, most of the reading of a large file: the usual form goes faster.
+    usual = _USUAL_START.fullmatch(f"{date} {time}")
+    if usual:
+        try:
+            year, month, day, hour, minute, second = map(int, usual.groups())
+            return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+        except ValueError:
+            pass  # strptime says what is wrong
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"):
         try:
             return dt.datetime.strptime(f"{date} {time}", fmt).replace(tzinfo=dt.UTC)
@@ -229,8 +277,8 @@ def _parse_runsummary(text: str, path: Path) -> tuple[list[Run], dt.date | None]
                 path=path,
                 line=number,
             )
-        run = _integer(fields[index["run_id"]].strip(), "run_id", path, number)
-        subruns = _integer(fields[index["n_subruns"]].strip(), "n_subruns", path, number)
+        run = _run_number(fields[index["run_id"]].strip(), "run_id", path, number)
+        subruns = _subrun_count(fields[index["n_subruns"]].strip(), "n_subruns", path, number)
         raw_type = fields[index["run_type"]].strip()
         start = _ecsv_start(fields, index, path, number)
         _check_duplicate(run, number, seen, path)

@@ -187,6 +187,25 @@ BAD_NIGHTSUMMARY = [
     ),
     pytest.param(GOOD.replace("nan nan nan", "nan x nan"), 1, "column 10 (ucts_t0_tib) (or nan) must be"),
     pytest.param(f"{GOOD}\n\n{GOOD}\n", 3, "duplicate run number 1872 (first on line 1)", id="duplicate"),
+    # issue 10, item 10: an old-Mac file is one long line, which read as "found 22 columns"
+    pytest.param(f"{GOOD}\r{ns_line(2, 5, 'DATA')}\r", 1, "lone carriage return (CR", id="lone-cr"),
+    pytest.param(f"{GOOD}\r\n{GOOD[:-3]}\rnan\r\n", 2, "lone carriage return (CR", id="stray-cr"),
+    # issue 10, item 7: planned fine, then crashed submit and status (SQLite keeps 64-bit integers)
+    pytest.param(
+        ns_line(1, 5, "DATA").replace("00001", str(1 << 64)),
+        1,
+        "run number (column 1) 18446744073709551616 is beyond the largest run number",
+        id="run-beyond-64-bits",
+    ),
+    pytest.param(
+        ns_line(1, 5, "DATA").replace("00001", str(1 << 63)), 1, "beyond the largest", id="run-2**63"
+    ),
+    pytest.param(
+        ns_line(1, 5, "DATA").replace("   5", "10001"),
+        1,
+        "subrun count (column 2) 10001 is more than 10000: subruns are numbered with four digits",
+        id="subruns-beyond-four-digits",
+    ),
 ]
 
 
@@ -199,6 +218,16 @@ def test_bad_nightsummary(tmp_path: Path, text: str, line: int | None, message: 
     assert str(caught.value).startswith(where)
     assert message in str(caught.value)
     assert caught.value.line == line
+
+
+def test_largest_run_number_and_subrun_count_are_read(tmp_path: Path) -> None:
+    text = ns_line(1, 5, "DATA").replace("00001", str((1 << 63) - 1)).replace("   5", "10000")
+    (run,) = read_night_file(write(tmp_path, text)).runs
+    assert (run.run, run.subruns) == ((1 << 63) - 1, 10_000)
+
+
+def test_crlf_with_a_final_cr_is_still_crlf(tmp_path: Path) -> None:
+    assert len(read_night_file(write(tmp_path, f"{GOOD}\r\n{ns_line(2, 5, 'DATA')}\r")).runs) == 2
 
 
 def test_non_utf8_names_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
@@ -279,6 +308,14 @@ BAD_ECSV = [
         "ECSV delimiter must be ',' or ' '",
         id="bad-delimiter",
     ),
+    pytest.param(
+        ecsv([f"{1 << 64},3,DATA,1,1"]),
+        14,
+        "run_id 18446744073709551616 is beyond",
+        id="run-id-beyond-64-bits",
+    ),
+    pytest.param(ecsv(["1,20000,DATA,1,1"]), 14, "n_subruns 20000 is more than 10000", id="n-subruns-huge"),
+    pytest.param(ecsv(["1,3,DATA,1,1"]).replace("\n", "\r"), 1, "lone carriage return", id="lone-cr"),
 ]
 
 
