@@ -9,6 +9,7 @@ before the first calibration numbered right after it. A parent therefore always 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import re
@@ -74,8 +75,12 @@ def night_date(
         )
 
 
-def plan_night(runs: Iterable[Run], date: dt.date) -> Plan:
-    """The sequences of the night, the runs left out (each with a reason) and the problems."""
+def plan_night(runs: Iterable[Run], date: dt.date, *, boundary_hour: int = 12) -> Plan:
+    """The sequences of the night, the runs left out (each with a reason) and the problems.
+
+    Linear in the number of runs but for sorting (a night file may have tens of thousands of
+    lines before the reader refuses it).
+    """
     ordered = _ordered(runs)
     _refuse_duplicates(ordered)
     skipped: dict[int, str] = {}
@@ -92,10 +97,11 @@ def plan_night(runs: Iterable[Run], date: dt.date) -> Plan:
 
     pairs = _pairs(usable, skipped)
     live = _drop_superseded(pairs, data, position, skipped)
-    parents = {d.run: _parent_pair(d, live, position) for d in data}
-    used = [pair for pair in live if any(parent is pair for parent in parents.values())]
+    parents = _parent_pairs(data, live, position)
+    parent_ids = {id(pair) for pair in parents.values() if pair is not None}
+    used = [pair for pair in live if id(pair) in parent_ids]
     for pair in live:
-        if pair not in used:
+        if id(pair) not in parent_ids:
             skipped[pair[1].run] = "no DATA run uses it (no DATA run after it)"
     _skip_unused_drs4(usable, pairs, used, skipped)
 
@@ -108,6 +114,7 @@ def plan_night(runs: Iterable[Run], date: dt.date) -> Plan:
             f"run(s) ({_runs_text(orphans)}) planned without a parent; submitting them needs existing "
             "calibration files named in the configuration"
         )
+    problems.extend(_outside_night(ordered, date, boundary_hour))
     kept = tuple(SkippedRun(run.run, run.raw_type, skipped[run.run]) for run in ordered if run.run in skipped)
     return Plan(date=date, sequences=sequences, skipped=kept, problems=tuple(problems))
 
@@ -122,7 +129,8 @@ def plan_file(path: Path, *, explicit_date: dt.date | None = None, boundary_hour
         date_hint=night.date_hint,
         boundary_hour=boundary_hour,
     )
-    return dataclasses.replace(plan_night(night.runs, date), source=str(night.path))
+    plan = plan_night(night.runs, date, boundary_hour=boundary_hour)
+    return dataclasses.replace(plan, source=str(night.path))
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -164,42 +172,74 @@ def _drop_superseded(
     pairs: list[Pair], data: list[Run], position: dict[int, int], skipped: dict[int, str]
 ) -> list[Pair]:
     """A PEDCALIB followed by another before any DATA run was retaken: only the later one counts."""
+    data_at = [position[d.run] for d in data]  # ascending: data keeps the night's order
     live: list[Pair] = []
     for index, here in enumerate(pairs):
         after = pairs[index + 1] if index + 1 < len(pairs) else None
-        if after is not None and not any(
-            position[here[1].run] < position[d.run] < position[after[1].run] for d in data
-        ):
+        if after is not None and not _any_between(data_at, position[here[1].run], position[after[1].run]):
             skipped[here[1].run] = f"superseded by PEDCALIB run {after[1].run} taken before any DATA run"
         else:
             live.append(here)
     return live
 
 
-def _parent_pair(data_run: Run, live: list[Pair], position: dict[int, int]) -> Pair | None:
-    before = [pair for pair in live if position[pair[1].run] < position[data_run.run]]
-    if before:
-        return before[-1]
-    # DATA taken before the night's first calibration is calibrated with that first one.
-    return live[0] if live else None
+def _any_between(ascending: list[int], low: int, high: int) -> bool:
+    """Whether some value lies strictly between ``low`` and ``high``."""
+    return bisect.bisect_left(ascending, high) > bisect.bisect_right(ascending, low)
+
+
+def _parent_pairs(data: list[Run], live: list[Pair], position: dict[int, int]) -> dict[int, Pair | None]:
+    """Each DATA run's calibration: the last live pair whose PEDCALIB was taken before it.
+
+    DATA taken before the night's first calibration is calibrated with that first one.
+    """
+    live_at = [position[pair[1].run] for pair in live]  # ascending: pairs keep the night's order
+    parents: dict[int, Pair | None] = {}
+    for run in data:
+        before = bisect.bisect_left(live_at, position[run.run])
+        parents[run.run] = live[before - 1] if before else (live[0] if live else None)
+    return parents
 
 
 def _skip_unused_drs4(
     usable: list[Run], pairs: list[Pair], used: list[Pair], skipped: dict[int, str]
 ) -> None:
-    for index, run in enumerate(usable):
-        if run.type is not RunType.DRS4 or any(pair[0] is run for pair in used):
+    used_drs4 = {id(pair[0]) for pair in used}
+    partners: dict[int, list[int]] = {}
+    for drs4, pedcalib in pairs:
+        partners.setdefault(id(drs4), []).append(pedcalib.run)
+    next_drs4: Run | None = None  # walking backwards: the next DRS4 after the current run
+    for run in reversed(usable):
+        if run.type is not RunType.DRS4:
             continue
-        partners = [pair[1].run for pair in pairs if pair[0] is run]
-        if partners:
-            skipped[run.run] = f"unused DRS4: its PEDCALIB run(s) {_runs_text(partners)} are not used"
+        follower, next_drs4 = next_drs4, run
+        if id(run) in used_drs4:
             continue
+        if id(run) in partners:
+            used_by = _runs_text(partners[id(run)])
+            skipped[run.run] = f"unused DRS4: its PEDCALIB run(s) {used_by} are not used"
         # Unpaired, so the next calibration-type run (if any) is another DRS4 that replaced it.
-        follower = next((r for r in usable[index + 1 :] if r.type is RunType.DRS4), None)
-        if follower is not None:
+        elif follower is not None:
             skipped[run.run] = f"unused DRS4: superseded by DRS4 run {follower.run} before any PEDCALIB run"
         else:
             skipped[run.run] = "unused DRS4: no PEDCALIB run after it"
+
+
+def _outside_night(ordered: list[Run], date: dt.date, boundary_hour: int) -> list[str]:
+    """Runs that did not start during the night: another night's file, or the wrong date."""
+    start = dt.datetime.combine(date, dt.time(boundary_hour % 24), tzinfo=dt.UTC)
+    try:
+        end = start + dt.timedelta(days=1)
+    except OverflowError:  # the night of 9999-12-31: no run can be checked against it
+        return []
+    outside = [run.run for run in ordered if not start <= _utc(run.start) < end]
+    if not outside:
+        return []
+    return [
+        f"{len(outside)} run(s) ({_runs_text(outside)}) did not start during the night of {date} "
+        f"({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC): is this the night's file, and the "
+        "right date?"
+    ]
 
 
 def _number(
