@@ -12,7 +12,7 @@ import asyncio
 import sys
 from typing import Any
 
-from osa_core.cli.support import EXIT_ATTENTION, NightCommand, open_engine, print_report
+from osa_core.cli.support import EXIT_ATTENTION, NightCommand, disk_error, open_engine, print_report
 from osa_core.model.errors import OsaError
 
 EXIT_CLOSING = 12
@@ -74,6 +74,14 @@ def cmd_close(args: argparse.Namespace) -> int:
             return 0 if report.ok else RefusedAction.exit_code
         report = asyncio.run(rounds())
         phase, failed = close_phase(engine)
+    except Exception as exc:
+        error = disk_error(exc, args)
+        if error is None or args.debug or not args.force:
+            raise
+        # The runs a forced closing excluded stay excluded: whatever stopped it (a full disk,
+        # the scheduler), the operator must know which.
+        error.message += "; " + _excluded_so_far(engine)
+        raise error from None
     finally:
         engine.shutdown()
     if not report.ok:
@@ -85,6 +93,22 @@ def cmd_close(args: argparse.Namespace) -> int:
     if phase == "closing":
         return EXIT_CLOSING
     return EXIT_ATTENTION if failed else 0
+
+
+def _excluded_so_far(engine: Any) -> str:
+    from osa_core.model.closestate import RunClose
+
+    try:
+        runs = engine.ledger.closing_runs()
+    except Exception:  # the ledger itself may be what failed
+        return "the ledger cannot say which runs this closing has excluded; `close --dry-run` will"
+    excluded = [f"{r.run:05d}" for r in runs if r.state is RunClose.EXCLUDED]
+    if not excluded:
+        return "no run has been excluded yet; run `close` again once this is fixed"
+    return (
+        f"already recorded as excluded: run(s) {', '.join(excluded)}; "
+        "run `close` again once this is fixed: it carries on from there"
+    )
 
 
 def cmd_datacheck(args: argparse.Namespace) -> int:

@@ -32,8 +32,7 @@ from osa_core.cli.night import (
     cmd_submit,
 )
 from osa_core.cli.nights import add_nights_command, cmd_nights
-from osa_core.cli.support import EXIT_ATTENTION, EXIT_UNREACHABLE, parse_date
-from osa_core.model.errors import OsaError
+from osa_core.cli.support import EXIT_ATTENTION, EXIT_UNREACHABLE, disk_error, parse_date
 
 # the exit codes of the commands, besides those of the errors (osa_core.model.errors), named in one place
 __all__ = ["COMMANDS", "EXIT_ATTENTION", "EXIT_CLOSING", "EXIT_UNREACHABLE", "build_parser", "main"]
@@ -68,11 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
     try:
         return handler(args)
-    except OsaError as exc:
+    except Exception as exc:
+        # A disk that refuses (full, read-only, a missing parent) can strike any command at any
+        # write: it is answered here, once, rather than at each place that writes.
         if args.debug:
             raise
-        print(f"osa-core: {exc}", file=sys.stderr)
-        return exc.exit_code
+        error = disk_error(exc, args)
+        if error is None:
+            raise
+        print(f"osa-core: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         return 130
 

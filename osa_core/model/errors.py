@@ -5,6 +5,8 @@ The CLI turns them into ``FILE:LINE: message`` and an exit code; nothing else es
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,3 +97,52 @@ class HostKeyError(PushError):
     """The server's host key is not recorded in known_hosts, or differs from the recorded one."""
 
     exit_code = 11
+
+
+class StorageError(OsaError):
+    """A file or directory the engine needs could not be written or read: a full disk, a
+    read-only file system, a permission, a missing or wrong parent directory."""
+
+    exit_code = 13
+
+
+# What to do about each errno an operator can meet on a disk, said once for every command.
+_ADVICE: dict[int, str] = {
+    errno.ENOSPC: "no space left on the device: free space there, then run the command again",
+    errno.EDQUOT: "disk quota exceeded: free space or raise the quota, then run the command again",
+    errno.EROFS: "read-only file system: remount it read-write or point the configuration elsewhere",
+    errno.EACCES: "permission denied: give this user write access or point the configuration elsewhere",
+    errno.EPERM: "operation not permitted: give this user access or point the configuration elsewhere",
+    errno.ENOENT: "no such file or directory: create its parent or fix the path in the configuration",
+    errno.ENOTDIR: "a parent of this path is not a directory: fix the path in the configuration",
+    errno.EISDIR: "is a directory where a file was expected: fix the path in the configuration",
+    errno.EEXIST: "exists and is in the way: move it aside or fix the path in the configuration",
+    errno.ENAMETOOLONG: "file name too long: shorten the configured path",
+    errno.EIO: "input/output error: the disk or network file system is failing; check it",
+}
+
+
+def storage_error(exc: Exception, path: Path | str | None = None) -> StorageError:
+    """One operator's line for an OSError (or SQLite's disk errors), naming the path and what to do.
+
+    ``path`` names the file when the error itself does not (SQLite's never do).
+    """
+    where: Path | str | None = path
+    if isinstance(exc, OSError):
+        if isinstance(exc.filename, str | os.PathLike):
+            where = os.fsdecode(exc.filename)
+        text = _ADVICE.get(exc.errno or 0) or exc.strerror or str(exc)
+        if exc.filename2 is not None:
+            text += f" (while moving it to {exc.filename2})"
+        return StorageError(text, path=where)
+    text = str(exc)
+    lowered = text.lower()
+    if "full" in lowered:
+        text = f"SQLite: {text}: {_ADVICE[errno.ENOSPC]}"
+    elif "readonly" in lowered or "read-only" in lowered:
+        text = f"SQLite: {text}: make the file and its directory writable, or point paths.state elsewhere"
+    elif "unable to open" in lowered:
+        text = f"SQLite: {text}: check that the directory exists and is writable (paths.state)"
+    else:
+        text = f"SQLite: {text}"
+    return StorageError(text, path=where)
