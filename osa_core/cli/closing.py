@@ -129,7 +129,21 @@ def cmd_datacheck(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    from osa_core.model.config import find_config_file
+    from osa_core.model.errors import ConfigError
+
+    try:
+        return _push(args)
+    except ConfigError as exc:
+        # the [webserver] checks know the key, not the file it was read from
+        if exc.path is None:
+            exc.path = find_config_file(args.config)
+        raise
+
+
+def _push(args: argparse.Namespace) -> int:
     from osa_core.cli.push_progress import push_cli_progress
+    from osa_core.publish.hostkeys import check_config
     from osa_core.publish.push import PushError, trust_host_key
 
     if args.trust_host_key:
@@ -144,12 +158,13 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     engine = open_engine(args)
     try:
+        check_config(engine.config.webserver)  # before the datacheck is built for nothing
         if args.build or not engine.layout.web_page.exists():
             build_datacheck(asyncio.run(engine.refresh()), engine.layout)
         with push_cli_progress() as progress:
             report = publish(engine.layout, progress)
     except PushError as exc:
-        if exc.report is not None:
+        if exc.report is not None and exc.report.uploaded:  # the error's own line says "0 uploaded"
             print(f"{len(exc.report.uploaded)} uploaded before it stopped", file=sys.stderr)
         raise
     finally:

@@ -18,6 +18,11 @@ from osa_core.model.errors import ConfigError, HostKeyError, PushError
 from osa_core.model.fileio import atomic_write
 
 log = logging.getLogger("osa_core.publish.push")  # part of the push: its lines keep the push's logger name
+# paramiko logs what kills its transport thread (a peer that is not an SSH server) with the whole
+# traceback, and with no handler configured Python prints that on stderr before the push has
+# said anything. The push reports every failure itself, in one line: paramiko's records go nowhere
+# unless a front end configures a handler for them.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 TRUST_HINT = "osa-core push --trust-host-key"
 # what a dropped, refused or stalled connection shows up as; other errors are not retried
@@ -27,13 +32,17 @@ DROPPED = (paramiko.SSHException, EOFError, OSError)
 def why(exc: BaseException) -> str:
     """A connection error as one line."""
     # paramiko's EOFError for a closed connection has no message of its own
-    return f"{type(exc).__name__}: {str(exc) or 'connection closed'}"
+    text = f"{type(exc).__name__}: {str(exc) or 'connection closed'}"
+    if "protocol banner" in text:
+        text += " (the peer does not speak SSH: check webserver.host and webserver.port)"
+    return text
 
 
 def check_config(config: WebServerConfig) -> Path:
     """Refuse a ``[webserver]`` section a push cannot use; return its known_hosts file."""
     if not config.host:
         raise ConfigError("webserver.host is empty: pushing is not configured")
+    check_port(config)
     if config.known_hosts is None:
         raise ConfigError("webserver.known_hosts is not set: the server's key cannot be verified")
     if config.key_file is not None and not config.key_file.is_file():
@@ -41,6 +50,48 @@ def check_config(config: WebServerConfig) -> Path:
     if not config.root.startswith("/"):
         raise ConfigError(f"webserver.root must be an absolute remote path, got {config.root!r}")
     return config.known_hosts
+
+
+def check_port(config: WebServerConfig) -> None:
+    # getaddrinfo takes the port modulo 65536: 70000 would quietly connect to port 4464.
+    if isinstance(config.port, bool) or not 1 <= config.port <= 65535:
+        raise ConfigError(f"webserver.port must be a TCP port, 1 to 65535, got {config.port!r}")
+
+
+def load_known_hosts(client: paramiko.SSHClient, known_hosts: Path) -> None:
+    """Load ``known_hosts`` into ``client``; a line paramiko cannot read is refused at file:line.
+
+    paramiko raises ``InvalidHostKey`` (with a traceback) for a key that is not base64 and
+    ``UnicodeDecodeError`` for a file that is not text; an entry it does not understand (an
+    unknown key type) it skips, as OpenSSH does.
+    """
+    if not known_hosts.is_file():  # none yet (every key is unknown), or a FIFO never to open
+        return
+    try:
+        client.load_host_keys(str(known_hosts))
+    except paramiko.hostkeys.InvalidHostKey as exc:
+        raise ConfigError(
+            f"malformed known_hosts entry ({exc.exc}): delete or fix the line, then record the "
+            f"server's key with `{TRUST_HINT}`",
+            path=known_hosts,
+            line=_line_of(known_hosts, str(exc.line)),
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(_not_text(exc), path=known_hosts) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read known_hosts: {exc.strerror or exc}", path=known_hosts) from None
+
+
+def _not_text(exc: UnicodeDecodeError) -> str:
+    return f"known_hosts is not UTF-8 text (byte {exc.start}): delete it or restore it from a copy"
+
+
+def _line_of(path: Path, text: str) -> int | None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((number for number, raw in enumerate(lines, 1) if raw.strip() == text), None)
 
 
 def host_key_name(config: WebServerConfig) -> str:
@@ -85,6 +136,7 @@ def fetch_host_key(config: WebServerConfig) -> tuple[str, str, paramiko.PKey]:
     """The host key the server offers: (key type, SHA256 fingerprint, key). Verifies nothing."""
     if not config.host:
         raise ConfigError("webserver.host is empty: pushing is not configured")
+    check_port(config)
     try:
         sock = socket.create_connection((config.host, config.port), timeout=config.timeout)
     except OSError as exc:
@@ -122,6 +174,8 @@ def trust_host_key(
         kept = [line for line in (_without_host(raw, name) for raw in old) if line is not None]
         entry = paramiko.HostKeys.hash_host(name) if hashed else name
         atomic_write(known_hosts, "\n".join([*kept, f"{entry} {key_type} {key.get_base64()}"]) + "\n")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(_not_text(exc), path=known_hosts) from None
     except OSError as exc:
         raise PushError(f"cannot record the host key: {exc}", path=known_hosts) from None
     log.info("recorded host key of %s in %s: %s %s", name, known_hosts, key_type, fingerprint)

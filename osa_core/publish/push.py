@@ -37,6 +37,7 @@ from osa_core.publish.hostkeys import (
     check_config,
     fetch_host_key,
     host_key_name,
+    load_known_hosts,
     trust_host_key,
     why,
 )
@@ -110,8 +111,7 @@ class _Session:
         self.posix_rename = True
         self.dirs: set[str] = {posixpath.normpath(config.root)}
         self.client = paramiko.SSHClient()
-        if known_hosts.is_file():
-            self.client.load_host_keys(str(known_hosts))
+        load_known_hosts(self.client, known_hosts)
         self.client.set_missing_host_key_policy(RejectUnknown(known_hosts))
         try:
             self._connect()

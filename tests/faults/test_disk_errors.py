@@ -179,4 +179,4 @@ def test_full_state_disk(tmp_path: Path, mount: Mount, stop_local: None) -> None
         assert result.returncode in (DISK, LEDGER), result.stderr
         line = one_line(result)
         assert line.startswith(f"osa-core: {state}/20200127/")
-        assert "full" in line
+        assert "free space there, then run the command again" in line
