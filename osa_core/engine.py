@@ -28,6 +28,7 @@ from osa_core.model.records import Plan, Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
 from osa_core.model.states import JobState, SequenceType
 from osa_core.pipeline.factory import get_profile
+from osa_core.plan.inputs import check_submission_inputs
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo, utcnow
 from osa_core.scheduler.factory import make_scheduler
 from osa_core.track import previews
@@ -289,6 +290,7 @@ class Engine:
     async def submit(self) -> ActionReport:
         """Plan the night and submit what was never submitted: calibration first, then data."""
         plan = self.plan()
+        check_submission_inputs(self.config, self.layout)
         orphans = [s.run for s in plan.data if s.parent is None]
         if orphans and not self.config.pipeline.calibration.external:
             raise PlanError(
@@ -432,6 +434,7 @@ class Engine:
         )
 
     async def resubmit(self, selection: Selection) -> ActionReport:
+        check_submission_inputs(self.config, self.layout)
         async with self._mutation("resubmit"):
             await self._refresh_or_raise()
             preview = self.preview_resubmit(selection)

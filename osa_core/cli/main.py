@@ -9,6 +9,7 @@ what they share is in :mod:`osa_core.cli.support`.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -36,6 +37,9 @@ from osa_core.cli.support import EXIT_ATTENTION, EXIT_UNREACHABLE, disk_error, p
 
 # the exit codes of the commands, besides those of the errors (osa_core.model.errors), named in one place
 __all__ = ["COMMANDS", "EXIT_ATTENTION", "EXIT_CLOSING", "EXIT_UNREACHABLE", "build_parser", "main"]
+
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         error = disk_error(exc, args)
         if error is None:
             raise
-        print(f"osa-core: {error}", file=sys.stderr)
+        # One line, whatever the message quotes (sbatch's own errors span several).
+        print(f"osa-core: {_LINE_BREAKS.sub(' ', str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
