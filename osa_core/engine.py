@@ -289,8 +289,9 @@ class Engine:
 
     async def submit(self) -> ActionReport:
         """Plan the night and submit what was never submitted: calibration first, then data."""
-        plan = self.plan()
-        check_submission_inputs(self.config, self.layout)
+        # Both read files (bounded, but up to a deadline on a stalled mount): off the event loop.
+        plan = await asyncio.to_thread(self.plan)
+        await asyncio.to_thread(check_submission_inputs, self.config, self.layout)
         orphans = [s.run for s in plan.data if s.parent is None]
         if orphans and not self.config.pipeline.calibration.external:
             raise PlanError(
@@ -434,7 +435,7 @@ class Engine:
         )
 
     async def resubmit(self, selection: Selection) -> ActionReport:
-        check_submission_inputs(self.config, self.layout)
+        await asyncio.to_thread(check_submission_inputs, self.config, self.layout)
         async with self._mutation("resubmit"):
             await self._refresh_or_raise()
             preview = self.preview_resubmit(selection)
