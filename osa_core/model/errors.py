@@ -111,7 +111,7 @@ _ADVICE: dict[int, str] = {
     errno.ENOSPC: "no space left on the device: free space there, then run the command again",
     errno.EDQUOT: "disk quota exceeded: free space or raise the quota, then run the command again",
     errno.EROFS: "read-only file system: remount it read-write or point the configuration elsewhere",
-    errno.EACCES: "permission denied: give this user write access or point the configuration elsewhere",
+    errno.EACCES: "permission denied: give this user access to it or point the configuration elsewhere",
     errno.EPERM: "operation not permitted: give this user access or point the configuration elsewhere",
     errno.ENOENT: "no such file or directory: create its parent or fix the path in the configuration",
     errno.ENOTDIR: "a parent of this path is not a directory: fix the path in the configuration",

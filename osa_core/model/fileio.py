@@ -62,14 +62,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def read_small_file(path: Path, *, limit: int, what: str = "file", deadline: float = READ_DEADLINE) -> bytes:
+def read_small_file(
+    path: Path, *, limit: int, what: str = "file", missing_hint: str = "", deadline: float = READ_DEADLINE
+) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; anything else is an InputError.
 
     The file is inspected before it is opened (a FIFO is never opened), opened non-blocking in
     case it was swapped meanwhile, and read in a thread of its own with a deadline: a stalled
     mount costs ``deadline`` seconds, not the command, and the caller stays interruptible.
     """
-    return bounded(lambda: _read_regular(path, limit, what), deadline, path, f"reading the {what}")
+    return bounded(
+        lambda: _read_regular(path, limit, what, missing_hint), deadline, path, f"reading the {what}"
+    )
 
 
 def bounded(call: Callable[[], T], deadline: float, path: Path, doing: str) -> T:
@@ -103,14 +107,15 @@ def bounded(call: Callable[[], T], deadline: float, path: Path, doing: str) -> T
     return box[0]
 
 
-def _read_regular(path: Path, limit: int, what: str) -> bytes:
+def _read_regular(path: Path, limit: int, what: str, missing_hint: str) -> bytes:
     try:
         info = os.stat(path)
         _check(info, path, limit, what)
         # O_NONBLOCK: had a FIFO replaced the file since the stat, opening it would wait for a writer.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise InputError(f"no such {what}", path=path) from None
+        hint = f" ({missing_hint})" if missing_hint else ""
+        raise InputError(f"no such {what}{hint}", path=path) from None
     except OSError as exc:
         raise InputError(f"cannot read the {what}: {exc.strerror or exc}", path=path) from None
     try:

@@ -55,7 +55,7 @@ _USUAL_START = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)")
 _LONE_CR = re.compile(r"\r(?!\n|\Z)")
 
 MAX_NIGHT_BYTES = 4 << 20
-"""A night has a few hundred runs (tens of KB); 4 MiB is ~40,000 lines, far beyond any real one."""
+"""A night has a few hundred runs (tens of KB); 4 MiB is ~45,000 lines, far beyond any real one."""
 MAX_RUN = (1 << 63) - 1
 """Run numbers are kept as SQLite integers (signed 64 bits) and in SLURM job names."""
 MAX_SUBRUNS = 10_000
@@ -79,12 +79,8 @@ def read_night_file(path: Path) -> NightFile:
     a device or a stalled mount is refused instead of hanging the command.
     """
     path = Path(path)
-    try:
-        data = read_small_file(path, limit=MAX_NIGHT_BYTES, what="night file")
-    except InputError as err:
-        if err.message == "no such night file":
-            raise InputError(f"{err.message} (expected a NightSummary .txt or RunSummary .ecsv)", path=path)
-        raise
+    expected = "expected a NightSummary .txt or RunSummary .ecsv"
+    data = read_small_file(path, limit=MAX_NIGHT_BYTES, what="night file", missing_hint=expected)
     return parse_night_bytes(data, path)
 
 
