@@ -4,9 +4,6 @@ of lines (issue 10, items 10 and 11). Results are checked, never times (speed is
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from osa_core.model.states import SequenceType
@@ -86,20 +83,3 @@ def test_a_large_but_allowed_file_is_planned_whole(tmp_path: Path) -> None:
     assert parent is not None and parent.type is SequenceType.CALIBRATION
     assert parent.run == (runs - 1) // 50 * 50 + 2
     assert [s.seq for s in plan.sequences] == list(range(len(plan.sequences)))
-
-
-def test_plan_cli_on_a_large_but_allowed_file(tmp_path: Path) -> None:
-    path, runs = big_night(tmp_path, ALLOWED)
-    for args in (["--json"], []):
-        result = subprocess.run(
-            [sys.executable, "-m", "osa_core", "plan", str(path), *args],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stderr
-        if args:
-            assert len(json.loads(result.stdout)["sequences"]) == runs - (runs + 49) // 50
-        else:
-            assert result.stdout.rstrip().endswith("Problems: none")
-            assert f"{runs:05d}" in result.stdout
