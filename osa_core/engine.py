@@ -8,15 +8,11 @@ written since the last one.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
-import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 
-from osa_core.jobs.history import StepRecord, read_records
 from osa_core.jobs.scripts import render_script
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, Selection
 from osa_core.model.config import Config
@@ -26,14 +22,17 @@ from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
 from osa_core.model.records import Plan, Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
-from osa_core.model.states import JobState, SequenceType
+from osa_core.model.states import JobState
 from osa_core.pipeline.factory import get_profile
 from osa_core.plan.inputs import check_submission_inputs
-from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo, utcnow
+from osa_core.plan.planner import configured_plan
+from osa_core.scheduler.base import Scheduler, TaskInfo, utcnow
 from osa_core.scheduler.factory import make_scheduler
+from osa_core.scheduler.requests import sequence_request
 from osa_core.track import previews
+from osa_core.track.history_ingest import HistoryIngest, log_refs
 from osa_core.track.intents import Intents
-from osa_core.track.ledger import Ledger, StepRow
+from osa_core.track.ledger import Ledger
 from osa_core.track.lock import night_lock
 from osa_core.track.scope import SWEEP_META, QueryScope
 from osa_core.track.tracking import NightState
@@ -55,16 +54,15 @@ class Engine:
             " (the damaged file is kept beside it)",
         )
         self.intents = Intents(self.ledger, self.scheduler)
-        self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
+        self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), self.ledger.steps())
         self._health = SchedulerHealth(ok=True)
         self._interval = config.scheduler.refresh_min
         self._snapshot: NightSnapshot | None = None
-        self._offsets = self.ledger.offsets()
         self.scope = QueryScope()
         """Which jobs each refresh asks about; ``scope.every`` is the full sweeps' cadence."""
         self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))
         self.scheduler_calls = 0
-        self._history_paths: dict[SubrunKey, str] = {}
+        self.history = HistoryIngest(self.layout, self.ledger)
         self._guard = asyncio.Lock()
         self._follow_close = False
         self._problems: tuple[str, ...] = ()
@@ -80,21 +78,9 @@ class Engine:
     # --- plan --------------------------------------------------------------------------------------
     def plan(self) -> Plan:
         """The night's plan from its night file, with the simulate profile's subrun cap applied."""
-        return plan_night(self.config, self.layout)
+        return configured_plan(self.config, self.layout)
 
     # --- snapshots -----------------------------------------------------------------------------------
-    @property
-    def shown_profile(self) -> ShownProfile:
-        return ShownProfile(
-            name=self.profile.name,
-            simulation=self.profile.simulation,
-            step_names={
-                SequenceType.CALIBRATION: self.profile.calibration_step_names,
-                SequenceType.DATA: self.profile.subrun_step_names,
-            },
-            step_labels=self.profile.step_labels,
-        )
-
     @property
     def snapshot(self) -> NightSnapshot:
         if self._snapshot is None:
@@ -105,11 +91,11 @@ class Engine:
         return self.state.snapshot(
             date=self.date,
             backend=self.config.scheduler.backend,
-            profile=self.shown_profile,
+            profile=ShownProfile.of(self.profile),
             health=self._health,
             changed=changed,
             now=utcnow(),
-            closing=self.ledger.closing_status(),
+            closing=(record.status or None) if (record := self.ledger.closing()) else None,
             next_refresh=self._interval,
             problems=self._problems,
         )
@@ -173,7 +159,7 @@ class Engine:
             if rows:
                 self.ledger.update_tasks(rows)
                 changed.update((r.seq, r.subrun) for r in rows)
-        changed |= self._ingest_history(changed)
+        changed |= self.history.ingest(self.state, changed)
         self._adapt(changed)
         return self._build(changed if self._snapshot is not None else None)
 
@@ -198,64 +184,8 @@ class Engine:
         else:
             self._interval = min(sched.refresh_max, self._interval * 1.5)
 
-    def _history_path(self, key: SubrunKey) -> str:
-        path = self._history_paths.get(key)
-        if path is None:
-            sequence = self.state.sequence(key[0])
-            sub = None if sequence.is_calibration else key[1]
-            path = self._history_paths[key] = str(self.layout.history(sequence.run, sub))
-        return path
-
-    def _ingest_history(self, changed: set[SubrunKey]) -> set[SubrunKey]:
-        """Read the new step records of tasks that run or just changed state.
-
-        A running task's file is only opened when it has grown past what was read.
-        """
-        keys = set(changed)
-        read = self._offsets
-        for key in self.state.running_keys():
-            if key not in keys:
-                path = self._history_path(key)
-                try:
-                    size = os.stat(path).st_size
-                except OSError:
-                    continue
-                if size != read.get(path, 0):
-                    keys.add(key)
-        if not keys:
-            return set()
-        records: list[tuple[int, int, StepRecord]] = []
-        offsets: dict[str, int] = {}
-        for key in keys:
-            path = self._history_path(key)
-            start = self._offsets.get(path, 0)
-            new, end = read_records(Path(path), start)
-            if end != start:
-                offsets[path] = end
-            records.extend((key[0], key[1], r) for r in new)
-        if not records and not offsets:
-            return set()
-        self.ledger.add_step_records(records, offsets)
-        self._offsets.update(offsets)
-        touched = {(seq, subrun) for seq, subrun, _ in records}
-        self.state.add_steps(_step_rows(self.ledger, touched))
-        return touched
-
     def logs(self, key: SubrunKey) -> list[LogRef]:
-        seq, subrun = key
-        sequence = self.state.sequence(seq)
-        sub = None if sequence.is_calibration else subrun
-        history = self.layout.history(sequence.run, sub)
-        return [
-            LogRef(
-                attempt=row.attempt,
-                job_id=row.job_id,
-                stdout=self.layout.task_log(sequence.run, sub, row.job_id, "out"),
-                stderr=self.layout.task_log(sequence.run, sub, row.job_id, "err"),
-                history=history,
-            )
-            for row in self.state.attempts.get(key, [])
-        ]
+        return log_refs(self.layout, self.state, key)
 
     # --- submission ----------------------------------------------------------------------------------
     @contextmanager
@@ -282,8 +212,8 @@ class Engine:
                 lock.__exit__(None, None, None)
 
     def _reload(self) -> None:
-        self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), _step_rows(self.ledger))
-        self._offsets = self.ledger.offsets()
+        self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), self.ledger.steps())
+        self.history.reload()
         self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))
         self._snapshot = None
 
@@ -361,44 +291,26 @@ class Engine:
         script = self.layout.script(sequence.run)
         text = render_script(self.config, self.layout, sequence, parent)
         atomic_write(script, text, mode=0o755, durable=False)
-        sched = self.config.scheduler
-        array = not sequence.is_calibration
-        memory = memory or (sched.calibration_memory if sequence.is_calibration else sched.memory)
-        walltime = walltime or (sched.calibration_walltime if sequence.is_calibration else sched.walltime)
-        args: tuple[str, ...] = ()
-        if any(a != 1 for a in attempts):
-            if array:
-                assert indices is not None
-                mapping = ",".join(f"{i}={a}" for i, a in zip(indices, attempts, strict=True))
-            else:
-                mapping = f"0={attempts[0]}"
-            args = ("--attempt-map", mapping)
-        request = JobRequest(
-            name=self.layout.job_name(sequence.run),
-            script=str(script),
-            workdir=str(self.layout.analysis_dir),
-            stdout=self.layout.task_stdout_pattern(sequence.run, array),
-            stderr=self.layout.task_stderr_pattern(sequence.run, array),
-            array=indices if array else None,
-            throttle=sched.array_throttle if array else 0,
+        request = sequence_request(
+            self.config,
+            self.layout,
+            sequence,
+            script,
+            indices,
+            attempts,
             after_ok=after_ok,
             memory=memory,
             walltime=walltime,
-            partition=sched.partition,
-            account=sched.account,
-            comment=f"osa night {self.layout.night} seq {sequence.seq}",
-            args=args,
-            extra=tuple(sched.extra_sbatch_args),
         )
         at = utcnow()
         sub_id = self.ledger.begin_submission(
             seq=sequence.seq,
             name=request.name,
-            indices=indices if array else None,
+            indices=request.array,
             attempts=attempts,
             script=str(script),
-            memory=memory,
-            walltime=walltime,
+            memory=request.memory,
+            walltime=request.walltime,
             after_ok=after_ok,
             at=at,
         )
@@ -527,39 +439,6 @@ class Engine:
             return ActionReport(
                 "push", False, f"the datacheck web server is not configured: set [webserver] host in {where}"
             )
-        from osa_core.publish.datacheck import build_datacheck
-        from osa_core.publish.publisher import publish
+        from osa_core.publish.publisher import push_night
 
-        try:
-            if not self.layout.web_page.exists():
-                await asyncio.to_thread(build_datacheck, self.snapshot, self.layout)
-            report = await asyncio.to_thread(publish, self.layout, None)
-        except OsaError as exc:
-            return ActionReport("push", False, str(exc))
-        details = tuple(f"not uploaded {remote}: {why}" for remote, why in report.failed)
-        message = (
-            f"pushed to {self.config.webserver.host}: {len(report.uploaded)} uploaded, "
-            f"{len(report.skipped)} unchanged, {len(report.failed)} failed"
-        )
-        return ActionReport("push", report.ok, message, (), details)
-
-
-def plan_night(config: Config, layout: NightLayout) -> Plan:
-    """The night's plan from its night file, with the simulate profile's subrun cap applied."""
-    from osa_core.plan.planner import plan_file
-
-    plan = plan_file(
-        layout.night_summary, explicit_date=layout.date, boundary_hour=config.night.day_boundary_hour
-    )
-    cap = config.pipeline.simulate.max_subruns
-    if config.pipeline.profile == "simulate" and cap > 0:
-        capped = tuple(
-            s if s.is_calibration else dataclasses.replace(s, subruns=min(s.subruns, cap))
-            for s in plan.sequences
-        )
-        plan = dataclasses.replace(plan, sequences=capped)
-    return plan
-
-
-def _step_rows(ledger: Ledger, keys: Iterable[SubrunKey] | None = None) -> list[StepRow]:
-    return ledger.steps(keys)
+        return await asyncio.to_thread(push_night, self.layout, self.snapshot)

@@ -239,10 +239,10 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     """``ledger rebuild``: a damaged ledger rebuilt from what the scheduler and the jobs recorded."""
     import datetime as dt
 
-    from osa_core.engine import plan_night
     from osa_core.model.config import load_config
     from osa_core.model.layout import NightLayout
     from osa_core.model.night_clock import current_night
+    from osa_core.plan.planner import configured_plan
     from osa_core.scheduler.factory import make_scheduler
     from osa_core.track.lock import night_lock
     from osa_core.track.rebuild import rebuild_ledger
@@ -252,7 +252,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         config, args.date or current_night(dt.datetime.now(dt.UTC), config.night.day_boundary_hour)
     )
     setup_logging(layout.engine_log, args.verbose)
-    sequences = list(plan_night(config, layout).sequences)
+    sequences = list(configured_plan(config, layout).sequences)
     with night_lock(layout.lock_path, what="ledger rebuild"):
         report = asyncio.run(rebuild_ledger(layout, sequences, make_scheduler(config), args.since))
     for line in report.lines():

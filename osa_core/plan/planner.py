@@ -16,7 +16,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
+from osa_core.model.config import Config
 from osa_core.model.errors import InputError, PlanError
+from osa_core.model.layout import NightLayout
 from osa_core.model.records import Plan, Run, Sequence, SkippedRun
 from osa_core.model.states import RunType, SequenceType
 from osa_core.plan.nightfile import read_night_file
@@ -278,3 +280,18 @@ def _number(
 def _runs_text(runs: list[int]) -> str:
     shown = ", ".join(str(run) for run in runs[:10])
     return shown + (f", ... ({len(runs)} in all)" if len(runs) > 10 else "")
+
+
+def configured_plan(config: Config, layout: NightLayout) -> Plan:
+    """The night's plan from its configured night file, with the simulate profile's subrun cap."""
+    plan = plan_file(
+        layout.night_summary, explicit_date=layout.date, boundary_hour=config.night.day_boundary_hour
+    )
+    cap = config.pipeline.simulate.max_subruns
+    if config.pipeline.profile == "simulate" and cap > 0:
+        capped = tuple(
+            s if s.is_calibration else dataclasses.replace(s, subruns=min(s.subruns, cap))
+            for s in plan.sequences
+        )
+        plan = dataclasses.replace(plan, sequences=capped)
+    return plan

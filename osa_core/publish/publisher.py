@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from osa_core.model.errors import ConfigError
+from osa_core.model.actions import ActionReport
+from osa_core.model.errors import ConfigError, OsaError
 from osa_core.model.layout import NightLayout
+from osa_core.model.snapshot import NightSnapshot
 from osa_core.publish.datacheck import CATEGORIES
 
 if TYPE_CHECKING:
@@ -52,3 +54,28 @@ def publish(layout: NightLayout, progress: Progress | None = None) -> PushReport
         where = layout.config.source or "the configuration"
         raise ConfigError(f"the datacheck web server is not configured: set [webserver] host in {where}")
     return push(config, push_items(layout), manifest_path(layout), progress)
+
+
+def push_night(layout: NightLayout, snapshot: NightSnapshot) -> ActionReport:
+    """The engine's push: the datacheck built first if it never was, then published; an error
+    is the report's message (a front end shows it), not an exception."""
+    config = layout.config
+    if not config.webserver.host:
+        where = config.source or "the configuration"
+        return ActionReport(
+            "push", False, f"the datacheck web server is not configured: set [webserver] host in {where}"
+        )
+    from osa_core.publish.datacheck import build_datacheck
+
+    try:
+        if not layout.web_page.exists():
+            build_datacheck(snapshot, layout)
+        report = publish(layout, None)
+    except OsaError as exc:
+        return ActionReport("push", False, str(exc))
+    details = tuple(f"not uploaded {remote}: {why}" for remote, why in report.failed)
+    message = (
+        f"pushed to {config.webserver.host}: {len(report.uploaded)} uploaded, "
+        f"{len(report.skipped)} unchanged, {len(report.failed)} failed"
+    )
+    return ActionReport("push", report.ok, message, (), details)

@@ -413,11 +413,6 @@ class Ledger:
             datacheck=datacheck,
         )
 
-    def closing_status(self) -> str | None:
-        """What the snapshot shows of the latest closing; None before any closing said anything."""
-        row = self._one("SELECT status FROM closings ORDER BY id DESC LIMIT 1")
-        return row[0] if row and row[0] else None
-
     def set_closing_status(self, closing_id: int, status: str) -> None:
         self._write("UPDATE closings SET status = ? WHERE id = ?", (status, closing_id))
 

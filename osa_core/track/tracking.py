@@ -21,6 +21,7 @@ from osa_core.model.snapshot import (
     frozen_counts,
 )
 from osa_core.model.states import JobState, SequenceType
+from osa_core.pipeline.base import Profile as PipelineProfile
 from osa_core.scheduler.base import TaskInfo
 from osa_core.track.ledger import StepRow, TaskRow
 
@@ -35,6 +36,18 @@ class Profile:
     simulation: bool
     step_names: Mapping[SequenceType, tuple[str, ...]]
     step_labels: Mapping[str, str]
+
+    @classmethod
+    def of(cls, profile: PipelineProfile) -> Profile:
+        return cls(
+            name=profile.name,
+            simulation=profile.simulation,
+            step_names={
+                SequenceType.CALIBRATION: profile.calibration_step_names,
+                SequenceType.DATA: profile.subrun_step_names,
+            },
+            step_labels=profile.step_labels,
+        )
 
 
 class NightState:

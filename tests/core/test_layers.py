@@ -93,3 +93,15 @@ def test_architecture_page_names_every_module(package: str, heading: str) -> Non
     named = set(re.findall(r"`([a-z0-9_/]+\.py)`", section))
     missing = [m for m in package_modules(package) if m not in named]
     assert missing == [], f"docs/architecture.md: add a line for each of {missing}"
+
+
+MAX_LINES = 450
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_module_is_over_the_size_limit(package: str) -> None:
+    """One idea per module: past ~450 lines a module holds two (issue 9)."""
+    base = ROOT / package
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines()) for p in base.rglob("*.py")}
+    over = {path: n for path, n in sizes.items() if n > MAX_LINES}
+    assert over == {}, f"split these modules: {over}"
