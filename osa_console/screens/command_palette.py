@@ -11,6 +11,9 @@ whole app from the palette, each found by pressing keys faster than frames are d
 - A key that arrives while the palette closes (a second escape) ran its action again: a second
   dismiss closed the screen under the palette too, down to an empty screen stack. Keys are
   ignored once the palette is no longer on top, or before its list is built.
+- Its mount takes the screen under it as the one whose commands it searches: keys that arrive
+  between the palette's push and its mount can have closed that screen already (``IndexError``
+  in ``screen_stack[-2]``). A palette already closed when its mount comes does not mount.
 - Its search runs in a worker that looks the list up; closing the palette while a search is
   running made that lookup fail, and a failed worker exits the app. A search that fails ends
   quietly here: the palette it would fill is gone.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from textual import work
 from textual.command import CommandList, CommandPalette
+from textual.events import Mount
 
 _GATHER = CommandPalette._gather_commands.__wrapped__  # type: ignore[attr-defined]
 """Textual's search, without its ``@work`` (whose ``exit_on_error`` is True): re-wrapped below.
@@ -27,6 +31,13 @@ mypy cannot see ``__wrapped__`` on the decorated method; functools.wraps sets it
 
 
 class SafeCommandPalette(CommandPalette):
+    def _on_mount(self, event: Mount) -> None:
+        stack = self.app.screen_stack
+        if self not in stack or len(stack) < 2:
+            # Closed before it mounted: Textual's own handler (called after this one, from the
+            # base class) would index the screen under it; there is nothing left to show.
+            event.prevent_default()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.is_active or not self.query(CommandList):
             return False
