@@ -357,8 +357,12 @@ class Engine:
                     msg += f" ({len(preview.refused)} refused)"
                 return ActionReport("resubmit", False, msg, (), tuple(preview.lines()))
             job_ids = []
+            new_jobs: dict[int, str] = {}
             for planned in preview.submissions:
                 sequence = self.state.sequence(planned.seq)
+                after_ok = planned.after_ok
+                if planned.after_seq is not None:
+                    after_ok = (*after_ok, new_jobs[planned.after_seq])
                 # the re-arm is intended before the calibration's sbatch: a crash anywhere after
                 # it still ends with its waiting data jobs re-armed (track/intents.py)
                 rearm = (
@@ -368,11 +372,12 @@ class Engine:
                     sequence,
                     planned.indices if not sequence.is_calibration else None,
                     planned.attempts,
-                    after_ok=planned.after_ok,
+                    after_ok=after_ok,
                     memory=planned.memory,
                     walltime=planned.walltime,
                 )
                 job_ids.append(job)
+                new_jobs[planned.seq] = job
                 if rearm is not None:
                     await self.intents.rearm(rearm, job)
             lines = preview.lines()

@@ -201,7 +201,8 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
 
     engine = open_engine(args)
     try:
-        failed_only = args.failed or not args.subruns
+        # --force names completed subruns too: without --subruns it means every subrun selected
+        failed_only = args.failed or not (args.subruns or args.force)
         selection = _selection(engine, args, failed_only, args.force)
         if args.dry_run:
             asyncio.run(engine.refresh())

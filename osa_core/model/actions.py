@@ -46,6 +46,8 @@ class PlannedSubmission:
     memory: str | None = None
     walltime: str | None = None
     after_ok: tuple[str, ...] = ()
+    after_seq: int | None = None
+    """Also wait for the job this same action submits for that sequence (a calibration rerun)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,8 @@ class ActionPreview:
                 extra += f", memory {sub.memory}"
             if sub.walltime:
                 extra += f", wall time {sub.walltime}"
+            if sub.after_seq is not None:
+                extra += f", after the new job of seq {sub.after_seq}"
             out.append(
                 f"run {sub.run:05d} (seq {sub.seq}): --array={idx} "
                 f"({len(sub.indices)} subrun{'s' if len(sub.indices) != 1 else ''}, "

@@ -80,9 +80,13 @@ def resubmit_preview(
         chosen[key[0]].append((key[1], status.attempt + 1, current))
     jobs = {s.job_id: s for s in submissions if s.job_id}
     planned = []
-    for seq, items in sorted(chosen.items()):
+    # calibrations first: a data rerun planned with its calibration's rerun waits for that job
+    order = sorted(chosen, key=lambda s: (not state.sequence(s).is_calibration, s))
+    for seq in order:
+        items = chosen[seq]
         sequence = state.sequence(seq)
-        if not sequence.is_calibration and state.calibration_failed(sequence.parent):
+        rerun_parent = sequence.parent if sequence.parent in chosen else None
+        if rerun_parent is None and not sequence.is_calibration and state.calibration_failed(sequence.parent):
             for subrun, _, _ in items:
                 why = f"its calibration seq {sequence.parent} failed"
                 refused.append(Refusal((seq, subrun), sequence.run, why))
@@ -96,7 +100,8 @@ def resubmit_preview(
                 attempts=tuple(a for _, a, _ in items),
                 memory=memory,
                 walltime=walltime,
-                after_ok=parent_dependency(state, sequence),
+                after_ok=() if rerun_parent is not None else parent_dependency(state, sequence),
+                after_seq=rerun_parent,
             )
         )
     return ActionPreview("resubmit", tuple(planned), (), tuple(refused))

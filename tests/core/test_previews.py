@@ -6,7 +6,6 @@ The night: a calibration (seq 0, run 1873, single job) and two data arrays hangi
 
 from __future__ import annotations
 
-import pytest
 from support.night_state import CAL, RUN_A, RUN_B, night, submission, task, tasks_of
 
 from osa_core.model.actions import PlannedSubmission, Refusal, Selection
@@ -189,18 +188,24 @@ def test_one_array_per_sequence_each_depending_on_a_calibration_still_to_run() -
     ]
 
 
-def test_subruns_of_a_failed_calibration_are_refused_and_the_calibration_is_chosen() -> None:
+def test_a_failed_calibration_rerun_takes_its_failed_data_after_it() -> None:
+    """Chosen with its calibration, a failed data subrun waits for the new calibration job; a
+    blocked one is not resubmitted (the calibration's rerun re-arms it); alone it is refused."""
     tasks = [task(0, 0, F), task(1, 0, F), task(1, 1, P), task(2, 0, C)]
     state, snapshot = night(tasks)
     assert snapshot.subrun((1, 1)).state is JobState.BLOCKED
     preview = resubmit_preview(state, snapshot, SCHED, [], Selection(seqs=frozenset({0, 1})))
-    assert [(s.seq, s.indices, s.attempts, s.after_ok) for s in preview.submissions] == [(0, (0,), (2,), ())]
+    assert [(s.seq, s.indices, s.attempts, s.after_ok, s.after_seq) for s in preview.submissions] == [
+        (0, (0,), (2,), (), None),
+        (1, (0,), (2,), (), 0),
+    ]
     assert [(r.key, r.reason) for r in preview.refused] == [
         ((1, 1), "is BLOCKED: resubmit its calibration"),
         ((1, 2), "was never submitted: run submit"),
         ((1, 3), "was never submitted: run submit"),
-        ((1, 0), "its calibration seq 0 failed"),
     ]
+    alone = resubmit_preview(state, snapshot, SCHED, [], Selection(seqs=frozenset({1})))
+    assert ((1, 0), "its calibration seq 0 failed") in [(r.key, r.reason) for r in alone.refused]
 
 
 def test_memory_of_one_array_covers_the_subrun_that_asked_for_the_most() -> None:
@@ -248,15 +253,15 @@ def test_cancel_stays_inside_the_selection_and_is_empty_when_nothing_is_active()
     assert quiet.cancels == () and quiet.empty
 
 
-@pytest.mark.xfail(strict=True, reason="a forced calibration rerun does not hold back the data rerun with it")
 def test_data_rerun_with_its_calibration_waits_for_it() -> None:
     """``resubmit --force`` over a completed night reruns the calibration and the data arrays in one
-    action; the arrays are planned without a dependency (the calibration's latest task is COMPLETED)
-    and the engine submits them as planned, so they start while the calibration files are being
-    rewritten. A failed calibration's data is refused instead; a forced one should wait or be refused."""
+    action. The calibration's latest task is COMPLETED, so without care the data arrays would be
+    planned free and start while the calibration files are being rewritten: each must wait for
+    the calibration job this same action submits (the engine fills in its id)."""
     state, snapshot = night([task(0, 0, C), *tasks_of(1, [C, C, C, C]), *tasks_of(2, [C, C, C])])
     preview = resubmit_preview(state, snapshot, SCHED, [], Selection(force=True))
     assert preview.submissions[0].seq == CAL.seq
-    free = [s.seq for s in preview.submissions[1:] if not s.after_ok]
-    refused = {r.key[0] for r in preview.refused}
-    assert free == [] or refused == {RUN_A.seq, RUN_B.seq}
+    data = preview.submissions[1:]
+    assert {s.seq for s in data} == {RUN_A.seq, RUN_B.seq}
+    assert all(s.after_seq == CAL.seq for s in data)
+    assert all(f"after the new job of seq {CAL.seq}" in line for line in preview.lines()[1:3])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -153,6 +154,14 @@ def test_failed_calibration_blocks_data_until_resubmitted(night_factory: NightFa
     # the data jobs were re-armed, not submitted again
     assert len(submissions(night)) == 10
     assert status["sequences"][0]["tries"] == 2
+    # rerunning a completed calibration with its data: the data waits for the new calibration job
+    night.cli("resubmit", "--force", "--run", "1873", "--run", "1874")
+    with sqlite3.connect(next((night.root / "state").rglob("ledger_*.sqlite"))) as db:
+        rows = list(db.execute("SELECT seq, job_id, after_ok FROM submissions WHERE id > 10 ORDER BY id"))
+    assert [r[0] for r in rows] == [0, 1]
+    (_, cal_job, _), (_, _, data_after) = rows
+    assert json.loads(data_after) == [cal_job]
+    assert len(by_state(night.wait_finished(), "COMPLETED")) == 25
 
 
 def test_engine_killed_after_calibration_sbatch_recovers_without_duplicates(
