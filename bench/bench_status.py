@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--finished", type=float, default=0.94)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--child-pythonpath", help="PYTHONPATH of the status process (another checkout)")
+    parser.add_argument("--profile", type=Path, help="also run it once under cProfile, stats to this file")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="osa-bench-status-"))
     config, scheduler = asyncio.run(build(root, args.runs, args.subruns, args.finished))
@@ -123,6 +124,14 @@ def main() -> None:
         env["PYTHONPATH"] = args.child_pythonpath
     argv = [sys.executable, "-m", "osa_core", "--config", str(config), "status", "--date", "2020-01-27"]
     argv.append("--json")
+    if args.profile:
+        subprocess.run(
+            [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", *argv[2:]],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            timeout=300,
+        )
     walls, cpus, asked = [], [], []
     for _ in range(args.repeat):
         (root / "asked").unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +147,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 async def _status(engine: Any, args: argparse.Namespace) -> int:
-    from rich.console import Console
+    # --json never draws: rich (and the table code) is not even imported for it
+    if args.json:
+        from osa_core.cli.status_json import encode
+    else:
+        from rich.console import Console
 
-    from osa_core.cli.status_view import status_json, status_view
+        from osa_core.cli.status_view import status_view
 
-    console = Console()
+        console = Console()
     if not args.watch and not engine.state.sequences:
         # Nothing submitted yet, so the night is its plan: a night file that is missing or
         # unreadable is an error with its exit code, not an empty night that reads "OK" to cron.
@@ -161,7 +166,8 @@ async def _status(engine: Any, args: argparse.Namespace) -> int:
         snapshot = await engine.refresh()
         rounds += 1
         if args.json:
-            print(json.dumps(status_json(snapshot)), flush=True)
+            sys.stdout.buffer.write(encode(snapshot))
+            sys.stdout.flush()
         else:
             if args.watch and console.is_terminal:
                 console.clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -190,14 +189,6 @@ def signatures_table(snapshot: NightSnapshot, groups: tuple[FailureGroup, ...]) 
             f"{first.run:05d}.{first.subrun:04d}",
         )
     return table
-
-
-def status_json(snapshot: NightSnapshot) -> dict[str, Any]:
-    """``status --json``: the snapshot, its ETA with its basis, and the failures by signature."""
-    out = snapshot.to_json()
-    out["eta"] = estimate(snapshot).to_json()
-    out["failure_groups"] = [g.to_json() for g in failure_groups(snapshot)]
-    return out
 
 
 def status_view(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Group:

@@ -77,6 +77,17 @@ def test_status_of_a_night_imports_nothing_heavy(tmp_path: Path) -> None:
     assert heavy == []
 
 
+def test_status_json_does_not_import_the_table_code(tmp_path: Path) -> None:
+    """A script polling ``status --json`` pays neither for Rich nor for the tables it never draws."""
+    night = make_night(tmp_path, "local")
+    body = call_main("--config", str(night.config), "status", "--json", "--date", night.date)
+    drawn = "('rich', 'osa_core.cli.status_view')"
+    body += f"\nprint('\\n' + json.dumps(sorted(m for m in sys.modules if m.startswith({drawn}))))"
+    _, result = fresh(body)
+    assert "exit 0" in result.stdout, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
 def osa_modules() -> list[str]:
     names = [info.name for info in pkgutil.walk_packages(osa_core.__path__, "osa_core.")]
     return ["osa_core", *sorted(n for n in names if not n.endswith("__main__"))]
