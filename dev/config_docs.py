@@ -142,9 +142,22 @@ PAGES: dict[str, list[Section]] = {
             "here: see [../publishing.md](../publishing.md#unchanged-files-are-skipped).",
         )
     ],
+    "alerts": [
+        Section(
+            "alerts",
+            cfg.AlertsConfig,
+            "who hears about a night's incidents, and when",
+            "Incidents are kept in the night ledger: one message when an incident opens, one when it "
+            "clears, whatever the number of passes in between. The URLs are checked when the file is "
+            "read (the scheme against apprise's, the shape); `osa-core alerts test` sends a test "
+            "message to each. See [../alerts.md](../alerts.md) for every alert and URL examples.",
+        )
+    ],
 }
 
 EXAMPLES: dict[str, str] = {
+    "alerts.urls": '["mailtos://osa:secret@smtp.example.org?to=lst-onsite@example.org", '
+    '"mmost://chat.example.org/abcdefghijklmnopqrstuvwxyz"]',
     "scheduler.partition": '"short"',
     "scheduler.account": '"lst"',
     "scheduler.extra_sbatch_args": '["--qos=normal"]',

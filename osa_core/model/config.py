@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from osa_core.model.config_schema import (
+    AlertsConfig,
     CalibrationConfig,
     CloseConfig,
     Config,
@@ -37,6 +38,7 @@ from osa_core.model.errors import ConfigError
 __all__ = [
     "DEFAULT_LOCATIONS",
     "ENV_VAR",
+    "AlertsConfig",
     "CalibrationConfig",
     "CloseConfig",
     "Config",

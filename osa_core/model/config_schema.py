@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Self
 
 from msgspec import Meta, Struct, field, structs
 
+from osa_core.model.alert_urls import URL_PATTERN
+
 INT64_MAX = 2**63 - 1
 """SQLite keeps integers in 64 bits: a larger run or count could be planned but never recorded."""
 LONG_SECONDS = 86_400.0
@@ -93,6 +95,14 @@ OneLine = Annotated[str, _expect("a string on one line", pattern=r"\A[^\n\r]{0,4
 NonEmpty = Annotated[str, _expect("a non-empty string on one line", pattern=r"\A[^\n\r]{1,4096}\Z")]
 RemoteDirectory = Annotated[str, _expect("an absolute path on one line", pattern=r"\A/[^\n\r]{0,4095}\Z")]
 NightTemplate = Annotated[str, _expect("a path (placeholders: {night})", pattern=r"\A[^\n\r]{1,4096}\Z")]
+AlertUrl = Annotated[
+    str,
+    _expect(
+        "an apprise URL, SCHEME://..., with a scheme apprise knows (mailto, mailtos, json, jsons, mmost, "
+        "slack, matrix, tgram, ...: see docs/alerts.md) and no spaces",
+        pattern=URL_PATTERN,
+    ),
+]
 
 
 class Section(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -284,6 +294,21 @@ class WebServerConfig(Section, frozen=True, kw_only=True):
     answer during a transfer. A server silent for longer counts as a dropped connection."""
 
 
+class AlertsConfig(Section, frozen=True, kw_only=True):
+    urls: list[AlertUrl] = field(default_factory=list)
+    """Where alerts go, in apprise's URL syntax, one message per URL (mail, Mattermost, Slack,
+    Matrix, Telegram, JSON webhooks...; see ``docs/alerts.md``). Empty: incidents are kept in the
+    ledger and listed by ``osa-core alerts``, and nothing is sent."""
+    subject_prefix: OneLine = "[OSA LST-1]"
+    """Put before every alert's subject, so that mail filters and channels can tell them apart."""
+    min_free_gib: Annotated[float, Meta(ge=0, le=1_000_000)] = 50.0
+    """An incident opens when the analysis or the final directory's file system has less free
+    space than this (GiB); 0: disk space is not checked."""
+    close_by_hour: Hour = 15
+    """An incident opens when a night with sequences is not closed by this hour (UTC) of the day
+    after the night's date."""
+
+
 class ConfigFile(Section, frozen=True, kw_only=True):
     """What a configuration file may say: these tables and nothing else."""
 
@@ -294,6 +319,7 @@ class ConfigFile(Section, frozen=True, kw_only=True):
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     close: CloseConfig = field(default_factory=CloseConfig)
     webserver: WebServerConfig = field(default_factory=WebServerConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 class Config(ConfigFile, frozen=True, kw_only=True):

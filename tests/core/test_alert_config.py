@@ -1,0 +1,70 @@
+"""``[alerts]`` is checked when the configuration is read: a URL apprise could not send to stops
+every command with the file, the line, the key (``alerts.urls[2]``) and what was expected, and
+the scheme list the check uses (kept so that apprise is not imported to read a config) is the
+installed apprise's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from osa_core.model.alert_urls import APPRISE_SCHEMES
+from osa_core.model.config import ConfigError, load_config
+
+GOOD = [
+    "mailto://127.0.0.1:2525?from=osa@example.org&to=shifter@example.org",
+    "mailtos://osa:secret@smtp.example.org?to=lst-onsite@example.org",
+    "json://127.0.0.1:8080/hook",
+    "jsons://hooks.example.org/osa",
+    "mmost://chat.example.org/abcdefghijklmnopqrstuvwxyz",
+    "slack://TokenA/TokenB/TokenC/#lst-onsite",
+    "MAILTO://example.org",
+]
+
+
+def write(tmp_path: Path, urls: list[str]) -> Path:
+    lines = "".join(f'  "{u}",\n' for u in urls)
+    path = tmp_path / "osa.toml"
+    path.write_text(f'[night]\nprod_id = "v1"\n\n[alerts]\nsubject_prefix = "[LST-1 test]"\nurls = [\n{lines}]\n')
+    return path
+
+
+def test_apprise_urls_are_accepted(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.alerts.urls == GOOD
+    assert config.alerts.subject_prefix == "[LST-1 test]"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "smtp://mail.example.org",  # not apprise's scheme for mail (mailto)
+        "nope://host",
+        "mailto:/shifter@example.org",
+        "json://",
+        "json:///path-without-host",
+        "mailto://shifter@example.org extra",
+        "127.0.0.1:8080/hook",
+        "",
+    ],
+)
+def test_a_bad_url_is_refused_naming_file_line_key_and_what_was_expected(tmp_path: Path, bad: str) -> None:
+    path = write(tmp_path, [GOOD[0], GOOD[2], bad])
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:"), message
+    assert info.value.line is not None and 5 <= info.value.line <= 9
+    assert "alerts.urls[2]: expected an apprise URL" in message
+    assert "mailto" in message and repr(bad) in message
+
+
+def test_the_scheme_list_is_the_installed_apprises() -> None:
+    from apprise.manager_plugins import NotificationManager
+
+    installed = set(NotificationManager().schemas())
+    assert set(APPRISE_SCHEMES) == installed, (
+        "regenerate osa_core/model/alert_urls.py: "
+        f"new {sorted(installed - set(APPRISE_SCHEMES))}, gone {sorted(set(APPRISE_SCHEMES) - installed)}"
+    )
