@@ -16,7 +16,7 @@ from pathlib import Path
 
 from osa_core.model.errors import LedgerError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -91,6 +91,20 @@ MIGRATIONS: dict[int, str] = {
         begun_at TEXT NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 5: incidents a person must hear about (osa_core/alert/), and each message owed to each target
+    5: """
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, kind TEXT NOT NULL,
+        subject TEXT NOT NULL, summary TEXT NOT NULL, advice TEXT NOT NULL DEFAULT '',
+        opened_at TEXT NOT NULL, last_seen TEXT NOT NULL, resolved_at TEXT
+    );
+    CREATE UNIQUE INDEX incidents_open ON incidents (key) WHERE resolved_at IS NULL;
+    CREATE TABLE alert_deliveries (
+        incident INTEGER NOT NULL, phase TEXT NOT NULL, target TEXT NOT NULL,
+        sent_at TEXT, tries INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (incident, phase, target)
+    );
+    """,
 }
 
 TABLES: dict[int, frozenset[str]] = {
@@ -98,6 +112,7 @@ TABLES: dict[int, frozenset[str]] = {
     2: frozenset({"closing_runs", "closings"}),
     3: frozenset(),
     4: frozenset({"intents"}),
+    5: frozenset({"incidents", "alert_deliveries"}),
 }
 
 REBUILD_HINT = "rebuild it with `osa-core ledger rebuild --date {date}` (the damaged file is kept)"

@@ -26,7 +26,9 @@ GOOD = [
 def write(tmp_path: Path, urls: list[str]) -> Path:
     lines = "".join(f'  "{u}",\n' for u in urls)
     path = tmp_path / "osa.toml"
-    path.write_text(f'[night]\nprod_id = "v1"\n\n[alerts]\nsubject_prefix = "[LST-1 test]"\nurls = [\n{lines}]\n')
+    path.write_text(
+        f'[night]\nprod_id = "v1"\n\n[alerts]\nsubject_prefix = "[LST-1 test]"\nurls = [\n{lines}]\n'
+    )
     return path
 
 
@@ -63,7 +65,7 @@ def test_a_bad_url_is_refused_naming_file_line_key_and_what_was_expected(tmp_pat
 def test_the_scheme_list_is_the_installed_apprises() -> None:
     from apprise.manager_plugins import NotificationManager
 
-    installed = set(NotificationManager().schemas())
+    installed = set(NotificationManager().schemas())  # type: ignore[no-untyped-call]
     assert set(APPRISE_SCHEMES) == installed, (
         "regenerate osa_core/model/alert_urls.py: "
         f"new {sorted(installed - set(APPRISE_SCHEMES))}, gone {sorted(set(APPRISE_SCHEMES) - installed)}"

@@ -1,0 +1,96 @@
+"""Sending a message to the configured URLs through apprise, which is imported only here, when sending.
+
+apprise takes about half a second to load its plugins, so nothing is loaded until a message is
+actually sent (a pass with nothing to announce costs nothing). Each URL is a *target* of its
+own, named by a digest of the URL (the ledger never holds a password or a token): a message
+that reached the mail server but not Mattermost is retried for Mattermost only. Sending never
+raises: a failure is returned as one line (what apprise logged) for the caller to record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+log = logging.getLogger("osa.alerts")
+
+
+class Notifier(Protocol):
+    """Where messages go: the reconciler's only view of delivery (tests may pass their own)."""
+
+    @property
+    def targets(self) -> Sequence[str]:
+        """Stable names of the destinations (a message is owed to each)."""
+        ...
+
+    def send(self, target: str, title: str, body: str) -> str | None:
+        """Send one message; None when it went, else what went wrong (one line). Never raises."""
+        ...
+
+
+def target_of(url: str) -> str:
+    """The name a URL's deliveries are kept under: a digest, so no secret reaches the ledger."""
+    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+class AppriseNotifier:
+    """One apprise destination per configured URL; the prefix goes before every subject."""
+
+    def __init__(self, urls: Sequence[str], prefix: str = "") -> None:
+        self._urls = {target_of(url): url for url in urls}
+        self._prefix = prefix
+        self._apprise: dict[str, Any] = {}
+        self._plugins: dict[str, Any] = {}
+
+    @property
+    def targets(self) -> Sequence[str]:
+        return list(self._urls)
+
+    def describe(self, target: str) -> str:
+        """The URL with its secrets hidden (apprise's privacy form), for what a person reads."""
+        instance = self._instance(target)
+        if isinstance(instance, str):
+            return self._urls[target].split("://", 1)[0] + "://..."
+        return str(self._plugins[target].url(privacy=True))
+
+    def send(self, target: str, title: str, body: str) -> str | None:
+        subject = f"{self._prefix} {title}" if self._prefix else title
+        try:
+            instance = self._instance(target)
+            if isinstance(instance, str):
+                return instance
+            import apprise
+
+            with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+                ok = instance.notify(body=body, title=subject)
+            if ok:
+                return None
+            said = [line.strip() for line in captured.getvalue().splitlines() if line.strip()]
+            return said[-1] if said else "apprise could not send the message"
+        except Exception as exc:  # a plugin's own bug must not stop the caller either
+            return f"{type(exc).__name__}: {exc}"
+
+    def _instance(self, target: str) -> Any:
+        """apprise's object for the target, or why there is none (a URL apprise refuses)."""
+        if target not in self._apprise:
+            import apprise
+
+            url = self._urls[target]
+            instance = apprise.Apprise.instantiate(url)
+            if instance is None:
+                scheme = url.split("://", 1)[0]
+                self._apprise[target] = f"apprise refused the {scheme}:// URL (see docs/alerts.md)"
+            else:
+                # apprise waits between two messages of one destination (5.5 s for mail): a pass
+                # sends a handful at most, and waiting would hold the autopilot's pass.
+                instance.request_rate_per_sec = 0.0
+                self._plugins[target] = instance
+                self._apprise[target] = apprise.Apprise(services=[instance])
+        return self._apprise[target]
+
+
+def notifier_from_config(alerts: Any) -> AppriseNotifier:
+    """The notifier of an ``[alerts]`` section (:class:`osa_core.model.config.AlertsConfig`)."""
+    return AppriseNotifier(list(alerts.urls), alerts.subject_prefix)
