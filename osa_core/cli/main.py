@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
+from osa_core.cli.alerts import EXIT_ALERT_NOT_SENT, add_alerts_command, cmd_alerts
 from osa_core.cli.closing import (
     EXIT_CLOSING,
     add_closing_commands,
@@ -36,7 +37,15 @@ from osa_core.cli.nights import add_nights_command, cmd_nights
 from osa_core.cli.support import EXIT_ATTENTION, EXIT_UNREACHABLE, disk_error, parse_date
 
 # the exit codes of the commands, besides those of the errors (osa_core.model.errors), named in one place
-__all__ = ["COMMANDS", "EXIT_ATTENTION", "EXIT_CLOSING", "EXIT_UNREACHABLE", "build_parser", "main"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_ALERT_NOT_SENT",
+    "EXIT_ATTENTION",
+    "EXIT_CLOSING",
+    "EXIT_UNREACHABLE",
+    "build_parser",
+    "main",
+]
 
 
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
@@ -60,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_night_commands(sub, night_command)
     add_closing_commands(sub, night_command)
     add_nights_command(sub)
+    add_alerts_command(sub, night_command)
     return parser
 
 
@@ -101,6 +111,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "push": cmd_push,
     "run-merge": cmd_run_merge,
     "nights": cmd_nights,
+    "alerts": cmd_alerts,
 }
 
 

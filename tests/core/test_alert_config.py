@@ -5,12 +5,16 @@ installed apprise's."""
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from osa_core.cli.main import main
 from osa_core.model.alert_urls import APPRISE_SCHEMES
-from osa_core.model.config import ConfigError, load_config
+from osa_core.model.conditions import ConditionKind
+from osa_core.model.config import ConfigError, config_from_dict, load_config
 
 GOOD = [
     "mailto://127.0.0.1:2525?from=osa@example.org&to=shifter@example.org",
@@ -62,6 +66,13 @@ def test_a_bad_url_is_refused_naming_file_line_key_and_what_was_expected(tmp_pat
     assert "mailto" in message and repr(bad) in message
 
 
+def test_the_command_line_says_it_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, ["nope://host"])
+    assert main(["--config", str(path), "alerts", "--date", "2020-01-27"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "alerts.urls[0]" in err and "Traceback" not in err
+
+
 def test_the_scheme_list_is_the_installed_apprises() -> None:
     from apprise.manager_plugins import NotificationManager
 
@@ -70,3 +81,21 @@ def test_the_scheme_list_is_the_installed_apprises() -> None:
         "regenerate osa_core/model/alert_urls.py: "
         f"new {sorted(installed - set(APPRISE_SCHEMES))}, gone {sorted(set(APPRISE_SCHEMES) - installed)}"
     )
+
+
+ALERTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "alerts.md"
+
+
+def test_alerts_md_tells_every_alert_kind() -> None:
+    text = ALERTS_DOC.read_text()
+    missing = [kind.value for kind in ConditionKind if f"| `{kind.value}` |" not in text]
+    assert missing == [], "alert kinds without a row in docs/alerts.md"
+
+
+def test_alerts_md_examples_are_urls_the_config_accepts(tmp_path: Path) -> None:
+    text = ALERTS_DOC.read_text()
+    (block,) = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    config = config_from_dict(tomllib.loads(block), tmp_path, source="docs/alerts.md")
+    assert len(config.alerts.urls) == 4
+    named = set(re.findall(r"`([a-z0-9]+)://", text))
+    assert named and named <= set(APPRISE_SCHEMES), named - set(APPRISE_SCHEMES)

@@ -1,6 +1,6 @@
 """The engine stays light: in a fresh interpreter, neither the CLI's entry points nor any module of
 ``osa_core`` pulls in Textual, and the commands an operator or cron runs do not pull in lstchain,
-ctapipe, matplotlib or pandas (seconds of import each)."""
+ctapipe, matplotlib, pandas or apprise (apprise: half a second, the others seconds)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from support.nights import SEED, make_night
 import osa_core
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("textual", "lstchain", "ctapipe", "matplotlib", "pandas")
+HEAVY = ("textual", "lstchain", "ctapipe", "matplotlib", "pandas", "apprise")
 
 PROBE = """
 import json, sys
@@ -131,4 +131,11 @@ def test_every_osa_core_module_imports_without_textual() -> None:
 )
 def test_the_lstchain_profile_imports_lstchain_only_when_a_step_needs_it(module: str) -> None:
     heavy, _ = fresh(f"import {module}")
+    assert heavy == []
+
+
+def test_listing_a_nights_alerts_does_not_load_apprise(tmp_path: Path) -> None:
+    (tmp_path / "osa.toml").write_text('[alerts]\nurls = ["json://127.0.0.1:9/hook"]\n')
+    heavy, result = fresh(call_main("--config", "osa.toml", "alerts", "--date", "2020-01-27"), cwd=tmp_path)
+    assert "exit 2" in result.stdout and "no ledger" in result.stderr
     assert heavy == []

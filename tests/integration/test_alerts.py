@@ -8,6 +8,7 @@ stopped (connections refused), "back" the same server started again on its port.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,10 @@ from alert_servers import Arrived, SmtpServer, WebhookServer
 from osa_core.alert.checks import CHECKED_KINDS, close_deadline, night_checks
 from osa_core.alert.notifier import AppriseNotifier
 from osa_core.alert.reconcile import reconcile
+from osa_core.cli.main import main
 from osa_core.model.conditions import Condition, ConditionKind
-from osa_core.model.config import config_from_dict
+from osa_core.model.config import config_from_dict, load_config
+from osa_core.model.layout import NightLayout
 from osa_core.model.records import Sequence
 from osa_core.model.states import SequenceType
 from osa_core.track.ledger import Ledger
@@ -206,3 +209,60 @@ def test_a_ledger_at_the_previous_schema_migrates_and_keeps_its_night(tmp_path: 
         assert [i.key for i in report.opened] == ["retries_exhausted:run=1875"]
     finally:
         ledger.close()
+
+
+def write_config(tmp_path: Path, urls: list[str]) -> Path:
+    path = tmp_path / "osa.toml"
+    listed = ", ".join(json.dumps(u) for u in urls)
+    path.write_text(
+        f'[paths]\nstate = "state"\nanalysis = "analysis"\nlogs = "logs"\n\n'
+        f'[alerts]\nsubject_prefix = "{PREFIX}"\nurls = [{listed}]\n'
+    )
+    return path
+
+
+def test_alerts_test_says_per_url_whether_the_message_went(
+    servers: tuple[SmtpServer, WebhookServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    smtp, web = servers
+    config = write_config(tmp_path, [smtp.url(), web.url("hook")])
+    assert main(["--config", str(config), "alerts", "test"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(" ")[0] for line in out] == ["alerts.urls[0]", "alerts.urls[1]"]
+    assert all(line.endswith(": sent") for line in out)
+    assert subjects(smtp.take()) == subjects(web.take()) == [f"{PREFIX} test message"]
+
+    smtp.stop()
+    assert main(["--config", str(config), "alerts", "test"]) == 14
+    out = capsys.readouterr().out.splitlines()
+    assert "NOT SENT" in out[0] and out[1].endswith(": sent")
+    assert len(web.take()) == 1
+
+
+def test_alerts_lists_open_and_recently_resolved_incidents(
+    servers: tuple[SmtpServer, WebhookServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, web = servers
+    path = write_config(tmp_path, [web.url()])
+    config = load_config(path)
+    ledger = Ledger(NightLayout(config, NIGHT).ledger_path)
+    now = dt.datetime.now(dt.UTC)
+    to = AppriseNotifier(config.alerts.urls, config.alerts.subject_prefix)
+    try:
+        reconcile(ledger, NIGHT, [CALIBRATION, RETRIES], to, now - dt.timedelta(hours=1))
+        reconcile(ledger, NIGHT, [CALIBRATION], to, now - dt.timedelta(minutes=30))
+    finally:
+        ledger.close()
+    assert main(["--config", str(path), "alerts", "--date", "2020-01-27", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["incidents"]
+    assert [(i["key"], i["resolved_at"] is None, i["messages_unsent"]) for i in listed] == [
+        ("calibration_failed:run=1873", True, 0),
+        ("retries_exhausted:run=1875", False, 0),
+    ]
+    assert main(["--config", str(path), "alerts", "--date", "2020-01-27"]) == 0
+    text = capsys.readouterr().out
+    assert "1 open incident(s), 1 resolved" in text and "OPEN" in text and "run 01875" in text
+
+    assert main(["--config", str(path), "alerts", "--date", "2020-01-26"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no ledger for the night 2020-01-26" in err
