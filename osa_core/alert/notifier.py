@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger("osa.alerts")
@@ -94,3 +95,29 @@ class AppriseNotifier:
 def notifier_from_config(alerts: Any) -> AppriseNotifier:
     """The notifier of an ``[alerts]`` section (:class:`osa_core.model.config.AlertsConfig`)."""
     return AppriseNotifier(list(alerts.urls), alerts.subject_prefix)
+
+
+def refused_urls(urls: Sequence[str]) -> list[tuple[int, str]]:
+    """The URLs apprise itself refuses (a known scheme but not its form: ``mailto://host`` with no
+    sender), by index. Loads apprise: for a command about to send, not for reading a config."""
+    import apprise
+
+    return [(i, url) for i, url in enumerate(urls) if apprise.Apprise.instantiate(url) is None]
+
+
+def check_urls(alerts: Any, source: Path | None) -> None:
+    """Refuse, as a configuration error naming ``alerts.urls[N]``, a URL apprise cannot send to.
+
+    The configuration's own check (scheme and shape, without apprise) runs for every command;
+    a command that sends (the autopilot) calls this once at its start, so that a URL of the
+    right scheme but the wrong form is refused before the night needs it, not found at 3 a.m.
+    """
+    from osa_core.model.errors import ConfigError
+
+    for index, url in refused_urls(list(alerts.urls)):
+        scheme = url.split("://", 1)[0]
+        raise ConfigError(
+            f"alerts.urls[{index}]: expected a {scheme}:// URL in the form apprise documents for it "
+            f"(see docs/alerts.md), got {url!r}",
+            path=source,
+        )

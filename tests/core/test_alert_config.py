@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from osa_core.alert.notifier import check_urls
 from osa_core.cli.main import main
 from osa_core.model.alert_urls import APPRISE_SCHEMES
 from osa_core.model.conditions import ConditionKind
@@ -23,7 +24,7 @@ GOOD = [
     "jsons://hooks.example.org/osa",
     "mmost://chat.example.org/abcdefghijklmnopqrstuvwxyz",
     "slack://TokenA/TokenB/TokenC/#lst-onsite",
-    "MAILTO://example.org",
+    "MAILTO://osa@example.org",
 ]
 
 
@@ -99,3 +100,24 @@ def test_alerts_md_examples_are_urls_the_config_accepts(tmp_path: Path) -> None:
     assert len(config.alerts.urls) == 4
     named = set(re.findall(r"`([a-z0-9]+)://", text))
     assert named and named <= set(APPRISE_SCHEMES), named - set(APPRISE_SCHEMES)
+
+
+def test_a_url_of_a_known_scheme_but_not_its_form_is_refused_before_sending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, [GOOD[2], "mailto://example.org", "tgram://not-a-bot-token"])
+    config = load_config(path)  # the shape is right: reading the configuration accepts it
+    with pytest.raises(ConfigError) as info:
+        check_urls(config.alerts, config.source)
+    message = str(info.value)
+    assert message.startswith(f"{path}: alerts.urls[1]: expected a mailto:// URL in the form"), message
+    check_urls(load_config(write(tmp_path, GOOD)).alerts, path)
+
+    # `alerts test` says so per URL, without sending anything to the refused ones
+    path = write(tmp_path, ["mailto://example.org", "tgram://not-a-bot-token"])
+    assert main(["--config", str(path), "alerts", "test"]) == 14
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "alerts.urls[0] mailto://...: NOT SENT: apprise refused the mailto:// URL (see docs/alerts.md)",
+        "alerts.urls[1] tgram://...: NOT SENT: apprise refused the tgram:// URL (see docs/alerts.md)",
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +156,41 @@ def test_an_incident_that_clears_before_it_could_be_sent_is_told_once(
     assert post.subject == f"{PREFIX} night 2020-01-27 (already cleared): {RETRIES.summary}"
     assert post.to == "/osa-alerts"
     assert [m.subject.split(" night")[0] for m in smtp.take()] == [PREFIX, f"{PREFIX} RESOLVED"]
+
+
+def test_a_server_that_hangs_costs_one_timeout_per_pass_and_loses_nothing(
+    servers: tuple[SmtpServer, WebhookServer], ledger: Ledger
+) -> None:
+    smtp, _ = servers
+    # A real listening socket that never accepts: the connection is made, no answer ever comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        hanging = f"json://127.0.0.1:{port}/hook?cto=1&rto=1"
+        to = AppriseNotifier([smtp.url(), hanging], PREFIX)
+        report = reconcile(ledger, NIGHT, [CALIBRATION, RETRIES], to, T0)
+        assert len(smtp.take()) == 2  # the mail server is not held up by the silent one
+        assert [(d.incident.key, d.target) for d, _ in report.failed] == [
+            ("calibration_failed:run=1873", to.targets[1]),
+            ("retries_exhausted:run=1875", to.targets[1]),
+        ]
+        with ledger.transaction() as db:
+            tries = db.execute(
+                "SELECT tries FROM alert_deliveries WHERE target = ? ORDER BY incident", (to.targets[1],)
+            ).fetchall()
+        assert tries == [(1,), (0,)]  # the second message was not tried: one timeout per pass
+    # The same URL answered by a real server now: both messages arrive, once.
+    back = WebhookServer()
+    back.port = port
+    back.start()
+    try:
+        report = reconcile(ledger, NIGHT, [CALIBRATION, RETRIES], to, T0 + dt.timedelta(minutes=5))
+        assert report.failed == [] and len(report.sent) == 2
+        assert sorted("run 01875" in a.subject for a in back.take()) == [False, True]
+        assert smtp.take() == []
+    finally:
+        back.stop()
 
 
 def test_disk_and_close_checks_open_and_clear_their_incidents(
