@@ -70,7 +70,10 @@ def reconcile(
             failed.append((delivery, down[delivery.target]))
             continue
         text = message(delivery.incident, delivery.phase, night)
-        error = notifier.send(delivery.target, text.title, text.body)
+        try:
+            error = notifier.send(delivery.target, text.title, text.body)
+        except Exception as exc:  # the Protocol says never; a notifier of someone else's may
+            error = f"{type(exc).__name__}: {exc}"
         mark(ledger, delivery, now, error)
         if error is None:
             sent.append(delivery)

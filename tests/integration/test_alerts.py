@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -121,15 +122,19 @@ def test_one_message_when_an_incident_opens_and_one_when_it_clears(
 
 
 def test_a_server_that_is_down_stops_nothing_and_gets_the_message_when_back(
-    servers: tuple[SmtpServer, WebhookServer], ledger: Ledger
+    servers: tuple[SmtpServer, WebhookServer], ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
     smtp, web = servers
     to = notifier(smtp, web)
     smtp.stop()
     for minute in range(3):
-        report = reconcile(ledger, NIGHT, [RETRIES], to, T0 + dt.timedelta(minutes=5 * minute))
+        with caplog.at_level(logging.WARNING, logger="osa.alerts"):
+            report = reconcile(ledger, NIGHT, [RETRIES], to, T0 + dt.timedelta(minutes=5 * minute))
         assert [d.target for d, _ in report.failed] == [to.targets[0]]
         assert "Connection" in report.failed[0][1] or "connect" in report.failed[0][1].lower()
+        (logged,) = [r.getMessage() for r in caplog.records if r.name == "osa.alerts"]
+        assert "retries_exhausted:run=1875" in logged and f"try {minute + 1}" in logged
+        caplog.clear()
     assert len(web.take()) == 1  # the webhook had it on the first pass, and only once
     smtp.start()
     report = reconcile(ledger, NIGHT, [RETRIES], to, T0 + dt.timedelta(minutes=15))
