@@ -30,6 +30,10 @@ class Notifier(Protocol):
         """Send one message; None when it went, else what went wrong (one line). Never raises."""
         ...
 
+    def label(self, target: str) -> str:
+        """How a person finds the target in the configuration (``alerts.urls[2]``), for logs."""
+        ...
+
 
 def target_of(url: str) -> str:
     """The name a URL's deliveries are kept under: a digest, so no secret reaches the ledger."""
@@ -41,6 +45,7 @@ class AppriseNotifier:
 
     def __init__(self, urls: Sequence[str], prefix: str = "") -> None:
         self._urls = {target_of(url): url for url in urls}
+        self._index = {target_of(url): index for index, url in enumerate(urls)}
         self._prefix = prefix
         self._apprise: dict[str, Any] = {}
         self._plugins: dict[str, Any] = {}
@@ -48,6 +53,10 @@ class AppriseNotifier:
     @property
     def targets(self) -> Sequence[str]:
         return list(self._urls)
+
+    def label(self, target: str) -> str:
+        scheme = self._urls[target].split("://", 1)[0]
+        return f"alerts.urls[{self._index[target]}] ({scheme}://...)"
 
     def describe(self, target: str) -> str:
         """The URL with its secrets hidden (apprise's privacy form), for what a person reads."""
@@ -64,7 +73,7 @@ class AppriseNotifier:
                 return instance
             import apprise
 
-            with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+            with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:  # type: ignore[no-untyped-call]
                 ok = instance.notify(body=body, title=subject)
             if ok:
                 return None

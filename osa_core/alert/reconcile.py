@@ -34,14 +34,15 @@ class AlertReport:
     still_open: list[Incident] = field(default_factory=list)
     sent: list[Delivery] = field(default_factory=list)
     failed: list[tuple[Delivery, str]] = field(default_factory=list)
-    """Each message that could not be sent, with why; it is tried again by the next call."""
+    """Each message that could not be sent, with where to (``alerts.urls[N]``) and why; it is
+    tried again by the next call."""
 
     @property
     def lines(self) -> list[str]:
         """One line per change, for the caller's log or events."""
         out = [f"incident opened: {i.summary}" for i in self.opened]
         out += [f"incident resolved: {i.summary}" for i in self.resolved]
-        out += [f"alert not sent ({d.phase} {d.incident.key}, {d.target}): {why}" for d, why in self.failed]
+        out += [f"alert not sent ({d.phase} {d.incident.key}) to {why}" for d, why in self.failed]
         return out
 
 
@@ -78,14 +79,14 @@ def reconcile(
         if error is None:
             sent.append(delivery)
         else:
-            down[delivery.target] = error
-            failed.append((delivery, error))
+            why = f"{notifier.label(delivery.target)}: {error}"
+            down[delivery.target] = why
+            failed.append((delivery, why))
             log.warning(
-                "night %s: alert about %s not sent to %s (try %d, retried next pass): %s",
+                "night %s: alert about %s not sent (try %d, retried next pass) to %s",
                 night.isoformat(),
                 delivery.incident.key,
-                delivery.target,
                 delivery.tries + 1,
-                error,
+                why,
             )
     return AlertReport(change.opened, change.resolved, change.still_open, sent, failed)
