@@ -6,11 +6,19 @@ configured URL); when it clears, a "resolved" delivery is owed to each target th
 opening, and one whose opening never went out (the server was down all along) is owed one
 message saying both. A delivery stays owed until it is sent, so a message that failed is
 retried by the next call, and a message that went is never sent again.
+
+A sender *claims* the messages it is about to send (who, when) in the ledger first, so that two
+processes never send the same one; a claim whose process died (same host, its pid gone) or that
+is older than :data:`CLAIM_TTL` is taken over. A process killed between sending a message and
+recording it leaves it claimed: the message is sent again, with a note that it may arrive
+twice. That is the choice between a duplicate and a lost alert, and a lost alert is worse.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +30,9 @@ OPENED = "opened"
 RESOLVED = "resolved"
 TRANSIENT = "transient"
 """Opened and cleared before its opening could be sent: one message says both."""
+
+CLAIM_TTL = dt.timedelta(minutes=10)
+"""A claim older than this is taken over even if its process seems alive (another host's)."""
 
 _COLUMNS = "id, key, kind, subject, summary, advice, opened_at, last_seen, resolved_at"
 
@@ -68,6 +79,8 @@ class Delivery:
     """:data:`OPENED`, :data:`RESOLVED` or :data:`TRANSIENT`."""
     target: str
     tries: int
+    cut_off: bool = False
+    """A sender claimed it and died before recording the outcome: it may have gone already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,29 +160,60 @@ def fold(
     )
 
 
-def owed(ledger: Ledger, targets: Sequence[str]) -> list[Delivery]:
-    """The messages not yet sent to the configured targets, oldest incident first."""
+def claimant() -> str:
+    """Who claims messages in this process: host and pid (a pid is only checked on its own host)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(ledger: Ledger, targets: Sequence[str], by: str, wall: dt.datetime) -> list[Delivery]:
+    """Claim the messages owed to the configured targets, oldest incident first.
+
+    ``wall`` is the real time (claims are about processes, not about the night's clock). A
+    message claimed by another live process is left to it.
+    """
     if not targets:
         return []
     marks = ",".join("?" * len(targets))
     with ledger.transaction() as db:
         rows = db.execute(
-            f"SELECT incident, phase, target, tries FROM alert_deliveries"
-            f" WHERE sent_at IS NULL AND target IN ({marks}) ORDER BY incident, phase, target",
+            f"SELECT incident, phase, target, tries, claimed_by, claimed_at FROM alert_deliveries"
+            f" WHERE sent_at IS NULL AND target IN ({marks})",
             tuple(targets),
         ).fetchall()
-        by_id = _by_id(db, [r[0] for r in rows])
+        mine = [r for r in rows if r[4] is None or r[4] == by or _stale(r[4], r[5], wall)]
+        db.executemany(
+            "UPDATE alert_deliveries SET claimed_by = ?, claimed_at = ?"
+            " WHERE incident = ? AND phase = ? AND target = ?",
+            [(by, wall.isoformat(), r[0], r[1], r[2]) for r in mine],
+        )
+        by_id = _by_id(db, [r[0] for r in mine])
     order = {OPENED: 0, TRANSIENT: 1, RESOLVED: 2}
-    rows.sort(key=lambda r: (r[0], order.get(r[1], 3), r[2]))
-    return [Delivery(by_id[r[0]], r[1], r[2], r[3]) for r in rows]
+    mine.sort(key=lambda r: (r[0], order.get(r[1], 3), r[2]))
+    return [Delivery(by_id[r[0]], r[1], r[2], r[3], cut_off=r[4] not in (None, by)) for r in mine]
+
+
+def _stale(by: str, at: str | None, wall: dt.datetime) -> bool:
+    """A claim whose process is gone, or too old to trust."""
+    if at is None or wall - dt.datetime.fromisoformat(at) > CLAIM_TTL:
+        return True
+    host, _, pid = by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 def mark(ledger: Ledger, delivery: Delivery, now: dt.datetime, error: str | None) -> None:
     """Record one try: sent (``error`` None), or failed with what the notifier said."""
     with ledger.transaction() as db:
         db.execute(
-            "UPDATE alert_deliveries SET tries = tries + 1, sent_at = ?, last_error = ?"
-            " WHERE incident = ? AND phase = ? AND target = ?",
+            "UPDATE alert_deliveries SET tries = tries + 1, sent_at = ?, last_error = ?,"
+            " claimed_by = NULL, claimed_at = NULL WHERE incident = ? AND phase = ? AND target = ?",
             (
                 now.isoformat() if error is None else None,
                 error or "",
@@ -177,6 +221,17 @@ def mark(ledger: Ledger, delivery: Delivery, now: dt.datetime, error: str | None
                 delivery.phase,
                 delivery.target,
             ),
+        )
+
+
+def release(ledger: Ledger, deliveries: Iterable[Delivery], by: str) -> None:
+    """Give up claims without trying (a target already failed in this call): no "may arrive twice"
+    note for messages that were never tried."""
+    with ledger.transaction() as db:
+        db.executemany(
+            "UPDATE alert_deliveries SET claimed_by = NULL, claimed_at = NULL"
+            " WHERE incident = ? AND phase = ? AND target = ? AND claimed_by = ?",
+            [(d.incident.id, d.phase, d.target, by) for d in deliveries],
         )
 
 

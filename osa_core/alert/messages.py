@@ -23,10 +23,19 @@ def _hm(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def message(incident: Incident, phase: str, night: dt.date) -> Message:
-    """The message of one phase of an incident (opened, resolved, or both at once)."""
+AGAIN = (
+    "Sent again: the pass that sent this message first was cut off before it could record it, "
+    "so you may have received it twice."
+)
+
+
+def message(incident: Incident, phase: str, night: dt.date, again: bool = False) -> Message:
+    """The message of one phase of an incident (opened, resolved, or both at once); ``again``:
+    a pass that claimed it died before recording whether it went."""
     date = night.isoformat()
     look = f"Open incidents of the night: osa-core alerts --date {date}"
+    if again:
+        look += f"\n\n{AGAIN}"
     if phase == OPENED:
         lines = [incident.summary, ""]
         if incident.advice:

@@ -4,9 +4,10 @@
 (by the autopilot, with its conditions plus :func:`osa_core.alert.checks.night_checks`). However
 often it is called with the same conditions, one message goes out per incident and target when
 it opens and one when it clears. Sending happens after the ledger is written and outside its
-transaction (a slow server must not hold the night's ledger); a message that fails stays owed
-and is tried again by the next call. Call it under the night's lock, as every mutation is: two
-callers at once could both send a message that is owed.
+transaction (a slow server must not hold the night's ledger), each message claimed in the
+ledger first so that two callers never send the same one; a message that fails stays owed and
+is tried again by the next call. A caller killed between sending a message and recording it
+sends it again next time, marked as possibly a duplicate (``incidents.claim``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from osa_core.alert.incidents import Delivery, Incident, fold, mark, owed
+from osa_core.alert.incidents import Delivery, Incident, claim, claimant, fold, mark, release
 from osa_core.alert.messages import message
 from osa_core.alert.notifier import Notifier
 from osa_core.model.conditions import Condition, ConditionKind
+from osa_core.model.faults import kill_point
 from osa_core.track.ledger import Ledger
 
 log = logging.getLogger("osa.alerts")
@@ -65,16 +67,21 @@ def reconcile(
     sent: list[Delivery] = []
     failed: list[tuple[Delivery, str]] = []
     down: dict[str, str] = {}
-    for delivery in owed(ledger, targets):
+    skipped: list[Delivery] = []
+    me = claimant()
+    for delivery in claim(ledger, targets, me, dt.datetime.now(dt.UTC)):
         if delivery.target in down:
             # One failure per target and call: a server that hangs costs one timeout, not one each.
             failed.append((delivery, down[delivery.target]))
+            skipped.append(delivery)
             continue
-        text = message(delivery.incident, delivery.phase, night)
+        text = message(delivery.incident, delivery.phase, night, again=delivery.cut_off)
+        kill_point("alert-claimed")
         try:
             error = notifier.send(delivery.target, text.title, text.body)
         except Exception as exc:  # the Protocol says never; a notifier of someone else's may
             error = f"{type(exc).__name__}: {exc}"
+        kill_point("alert-sent")
         mark(ledger, delivery, now, error)
         if error is None:
             sent.append(delivery)
@@ -89,4 +96,6 @@ def reconcile(
                 delivery.tries + 1,
                 why,
             )
+    if skipped:
+        release(ledger, skipped, me)
     return AlertReport(change.opened, change.resolved, change.still_open, sent, failed)

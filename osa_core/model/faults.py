@@ -40,6 +40,9 @@ POINTS: dict[str, str] = {
     "push-partial": "a file is uploaded under its temporary name, not yet renamed",
     "push-renamed": "a file is in place on the server; the local manifest has not recorded it",
     "push-recorded": "the manifest records the file",
+    # alerts (osa_core/alert/reconcile.py), once per message
+    "alert-claimed": "a message is claimed in the ledger, not yet sent",
+    "alert-sent": "a message went out; the ledger has not recorded it (it is sent again, marked so)",
     # the merge job (osa-core run-merge)
     "merge-partial": "a merged product is written under its temporary name, not yet renamed",
 }

@@ -102,6 +102,7 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE alert_deliveries (
         incident INTEGER NOT NULL, phase TEXT NOT NULL, target TEXT NOT NULL,
         sent_at TEXT, tries INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+        claimed_by TEXT, claimed_at TEXT,
         PRIMARY KEY (incident, phase, target)
     );
     """,

@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +23,7 @@ import pytest
 from alert_servers import Arrived, SmtpServer, WebhookServer
 
 from osa_core.alert.checks import CHECKED_KINDS, close_deadline, night_checks
+from osa_core.alert.incidents import claim, fold
 from osa_core.alert.notifier import AppriseNotifier
 from osa_core.alert.reconcile import reconcile
 from osa_core.cli.main import main
@@ -307,3 +312,65 @@ def test_alerts_lists_open_and_recently_resolved_incidents(
     assert main(["--config", str(path), "alerts", "--date", "2020-01-26"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no ledger for the night 2020-01-26" in err
+
+
+PASS = """
+import datetime as dt, sys
+from pathlib import Path
+from osa_core.alert.notifier import AppriseNotifier
+from osa_core.alert.reconcile import reconcile
+from osa_core.model.conditions import Condition, ConditionKind
+from osa_core.track.ledger import Ledger
+condition = Condition(ConditionKind.RETRIES_EXHAUSTED, "run=1875", "run 01875: subruns 3, 17, 42 failed")
+reconcile(Ledger(Path(sys.argv[1])), dt.date(2020, 1, 27), [condition], AppriseNotifier([sys.argv[2]]),
+          dt.datetime(2020, 1, 28, 6, tzinfo=dt.UTC))
+"""
+
+
+def killed_pass(point: str, ledger: Path, url: str) -> None:
+    """One pass in its own process, SIGKILLed at ``point`` (the project's fault hook)."""
+    env = {**os.environ, "OSA_FAULT_KILL_AT": point}
+    result = subprocess.run(
+        [sys.executable, "-c", PASS, str(ledger), url], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("point, before", [("alert-claimed", 0), ("alert-sent", 1)])
+def test_a_pass_killed_around_a_message_sends_it_on_the_next_pass_once(
+    servers: tuple[SmtpServer, WebhookServer], tmp_path: Path, point: str, before: int
+) -> None:
+    smtp, _ = servers
+    path = tmp_path / "ledger.sqlite"
+    killed_pass(point, path, smtp.url())
+    assert len(smtp.take()) == before  # killed before the send, or right after it
+    ledger = Ledger(path)
+    try:
+        # the next pass (another process: this one) sends it, saying it may be a second copy
+        report = reconcile(ledger, NIGHT, [RETRIES], AppriseNotifier([smtp.url()]), T0)
+        (mail,) = smtp.take()
+        assert "run 01875" in mail.subject and "you may have received it twice" in mail.body
+        assert len(report.sent) == 1 and report.sent[0].cut_off
+        reconcile(ledger, NIGHT, [RETRIES], AppriseNotifier([smtp.url()]), T0 + dt.timedelta(minutes=5))
+        assert smtp.take() == []
+    finally:
+        ledger.close()
+
+
+def test_a_message_claimed_by_a_live_process_is_left_to_it(
+    servers: tuple[SmtpServer, WebhookServer], ledger: Ledger
+) -> None:
+    smtp, _ = servers
+    to = AppriseNotifier([smtp.url()])
+    fold(ledger, [RETRIES], T0, to.targets)  # another pass has just opened it, and claims its message
+    other = subprocess.Popen(["sleep", "60"])  # a real live process holds the claim
+    try:
+        (claimed,) = claim(ledger, to.targets, f"{socket.gethostname()}:{other.pid}", dt.datetime.now(dt.UTC))
+        report = reconcile(ledger, NIGHT, [RETRIES], to, T0)
+        assert report.sent == [] and report.failed == [] and smtp.take() == []
+    finally:
+        other.kill()
+        other.wait()
+    report = reconcile(ledger, NIGHT, [RETRIES], to, T0 + dt.timedelta(minutes=5))  # its process is gone
+    assert [d.incident.key for d in report.sent] == [claimed.incident.key]
+    assert len(smtp.take()) == 1
