@@ -153,11 +153,21 @@ PAGES: dict[str, list[Section]] = {
             "message to each. See [../alerts.md](../alerts.md) for every alert and URL examples.",
         )
     ],
+    "autopilot": [
+        Section(
+            "autopilot",
+            cfg.AutopilotConfig,
+            "the night running itself (`osa-core autopilot`)",
+            "Read by `osa-core autopilot`, one idempotent pass from cron or a `--watch` loop: what it "
+            "submits, retries, closes and pushes, and when (see [../operations.md](../operations.md)).",
+        )
+    ],
 }
 
 EXAMPLES: dict[str, str] = {
     "alerts.urls": '["mailtos://osa:secret@smtp.example.org?to=lst-onsite@example.org", '
     '"mmost://chat.example.org/abcdefghijklmnopqrstuvwxyz"]',
+    "autopilot.retry_patterns": '["Stale file handle"]',
     "scheduler.partition": '"short"',
     "scheduler.account": '"lst"',
     "scheduler.extra_sbatch_args": '["--qos=normal"]',

@@ -29,7 +29,7 @@ from osa_core.plan.planner import configured_plan
 from osa_core.scheduler.base import Scheduler, TaskInfo, utcnow
 from osa_core.scheduler.factory import make_scheduler
 from osa_core.scheduler.requests import sequence_request
-from osa_core.track import previews
+from osa_core.track import hold, previews
 from osa_core.track.history_ingest import HistoryIngest, log_refs
 from osa_core.track.intents import Intents
 from osa_core.track.ledger import Ledger
@@ -98,6 +98,7 @@ class Engine:
             closing=(record.status or None) if (record := self.ledger.closing()) else None,
             next_refresh=self._interval,
             problems=self._problems,
+            hold=hold.hold_words(self.ledger),
         )
 
     async def refresh(self, full: bool = False) -> NightSnapshot:
@@ -217,8 +218,8 @@ class Engine:
         self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))
         self._snapshot = None
 
-    async def submit(self) -> ActionReport:
-        """Plan the night and submit what was never submitted: calibration first, then data."""
+    async def submit(self, runs: frozenset[int] | None = None) -> ActionReport:
+        """Plan the night and submit what was never submitted (of the ``runs`` named, by their run)."""
         # Both read files (bounded, but up to a deadline on a stalled mount): off the event loop.
         plan = await asyncio.to_thread(self.plan)
         await asyncio.to_thread(check_submission_inputs, self.config, self.layout)
@@ -242,7 +243,7 @@ class Engine:
             details: list[str] = []
             calib_jobs: dict[int, str] = {}
             for sequence in self.state.sequences:
-                if not sequence.is_calibration:
+                if not sequence.is_calibration or (runs is not None and sequence.run not in runs):
                     continue
                 task = self.state.latest((sequence.seq, 0))
                 if task is None:
@@ -253,7 +254,7 @@ class Engine:
                 elif not task.state.finished or task.state is JobState.COMPLETED:
                     calib_jobs[sequence.seq] = task.job_id
             for sequence in self.state.sequences:
-                if sequence.is_calibration:
+                if sequence.is_calibration or (runs is not None and sequence.run not in runs):
                     continue
                 todo = tuple(
                     i for i in range(sequence.subruns) if self.state.latest((sequence.seq, i)) is None

@@ -50,6 +50,10 @@ def header(snapshot: NightSnapshot) -> Text:
         text.append(
             f"\nSCHEDULER UNREACHABLE (last good answer: {age}): {snapshot.health.error}", style="bold red"
         )
+    if snapshot.hold:
+        text.append(
+            f"\nHOLD: {snapshot.hold} (the autopilot keeps off; `osa-core release` ends it)", style="bold"
+        )
     if snapshot.closing:
         text.append(f"\nclosing: {snapshot.closing}")
     for problem in snapshot.problems:

@@ -18,6 +18,7 @@ import msgspec
 
 from osa_core.model.config_schema import (
     AlertsConfig,
+    AutopilotConfig,
     CalibrationConfig,
     CloseConfig,
     Config,
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_LOCATIONS",
     "ENV_VAR",
     "AlertsConfig",
+    "AutopilotConfig",
     "CalibrationConfig",
     "CloseConfig",
     "Config",

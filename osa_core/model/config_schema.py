@@ -309,6 +309,47 @@ class AlertsConfig(Section, frozen=True, kw_only=True):
     after the night's date."""
 
 
+class AutopilotConfig(Section, frozen=True, kw_only=True):
+    lookback_days: Annotated[int, Meta(ge=0, le=60)] = 3
+    """Without ``--date``, a pass looks at tonight and at every unfinished night of this many days
+    before it (a night is finished once closed and pushed)."""
+    raw_grace_minutes: Annotated[float, Meta(ge=0, le=1440)] = 30.0
+    """A run whose raw files are still incomplete this many minutes after it ended (the next run's
+    start, or the night file's last change for the last run) is reported, not submitted."""
+    max_tries: Annotated[int, Meta(ge=1, le=100)] = 3
+    """A failure worth retrying is resubmitted until a subrun has had this many attempts (a
+    person's resubmissions count)."""
+    retry_patterns: list[NonEmpty] = field(default_factory=list)
+    """A plain failure (FAILED) is retried too when its failed step's message contains one of these
+    texts (e.g. ``Stale file handle``); OUT_OF_MEMORY, TIMEOUT and NODE_FAIL always are."""
+    quiet_minutes: Annotated[float, Meta(ge=0, le=1440)] = 30.0
+    """Data taking is over when the night file has not changed for this many minutes."""
+    close_after_hour: Hour = 8
+    """The night is not closed before this hour (UTC) of the morning after it started."""
+    close_incomplete: bool = False
+    """Close a night whose subruns failed past ``max_tries``, excluding their runs as
+    ``close --force`` does (the decision says so); false: such a night waits for a person."""
+    page_minutes: Annotated[float, Meta(ge=0, le=1440)] = 10.0
+    """During the night, rebuild and push the night page when it changed, at most this often."""
+    scheduler_silent_minutes: Annotated[float, Meta(ge=0, le=1440)] = 15.0
+    """A scheduler that has not answered for this many minutes is a condition."""
+    lock_wait: Annotated[float, Meta(ge=0, le=600)] = 5.0
+    """Seconds the autopilot waits for a night's lock; a night whose lock a person holds longer is
+    skipped for this pass (and said so)."""
+    watch_min_seconds: Annotated[float, Meta(ge=1, le=LONG_SECONDS)] = 60.0
+    """``--watch``: seconds between passes while something happens."""
+    watch_max_seconds: Annotated[float, Meta(ge=1, le=LONG_SECONDS)] = 600.0
+    """``--watch``: the longest wait between passes of a quiet night (the interval grows by half
+    after each pass that did nothing)."""
+
+    def __post_init__(self) -> None:
+        if self.watch_min_seconds > self.watch_max_seconds:
+            raise ValueError(
+                f"watch_min_seconds: expected at most watch_max_seconds ({self.watch_max_seconds:g}),"
+                f" got {self.watch_min_seconds:g}"
+            )
+
+
 class ConfigFile(Section, frozen=True, kw_only=True):
     """What a configuration file may say: these tables and nothing else."""
 
@@ -320,6 +361,7 @@ class ConfigFile(Section, frozen=True, kw_only=True):
     close: CloseConfig = field(default_factory=CloseConfig)
     webserver: WebServerConfig = field(default_factory=WebServerConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    autopilot: AutopilotConfig = field(default_factory=AutopilotConfig)
 
 
 class Config(ConfigFile, frozen=True, kw_only=True):

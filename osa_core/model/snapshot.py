@@ -161,6 +161,8 @@ class NightSnapshot:
     """Seconds until the engine would refresh again (adaptive)."""
     problems: tuple[str, ...] = ()
     """What keeps the night from being shown whole (e.g. its night file cannot be read)."""
+    hold: str | None = None
+    """A person's hold on the night in words (``osa-core hold``): the autopilot keeps off it."""
 
     def sequence(self, seq: int) -> SequenceStatus:
         for status in self.sequences:
@@ -201,6 +203,7 @@ class NightSnapshot:
             },
             "closing": self.closing,
             "problems": list(self.problems),
+            "hold": self.hold,
             "totals": {state.value: n for state, n in self.totals.items()},
             "sequences": [
                 {

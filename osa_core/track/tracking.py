@@ -320,6 +320,7 @@ class NightState:
         closing: str | None = None,
         next_refresh: float = 5.0,
         problems: tuple[str, ...] = (),
+        hold: str | None = None,
     ) -> NightSnapshot:
         """``changed`` None rebuilds every subrun (the first snapshot)."""
         if changed is None:
@@ -371,6 +372,7 @@ class NightState:
             closing=closing,
             next_refresh=next_refresh,
             problems=problems,
+            hold=hold,
         )
 
     def _sequence_status(self, sequence: Sequence, subruns: tuple[SubrunStatus, ...]) -> SequenceStatus:

@@ -263,7 +263,7 @@ def test_missing_required_failure_key_names_the_dotted_key(tmp_path: Path) -> No
 # --- every bad config: the file, the dotted key, what was expected --------------------------------------
 
 BAD = [
-    ("unknown-top", "colour = 1\n", "colour", "unknown key (expected one of: alerts, close, night, paths"),
+    ("unknown-top", "colour = 1\n", "colour", "close, night, paths, pipeline"),
     (
         "unknown-nested",
         '[scheduler]\nbackend = "local"\nmemroy = "4G"\n',
