@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from osa_core.cli.alerts import EXIT_ALERT_NOT_SENT, add_alerts_command, cmd_alerts
+from osa_core.cli.autopilot import add_autopilot_commands, cmd_autopilot, cmd_events, cmd_hold
 from osa_core.cli.closing import (
     EXIT_CLOSING,
     add_closing_commands,
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_closing_commands(sub, night_command)
     add_nights_command(sub)
     add_alerts_command(sub, night_command)
+    add_autopilot_commands(sub, night_command)
     return parser
 
 
@@ -112,6 +114,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run-merge": cmd_run_merge,
     "nights": cmd_nights,
     "alerts": cmd_alerts,
+    "autopilot": cmd_autopilot,
+    "events": cmd_events,
+    "hold": cmd_hold,
+    "release": cmd_hold,
 }
 
 

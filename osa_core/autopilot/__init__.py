@@ -1,0 +1,1 @@
+"""The autopilot: one idempotent pass that does what each night needs next, and says why."""
