@@ -52,9 +52,11 @@ def night_file(root: Path, date: dt.date) -> Path:
 class CampaignNight:
     """One night of the campaign: the CLI, its layout, and SLURM's own count of its jobs."""
 
-    def __init__(self, root: Path, partition: str, extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, root: Path, partition: str, extra: Mapping[str, Any] | None = None, date: dt.date | None = None
+    ) -> None:
         # a date of its own: its job names are not another night's (another test, another session)
-        date = dt.date(2021, 1, 1) + dt.timedelta(days=next(_dates) + 100 * (os.getpid() % 50))
+        date = date or dt.date(2021, 1, 1) + dt.timedelta(days=next(_dates) + 100 * (os.getpid() % 50))
         base: dict[str, Any] = {
             "pipeline": {"simulate": {"max_subruns": SUBRUNS, "default_seconds": 0.1}},
             "scheduler": {"refresh_min": 0.2},
