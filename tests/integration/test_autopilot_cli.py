@@ -43,6 +43,8 @@ def test_hold_before_the_night_starts_then_release(tmp_path: Path) -> None:
     report = json.loads(night.cli("autopilot", "--json").stdout)
     assert "night file being fixed" in report["nights"][0]["skipped"]
     assert report["nights"][0]["decisions"] == []
+    shown = night.cli("status")  # the shifter's table says who holds the night (Rich may wrap the why)
+    assert "HOLD: held by" in shown.stdout
     released = night.cli("release")
     assert "released" in released.stdout
     assert "was not held" in night.cli("release").stdout
