@@ -35,6 +35,12 @@ class NightReport:
     """An error that stopped the pass on this night (one line); the other nights went on."""
     exit_code: int = 0
 
+    @property
+    def whole(self) -> bool:
+        """The pass looked at the whole night: its ``conditions`` are all there is. A skipped or
+        failed pass saw only part of it, and an incident it does not list has not cleared."""
+        return self.skipped is None and self.error is None
+
     def lines(self, dry_run: bool) -> list[str]:
         out = [f"night {self.date.isoformat()}:"]
         if self.skipped:
@@ -54,6 +60,7 @@ class NightReport:
             "date": self.date.isoformat(),
             "skipped": self.skipped,
             "error": self.error,
+            "whole": self.whole,
             "decisions": [{"kind": d.kind, "message": d.message} for d in self.decisions],
             "notes": list(self.notes),
             "conditions": [

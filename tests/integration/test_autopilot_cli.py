@@ -42,6 +42,7 @@ def test_hold_before_the_night_starts_then_release(tmp_path: Path) -> None:
     assert "held by" in held.stdout and "night file being fixed" in held.stdout
     report = json.loads(night.cli("autopilot", "--json").stdout)
     assert "night file being fixed" in report["nights"][0]["skipped"]
+    assert report["nights"][0]["whole"] is False  # its conditions are not the whole picture
     assert report["nights"][0]["decisions"] == []
     shown = night.cli("status")  # the shifter's table says who holds the night (Rich may wrap the why)
     assert "HOLD: held by" in shown.stdout
@@ -60,6 +61,7 @@ def test_an_unreadable_night_file_is_a_condition_not_a_crash(tmp_path: Path) -> 
     result = night.cli("autopilot", "--json", check=False)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     (report,) = json.loads(result.stdout)["nights"]
+    assert report["whole"] is True
     assert [c["key"] for c in report["conditions"]] == ["night_file_unreadable:night"]
     assert "NightSummary_20200127.txt" in report["conditions"][0]["summary"]
 
