@@ -13,6 +13,8 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable
 
+from osa_core.alert.notifier import Notifier, notifier_from_config
+from osa_core.autopilot.alerting import alert
 from osa_core.autopilot.decide import night_pass
 from osa_core.autopilot.publishing import PUSHED_META
 from osa_core.autopilot.report import NightReport, PassReport
@@ -50,8 +52,14 @@ def unfinished(config: Config, date: dt.date) -> bool:
         ledger.close()
 
 
-async def one_pass(config: Config, dates: Iterable[dt.date], dry_run: bool) -> PassReport:
+async def one_pass(
+    config: Config, dates: Iterable[dt.date], dry_run: bool, notifier: Notifier | None = None
+) -> PassReport:
+    """One pass over ``dates``; a dry run reconciles no alerts (it sends nothing)."""
     report = PassReport(utcnow().replace(microsecond=0), dry_run)
+    dates = list(dates)
+    newest = max(dates, default=None)
+    notifier = notifier or notifier_from_config(config.alerts)
     for date in dates:
         if NightLayout(config, date).ledger_path.exists() and not unfinished(config, date):
             # closed (and pushed): judged from its ledger alone, no engine, no scheduler query
@@ -66,7 +74,10 @@ async def one_pass(config: Config, dates: Iterable[dt.date], dry_run: bool) -> P
             report.nights.append(NightReport(date, error=str(error), exit_code=error.exit_code))
             continue
         try:
-            report.nights.append(await night_pass(engine, utcnow(), dry_run))
+            night = await night_pass(engine, utcnow(), dry_run)
+            report.nights.append(night)
+            if not dry_run:
+                alert(config, engine.ledger, night, notifier, utcnow(), with_disk=date == newest)
         finally:
             engine.shutdown()
     return report
@@ -84,8 +95,9 @@ async def watch(
     settings = config.autopilot
     interval = settings.watch_min_seconds
     rounds = 0
+    notifier = notifier_from_config(config.alerts)  # one for the service's life: its plugins load once
     while True:
-        report = await one_pass(config, dates(), dry_run)
+        report = await one_pass(config, dates(), dry_run, notifier)
         show(report)
         rounds += 1
         if count and rounds >= count:

@@ -45,6 +45,10 @@ def cmd_autopilot(args: argparse.Namespace) -> int:
     from osa_core.scheduler.base import utcnow
 
     config = load_config(args.config)
+    if config.alerts.urls and not args.dry_run:
+        from osa_core.alert.notifier import check_urls
+
+        check_urls(config.alerts, config.source)  # a URL apprise cannot use: refused now, not at 3 a.m.
     night = args.date or current_night(utcnow(), config.night.day_boundary_hour)
     setup_logging(NightLayout(config, night).engine_log, args.verbose)
 

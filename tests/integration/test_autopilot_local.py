@@ -1,13 +1,15 @@
 """A night driven only by ``osa-core autopilot`` passes, as cron runs them: the local backend, the
 simulate profile, the night file growing between passes, a raw file arriving late, an
 out-of-memory failure a retry fixes, one that persists past the cap, a hold, a dry run; the
-night ends closed and its datacheck pushed to a real OpenSSH server on 127.0.0.1."""
+night ends closed and its datacheck pushed to a real OpenSSH server on 127.0.0.1, and exactly the
+expected alerts reached a real SMTP server and a real webhook receiver on 127.0.0.1, each once."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import time
 import tomllib
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alert_servers import Arrived, SmtpServer, WebhookServer
 from sshd import SshServer
 from support.nights import Night, make_night, toml_dumps
 
@@ -85,7 +88,23 @@ def set_config(night: Night, **autopilot: Any) -> None:
 
 
 @pytest.fixture
-def night(tmp_path: Path, sshd_server: SshServer) -> Any:
+def smtp() -> Any:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def web() -> Any:
+    server = WebhookServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def night(tmp_path: Path, sshd_server: SshServer, smtp: SmtpServer, web: WebhookServer) -> Any:
     www = tmp_path / "www"
     www.mkdir()
     (tmp_path / "known_hosts").write_text(sshd_server.known_hosts_line())
@@ -109,6 +128,9 @@ def night(tmp_path: Path, sshd_server: SshServer) -> Any:
         "scheduler": {"memory": "150M"},
         "pipeline": {"simulate": {"max_subruns": SUBRUNS, "default_seconds": 0.1, "failures": failures}},
         "autopilot": {"max_tries": 2, "quiet_minutes": 30.0, "lock_wait": 2.0},
+        # the disk is not what this night is about (min_free_gib 0: not checked); the night is
+        # from 2020, long past its close-by hour: `not_closed` opens at once and clears at closing
+        "alerts": {"urls": [smtp.url(), web.url()], "min_free_gib": 0.0, "subject_prefix": "[T]"},
         "webserver": {
             "host": sshd_server.host,
             "port": sshd_server.port,
@@ -127,7 +149,28 @@ def night(tmp_path: Path, sshd_server: SshServer) -> Any:
     stop_executor(built.root / "state" / "local-scheduler", kill_tasks=True)
 
 
-def test_a_night_runs_itself_from_cron_passes(night: Night) -> None:
+def incidents(arrived: list[Arrived]) -> list[tuple[str, str]]:
+    """(phase, incident key) of each message, read from its body as a person reads it."""
+    out = []
+    for message in arrived:
+        found = re.search(r"incident ([a-z_]+:\S+?)[,:]", message.body)
+        assert found, message.body
+        phase = "resolved" if message.subject.startswith("[T] RESOLVED") else "opened"
+        out.append((phase, found.group(1)))
+    return sorted(out)
+
+
+def alert_events(arrived: list[Arrived]) -> list[tuple[str, str]]:
+    """The events a person expects in `osa-core events`, in the order the messages went."""
+    out = []
+    for message in arrived:
+        resolved = message.subject.startswith("[T] RESOLVED")
+        summary = message.subject.split(": ", 1)[1]
+        out.append(("resolved" if resolved else "opened", summary))
+    return out
+
+
+def test_a_night_runs_itself_from_cron_passes(night: Night, smtp: SmtpServer, web: WebhookServer) -> None:
     night_file = night.root / "raw" / f"{DATE:%Y%m%d}" / f"NightSummary_{DATE:%Y%m%d}.txt"
     # pass 1: the first runs are announced, but the data run's files are still being copied
     arrive(night, 3001, range(1))
@@ -238,3 +281,19 @@ def test_a_night_runs_itself_from_cron_passes(night: Night) -> None:
     assert (len(events(night)), jobs(night)) == before
     kinds_logged = [e["kind"] for e in events(night)]
     assert kinds_logged.count("autopilot") >= 5
+
+    # the alerts: each incident announced once when it opened and once when it cleared, by mail
+    # and by webhook alike; nothing for the passes that saw it again, or for the skipped ones
+    # (run 3005's incident clears when the closing leaves it out, as close_incomplete allows)
+    expected = sorted(
+        (phase, key)
+        for key in ("not_closed:night", "raw_files_missing:run=3003", "retries_exhausted:run=3005")
+        for phase in ("opened", "resolved")
+    )
+    mails, hooks = smtp.take(), web.take()
+    assert incidents(mails) == expected, [m.subject for m in mails]
+    assert incidents(hooks) == expected, [h.subject for h in hooks]
+    assert any("0000 (in r0_to_dl1)" in m.subject and "03005" in m.subject for m in mails)
+    assert [e["message"] for e in events(night) if e["kind"] == "alert"] == [
+        f"incident {phase}: {summary}" for phase, summary in alert_events(mails)
+    ]
