@@ -71,7 +71,7 @@ class OsaConsole(App[None]):
         self.engine: EnginePort | None = None
         self.snapshot: NightSnapshot | None = None
         self.refresher: Refresher | None = None
-        self.operations = Operations(self, self)
+        self.operations = Operations(self, self, read_only=self.settings.read_only)
         self.heap = HeapPolicy(enabled=self.settings.freeze_heap)
         self.reports: list[ActionReport] = []
         self.open_error: str | None = None

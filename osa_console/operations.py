@@ -20,23 +20,30 @@ from osa_core.model.actions import ActionPreview, ActionReport, Selection
 class Operations:
     """The flows behind the action keys; ``app`` shows the dialogs, ``night`` says what to act on."""
 
-    def __init__(self, app: App[None], night: NightSource) -> None:
+    def __init__(self, app: App[None], night: NightSource, *, read_only: bool = False) -> None:
         self._app = app
         self._night = night
+        self._read_only = read_only
 
     def resubmit(self, selection: Selection) -> None:
+        if self._refused("resubmit"):
+            return
         engine = self._night.engine
         if engine is None:
             return self._not_ready()
         self._confirm("resubmit", "Resubmit", selection, engine.preview_resubmit, engine.resubmit)
 
     def cancel(self, selection: Selection) -> None:
+        if self._refused("cancel"):
+            return
         engine = self._night.engine
         if engine is None:
             return self._not_ready()
         self._confirm("cancel", "Cancel", selection, engine.preview_cancel, engine.cancel)
 
     def close_night(self) -> None:
+        if self._refused("close the night"):
+            return
         engine = self._night.engine
         snapshot = self._night.snapshot
         if engine is None or snapshot is None:
@@ -61,6 +68,8 @@ class Operations:
         self._app.push_screen(ConfirmDialog("Close the night?", snapshot.date.isoformat(), lines), done)
 
     def push(self) -> None:
+        if self._refused("push datacheck"):
+            return
         engine = self._night.engine
         snapshot = self._night.snapshot
         if engine is None or snapshot is None:
@@ -112,6 +121,17 @@ class Operations:
             ),
             done,
         )
+
+    def _refused(self, action: str) -> bool:
+        """A read-only console says no here, where every action passes, not only by hiding keys."""
+        if not self._read_only:
+            return False
+        message = (
+            f"This console is read-only: it does not {action}. "
+            "Ask the shifter, or start the console with --allow-actions."
+        )
+        self._report(ActionReport(action, False, message))
+        return True
 
     def _run(self, action: str, work: Awaitable[ActionReport]) -> None:
         self._app.notify(f"{action}: working…", timeout=2)

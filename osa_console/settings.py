@@ -39,3 +39,6 @@ class ConsoleSettings:
     """How often an open log file is polled for growth, truncation and rotation."""
     freeze_heap: bool = True
     """Once up, keep the garbage collector off what lives as long as the console (osa_console/heap.py)."""
+    read_only: bool = False
+    """Refuse the actions that change the night (resubmit, cancel, close, push): a console served to
+    a browser is read-only unless started with ``--allow-actions`` (osa_console/serve.py)."""
