@@ -42,7 +42,31 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--theme", help="osa-dark, osa-light or osa-night (red on black); remembered when changed"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="refuse resubmit, cancel, close and push (what a served console is unless --allow-actions)",
+    )
+    served = parser.add_argument_group("serving the console to a browser (docs/console.md)")
+    served.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the console over HTTP instead; each browser connection gets its own console",
+    )
+    served.add_argument("--host", help="with --serve: the address to listen on (default: 127.0.0.1 only)")
+    served.add_argument("--port", type=_port, help="with --serve: the port to listen on (default: 8000)")
+    served.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="with --serve: let the browser resubmit, cancel, close and push (default: read-only)",
+    )
+    args = parser.parse_args(argv)
+    if not args.serve:
+        given = [name for name, on in (("--host", args.host), ("--port", args.port)) if on is not None]
+        given += ["--allow-actions"] if args.allow_actions else []
+        if given:
+            parser.error(f"{' and '.join(given)}: only with --serve")
+    return args
 
 
 def _night_date(text: str) -> dt.date:
@@ -52,8 +76,16 @@ def _night_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"not a port (1-65535): {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve:
+        return _serve(args)
     from osa_console.settings import ConsoleSettings
 
     on_start = None
@@ -88,11 +120,53 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from osa_console.app import OsaConsole
 
-    app = OsaConsole(factory, ConsoleSettings(theme=args.theme), on_start=on_start)
+    settings = ConsoleSettings(theme=args.theme, read_only=args.read_only)
+    app = OsaConsole(factory, settings, on_start=on_start)
     app.run()
     if app.open_error:
         print(f"osa-console: {app.open_error}", file=sys.stderr)
     return app.return_code or 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Check what the served consoles will open (and start the demo once), then serve them."""
+    from osa_core.model.config import load_config
+    from osa_core.model.errors import OsaError
+
+    date = args.date.isoformat() if args.date else None
+    try:
+        if args.demo:
+            config_file, date = _start_demo(args.workdir, date)
+        else:
+            config_file = load_config(args.config).source
+    except OsaError as exc:
+        print(f"osa-console: {exc}", file=sys.stderr)
+        return exc.exit_code
+    from osa_console.serve import serve, served_argv
+
+    argv = served_argv(config=config_file, date=date, theme=args.theme, allow_actions=args.allow_actions)
+    what = "the demo night" if args.demo else f"the night {date}" if date else "the current night"
+    return serve(
+        argv, args.host or "127.0.0.1", args.port or 8000, what=what, allow_actions=args.allow_actions
+    )
+
+
+def _start_demo(workdir: Path | None, date: str | None) -> tuple[Path | None, str]:
+    """Lay out and submit the demo night once: every browser connection then watches that one."""
+    import asyncio
+
+    from osa_core.demo import prepare_demo
+    from osa_core.engine import Engine
+
+    config, demo_date = prepare_demo(workdir)
+    night = dt.date.fromisoformat(date) if date else demo_date
+    engine = Engine(config, night)
+    try:
+        report = asyncio.run(engine.submit())
+    finally:
+        engine.shutdown()
+    print(f"osa-console: demo night: {report.message}", file=sys.stderr)
+    return config.source, night.isoformat()
 
 
 if __name__ == "__main__":
