@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from osa_core.model.actions import ActionReport
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="osa-console",
         description="The LST-1 on-site analysis operator console.",
@@ -60,6 +60,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="with --serve: let the browser resubmit, cancel, close and push (default: read-only)",
     )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.serve:
         given = [name for name, on in (("--host", args.host), ("--port", args.port)) if on is not None]

@@ -160,6 +160,19 @@ def test_every_exit_code_is_in_cli_md() -> None:
     assert codes - documented == set()
 
 
+def test_console_options_and_exit_codes_are_in_cli_md() -> None:
+    import osa_console.serve
+    from osa_console import __main__ as console
+
+    text = CLI_DOC.read_text()
+    section = text[text.index("## `osa-console`") :]
+    parser = console.build_parser()
+    assert [o for o in visible_options(parser) if f"`{o}" not in section] == []
+    codes = {v for n, v in vars(osa_console.serve).items() if n.startswith("EXIT_") and isinstance(v, int)}
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", text, flags=re.M)}
+    assert codes and codes - documented == set()
+
+
 def test_cron_examples_are_valid_sh() -> None:
     (block,) = re.findall(r"```cron\n(.*?)```", CLI_DOC.read_text(), flags=re.S)
     commands = [
