@@ -37,7 +37,13 @@ th { background: #eee; } td.l { text-align: left; }
 .sim { background: #fff3cd; border: 2px solid #d39e00; padding: 0.5em 1em; font-weight: bold; }
 .COMPLETED { color: #2e7d32; } .FAILED, .TIMEOUT, .OUT_OF_MEMORY, .NODE_FAIL { color: #c62828; }
 .CANCELLED { color: #ef6c00; } .RUNNING { color: #1565c0; } .BLOCKED { color: #6d4c41; }
-figure { display: inline-block; margin: 0.5em; } img { max-width: 900px; border: 1px solid #ddd; }
+figure { display: inline-block; margin: 0.5em; max-width: 100%; }
+img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+/* On a phone a wide table scrolls in its own box; the page itself never scrolls sideways. */
+table { display: block; max-width: 100%; overflow-x: auto; }
+th, td { white-space: nowrap; }
+h1, p, li { overflow-wrap: anywhere; }
+@media (max-width: 600px) { body { margin: 0.5em; } figure { margin: 0.5em 0; } }
 """
 
 
@@ -92,6 +98,8 @@ def render_page(
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # no icon: a browser would ask the server for one
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
     ]
