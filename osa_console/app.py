@@ -120,6 +120,12 @@ class OsaConsole(App[None]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.set_interval(self.settings.tick_seconds, self._tick)
         self.call_after_refresh(self._open_engine)
+        if self.settings.read_only:
+            self.notify(
+                "Read-only: you can look at everything; resubmit, cancel, close and push are refused.",
+                title="Read-only console",
+                timeout=15,
+            )
 
     def _open_engine(self) -> None:
         try:

@@ -133,6 +133,7 @@ def test_the_served_console_shows_the_night_and_answers_keys(
     assert "LST-1 OSA" in screen and "SIMULATION" in screen and "night 2020-01-27" in screen
     for run in range(1873, 1882):  # the sequence table: every run of the seed night
         assert f"{run:05d}" in screen
+    page.wait_for_text("Read-only console", timeout=20)  # said before anyone presses a key
     page.press("?")
     help_screen = page.wait_for_text("Sequence detail", timeout=20)
     assert "Everywhere" in help_screen and "Night overview" in help_screen
