@@ -134,6 +134,8 @@ def test_the_served_console_shows_the_night_and_answers_keys(
     for run in range(1873, 1882):  # the sequence table: every run of the seed night
         assert f"{run:05d}" in screen
     page.wait_for_text("Read-only console", timeout=20)  # said before anyone presses a key
+    # The browser's console watches the server's demo night: it laid out no demo of its own.
+    assert not (tmp_path / "xdg" / "osa-console" / "demo").exists()
     page.press("?")
     help_screen = page.wait_for_text("Sequence detail", timeout=20)
     assert "Everywhere" in help_screen and "Night overview" in help_screen
