@@ -199,6 +199,9 @@ def serve(argv: Sequence[str], host: str, port: int, *, what: str, allow_actions
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     mode = "with actions allowed" if allow_actions else "read-only"
     server.banner = f"osa-console: serving {what} {mode} on {url} (Ctrl+C to stop)"
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        can = "resubmit, cancel, close and push" if allow_actions else "watch the night"
+        print(f"osa-console: warning: there is no login: whoever reaches {url} can {can}", file=sys.stderr)
     try:
         server.serve()
     except OSError as exc:  # taken between the check and the bind
