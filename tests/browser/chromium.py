@@ -182,6 +182,10 @@ class Page:
             raise BrowserError(f"{text!r} never showed; the terminal read:\n{self.terminal_text()}") from None
         return screen
 
+    def focus_terminal(self) -> None:
+        """Give the keyboard to a textual-serve page's terminal (as a click would, without the click)."""
+        self.evaluate("window.__xterm.focus()")
+
     def press(self, key: str) -> None:
         """Type one key as a user would (a printable character, or Enter/Escape/Tab)."""
         special = {"Enter": ("\r", 13), "Escape": ("", 27), "Tab": ("\t", 9)}

@@ -113,11 +113,11 @@ def night(tmp_path: Path) -> Iterator[Night]:
 
 
 def open_console(page: Page, url: str) -> str:
-    """Load the served console, wait for the night's last sequence, and focus the terminal."""
+    """Load the served console, wait for the night's last sequence, and give it the keyboard."""
     page.set_size(1400, 900)
     page.open(url, hook_xterm=True)
     screen = page.wait_for_text("01881", timeout=60)
-    page.click(700, 450)
+    page.focus_terminal()
     return screen
 
 
