@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.read_only and args.allow_actions:
+        parser.error("--read-only and --allow-actions contradict each other")
     if not args.serve:
         given = [name for name, on in (("--host", args.host), ("--port", args.port)) if on is not None]
         given += ["--allow-actions"] if args.allow_actions else []

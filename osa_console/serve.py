@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import re
+import shlex
 import socket
 import sys
 from collections.abc import Sequence
@@ -54,7 +55,8 @@ class _ExecAppService(AppService):
     """textual-serve's per-connection process, started from an argument list (no shell)."""
 
     def __init__(self, argv: Sequence[str], **kwargs: Any) -> None:
-        super().__init__(" ".join(argv), **kwargs)  # the string is only shown, never run
+        # Only shown; were textual-serve ever to run it through its shell, it is quoted.
+        super().__init__(shlex.join(argv), **kwargs)
         self._argv = list(argv)
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
@@ -74,7 +76,7 @@ class ConsoleServer(Server):
     """textual-serve's server, running ``argv`` per connection and quiet but for one line."""
 
     def __init__(self, argv: Sequence[str], host: str, port: int, title: str) -> None:
-        super().__init__(" ".join(argv), host=host, port=port, title=title)
+        super().__init__(shlex.join(argv), host=host, port=port, title=title)
         self.argv = list(argv)
         self.banner = ""
         self._sockets: set[web.WebSocketResponse] = set()

@@ -62,6 +62,12 @@ def test_serving_options_need_serve(tmp_path: Path, option: list[str]) -> None:
     assert result.stderr.strip().splitlines()[-1] == f"osa-console: error: {option[0]}: only with --serve"
 
 
+def test_read_only_and_allow_actions_contradict(tmp_path: Path) -> None:
+    result = console(tmp_path, "--serve", "--read-only", "--allow-actions")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("--allow-actions contradict each other")
+
+
 def test_a_bad_configuration_is_refused_before_serving(tmp_path: Path) -> None:
     config = tmp_path / "osa.toml"
     config.write_text("[scheduler]\nbackend = 'nonsense'\n")
