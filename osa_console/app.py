@@ -122,7 +122,7 @@ class OsaConsole(App[None]):
         self.call_after_refresh(self._open_engine)
         if self.settings.read_only:
             self.notify(
-                "Read-only: you can look at everything; resubmit, cancel, close and push are refused.",
+                "You can look at everything; resubmit, cancel, close and push are refused.",
                 title="Read-only console",
                 timeout=15,
             )
