@@ -137,9 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     """Check what the served consoles will open (and start the demo once), then serve them."""
+    from osa_console.serve import EXIT_PORT_IN_USE, port_problem, serve, served_argv
     from osa_core.model.config import load_config
-    from osa_core.model.errors import OsaError
+    from osa_core.model.errors import OsaError, storage_error
 
+    host, port = args.host or "127.0.0.1", args.port or 8000
+    problem = port_problem(host, port)  # before the demo is laid out and submitted for nothing
+    if problem is not None:
+        print(f"osa-console: {problem}", file=sys.stderr)
+        return EXIT_PORT_IN_USE
     date = args.date.isoformat() if args.date else None
     try:
         if args.demo:
@@ -149,13 +155,13 @@ def _serve(args: argparse.Namespace) -> int:
     except OsaError as exc:
         print(f"osa-console: {exc}", file=sys.stderr)
         return exc.exit_code
-    from osa_console.serve import serve, served_argv
-
+    except OSError as exc:  # the demo's directory cannot be written: osa-core's one line, exit 13
+        error = storage_error(exc, args.workdir)
+        print(f"osa-console: {error}", file=sys.stderr)
+        return error.exit_code
     argv = served_argv(config=config_file, date=date, theme=args.theme, allow_actions=args.allow_actions)
     what = "the demo night" if args.demo else f"the night {date}" if date else "the current night"
-    return serve(
-        argv, args.host or "127.0.0.1", args.port or 8000, what=what, allow_actions=args.allow_actions
-    )
+    return serve(argv, host, port, what=what, allow_actions=args.allow_actions)
 
 
 def _start_demo(workdir: Path | None, date: str | None) -> tuple[Path | None, str]:

@@ -49,6 +49,24 @@ def test_a_port_in_use_is_one_line_and_exit_14(tmp_path: Path) -> None:
     )
 
 
+def test_a_port_in_use_is_found_before_the_demo_is_laid_out(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = console(tmp_path, "--serve", "--demo", "--workdir", "demo", "--port", str(port))
+    assert result.returncode == EXIT_PORT_IN_USE and "the port is in use" in one_line(result)
+    assert not (tmp_path / "demo").exists(), "a demo night was submitted for a server that never ran"
+
+
+def test_a_demo_directory_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = console(tmp_path, "--serve", "--demo", "--workdir", "file/demo", "--port", "8123")
+    assert result.returncode == 13  # docs/cli.md: a file or directory could not be written
+    line = one_line(result)
+    assert line.startswith("osa-console: ") and "file/demo" in line and "not a directory" in line
+
+
 def test_a_host_that_is_not_this_machine_is_one_line(tmp_path: Path) -> None:
     result = console(tmp_path, "--serve", "--host", "192.0.2.1", "--port", "8123")  # TEST-NET-1
     assert result.returncode == EXIT_PORT_IN_USE
