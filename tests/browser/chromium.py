@@ -168,6 +168,16 @@ class Page:
                 raise BrowserError(f"timed out waiting for {what}")
             self.pump(0.1)
 
+    def requested_urls(self) -> list[str]:
+        """Every address the page asked for since it was opened (websockets included)."""
+        kinds = {"Network.requestWillBeSent": "request", "Network.webSocketCreated": None}
+        urls = []
+        for event in self._events:
+            if event["method"] in kinds:
+                key = kinds[event["method"]]
+                urls.append(event[key]["url"] if key else event["url"])
+        return urls
+
     def terminal_text(self) -> str:
         """The text on a textual-serve page's terminal (needs ``open(..., hook_xterm=True)``)."""
         return str(self.evaluate(XTERM_TEXT) or "")

@@ -8,6 +8,7 @@ process per browser tab) and run on the real local backend; the ledger is read b
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chromium import Browser, Page, distinct_colours
@@ -39,8 +41,12 @@ class Served:
     """One ``osa-console --serve`` process and the address it serves."""
 
     process: subprocess.Popen[bytes]
-    url: str
+    port: int
     log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
 
     @classmethod
     def start(cls, root: Path, *args: str) -> Served:
@@ -55,7 +61,7 @@ class Served:
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
-        served = cls(process, f"http://127.0.0.1:{port}/", log)
+        served = cls(process, port, log)
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -192,3 +198,61 @@ def test_read_only_cannot_resubmit_and_allow_actions_can(
         allowed.stop()
     resubmitted = {(r["run"], r["subrun"]) for r in after["subruns"] if r["attempt"] > 1}
     assert resubmitted == FAILED, "only the failed subruns are resubmitted"
+
+
+def _integration_sshd() -> Any:
+    """tests/integration's real sshd, loaded by path (pytest puts only this folder on sys.path)."""
+    path = Path(__file__).resolve().parents[1] / "integration" / "sshd.py"
+    spec = importlib.util.spec_from_file_location("osa_test_sshd", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_remote_expert_through_an_ssh_tunnel(page: Page, night: Night, tmp_path: Path) -> None:
+    """docs/console.md's recipe: the server on loopback, ``ssh -N -L`` to it from another port."""
+    sshd = _integration_sshd()
+    if not sshd.SSHD.exists():
+        pytest.fail("sshd is missing (apt-get install openssh-server; dev/test does it)")
+    server = sshd.SshServer(tmp_path / "sshd")
+    server.workdir.mkdir()
+    server.start()
+    served = Served.start(tmp_path, "--config", str(night.config), "--date", night.date)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(server.known_hosts_line())
+    local = free_port()  # not the server's: the page must follow the address the browser used
+    tunnel = subprocess.Popen(
+        [
+            "ssh", "-N", "-p", str(server.port), "-i", str(server.client_key),
+            "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes",
+            "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+            "-L", f"127.0.0.1:{local}:127.0.0.1:{served.port}",
+            f"{server.user}@{server.host}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        origin = f"http://127.0.0.1:{local}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(origin + "/", timeout=5):
+                    break
+            except (urllib.error.URLError, OSError):
+                assert tunnel.poll() is None, tunnel.stderr.read() if tunnel.stderr else ""
+                assert time.monotonic() < deadline, "the tunnel did not open"
+                time.sleep(0.2)
+        screen = open_console(page, origin + "/")
+        assert "night 2020-01-27" in screen
+        elsewhere = [u for u in page.requested_urls() if u.split("/")[2] != f"127.0.0.1:{local}"]
+        assert elsewhere == [], "the page asked for addresses past the tunnel"
+        assert any(u.startswith(f"ws://127.0.0.1:{local}/") for u in page.requested_urls())
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=10)
+        if tunnel.stderr is not None:
+            tunnel.stderr.close()
+        served.stop()
+        server.stop()
