@@ -214,7 +214,10 @@ def test_a_remote_expert_through_an_ssh_tunnel(page: Page, night: Night, tmp_pat
     """docs/console.md's recipe: the server on loopback, ``ssh -N -L`` to it from another port."""
     sshd = _integration_sshd()
     if not sshd.SSHD.exists():
-        pytest.fail("sshd is missing (apt-get install openssh-server; dev/test does it)")
+        message = "sshd is missing (apt-get install openssh-server; dev/test does it)"
+        if os.environ.get("CI") or os.environ.get("OSA_REQUIRE_SERVICES"):
+            pytest.fail(message)
+        pytest.skip(message)
     server = sshd.SshServer(tmp_path / "sshd")
     server.workdir.mkdir()
     server.start()
