@@ -5,8 +5,12 @@ pattern marks as worth retrying is resubmitted once, and the night is closed. Pa
 at the engine's kill points (``OSA_FAULT_KILL_AT``: a real SIGKILL, its moment chosen) and at
 moments drawn at random from outside (a real SIGKILL too), and more passes follow. SLURM's own
 accounting (sacct and squeue) is the judge: exactly one job per attempt made, so every subrun's
-final attempt ran exactly once. (The decisions' messages are checked on the local backend, in
-tests/integration/test_autopilot_local.py; one SLURM night here keeps the suite's budget.)
+final attempt ran exactly once. The night ends closed and pushed to a real sshd on 127.0.0.1,
+and the one incident it has (not closed by the hour: it is a 2019 night) reached a real SMTP
+server and webhook receiver opened once and resolved once: a second copy only where a pass was
+killed between sending and recording, and then marked as such. (The decisions' messages are
+checked on the local backend, in tests/integration/test_autopilot_local.py; one SLURM night here
+keeps the suite's budget.)
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import itertools
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +31,10 @@ from typing import Any
 
 import pytest
 from campaign import CALIBRATION, DATA, SUBRUNS, CampaignNight
+from integration.alert_servers import Arrived, SmtpServer, WebhookServer
+from integration.sshd import SSHD, SshServer
+
+from osa_core.alert.messages import AGAIN
 
 pytestmark = pytest.mark.slurm
 
@@ -90,14 +99,61 @@ _dates = itertools.count()
 
 
 @pytest.fixture
-def night(tmp_path: Path, slurm_cluster: str) -> Iterator[CampaignNight]:
+def receivers() -> Iterator[tuple[SmtpServer, WebhookServer]]:
+    smtp, web = SmtpServer(), WebhookServer()
+    smtp.start()
+    web.start()
+    yield smtp, web
+    smtp.stop()
+    web.stop()
+
+
+@pytest.fixture
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    if not SSHD.exists():
+        if os.environ.get("CI") or os.environ.get("OSA_REQUIRE_SERVICES"):
+            pytest.fail(f"{SSHD} is required here (CI/OSA_REQUIRE_SERVICES set) but missing")
+        pytest.skip(f"{SSHD} is missing")
+    server = SshServer(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def night(
+    tmp_path: Path, slurm_cluster: str, sshd: SshServer, receivers: tuple[SmtpServer, WebhookServer]
+) -> Iterator[CampaignNight]:
     # a night in the past (the autopilot closes a night only the morning after), and of its own:
     # 2019 is no other test's year, and the process id keeps two sessions apart
     date = dt.date(2019, 1, 1) + dt.timedelta(days=(os.getpid() * 2 + next(_dates)) % 360)
-    made = CampaignNight(tmp_path / "night", slurm_cluster, EXTRA, date=date)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(sshd.known_hosts_line())
+    (tmp_path / "www").mkdir()
+    web = {
+        "host": sshd.host, "port": sshd.port, "user": sshd.user, "key_file": str(sshd.client_key),
+        "known_hosts": str(known_hosts), "root": str(tmp_path / "www"), "retries": 0, "timeout": 10.0,
+    }  # fmt: skip
+    smtp, hook = receivers
+    alerts = {"urls": [smtp.url(), hook.url()], "min_free_gib": 0.0, "subject_prefix": "[K]"}
+    made = CampaignNight(
+        tmp_path / "night", slurm_cluster, {**EXTRA, "webserver": web, "alerts": alerts}, date=date
+    )
     ready(made)
     yield made
     made.stop()
+
+
+def announced(arrived: list[Arrived]) -> list[tuple[str, str]]:
+    """(phase, incident key) of each message but the second copies a cut-off pass says it sent."""
+    out = []
+    for message in arrived:
+        if AGAIN.split(":")[0] in message.body:
+            continue
+        found = re.search(r"incident ([a-z_]+:\S+?)[,:]", message.body)
+        assert found, message.body
+        out.append(("resolved" if message.subject.startswith("[K] RESOLVED") else "opened", found.group(1)))
+    return sorted(out)
 
 
 # (the point, its passage): where inside a pass the process dies
@@ -110,22 +166,36 @@ KILLS = [
 ]
 
 
+def drive_to(night: CampaignNight, done: Any, passes: int = 10) -> dict[str, Any]:
+    """Passes (a second apart) until one report satisfies ``done``; the last report."""
+    for _ in range(passes):
+        result = autopilot(night)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stdout + result.stderr
+        report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])["nights"][0]
+        if done(report):
+            break
+        time.sleep(1.0)
+    return report
+
+
 def test_autopilot_passes_killed_between_and_inside_take_a_night_to_closed_once(
-    night: CampaignNight,
+    night: CampaignNight, receivers: tuple[SmtpServer, WebhookServer]
 ) -> None:
     """One night on the real SLURM: passes alone, some killed; SLURM counts one job per attempt."""
     rng = random.Random(12)
     for point in KILLS[:2]:
         result = autopilot(night, kill_at=point)
         assert result.returncode == -signal.SIGKILL, f"{point} not reached: {result.stdout}{result.stderr}"
-    # passes killed from outside at random moments (a real SIGKILL; the moment is not chosen)
-    kills = sum(_kill_after(night, rng.uniform(0.3, 2.5)) for _ in range(4))
-    # the pass that retries the failed subrun, killed right after sbatch: the next pass finds the
-    # job by its night tag instead of submitting it again
+    # a whole pass submits the rest; the pass that retries the failed subrun is killed right
+    # after its sbatch: the next pass finds the job by its night tag instead of submitting it again
+    assert autopilot(night).returncode == 0
     status = night.wait(lambda s: night.states(s).get(RETRIED, ("", 0))[0] == "FAILED", timeout=180)
     assert night.states(status)[RETRIED] == ("FAILED", 1)
     result = autopilot(night, kill_at=KILLS[2])
     assert result.returncode == -signal.SIGKILL, result.stdout + result.stderr
+    # passes killed from outside at random moments (a real SIGKILL; the moment is not chosen):
+    # inside the recovery, the refresh, the closing, the alerts or the push
+    kills = sum(_kill_after(night, rng.uniform(0.3, 2.5)) for _ in range(4))
     reports = drive_to_closed(night)
     messages = [d["message"] for r in reports for d in r["decisions"]]
     assert any(m.startswith("closing the night: every sequence finished") for m in messages), messages
@@ -137,7 +207,22 @@ def test_autopilot_passes_killed_between_and_inside_take_a_night_to_closed_once(
     events = json.loads(night.cli("events", "--json").stdout)["events"]
     assert any(e["kind"] == "recover" and "found after a crash" in e["message"] for e in events)
     assert kills >= 1, "no pass was killed from outside: the delays were all too long"
-    # the closed night: a pass does nothing and writes nothing
+
+    # closed, then pushed by a later pass to the real sshd
+    def push(report: dict[str, Any]) -> bool:
+        return any(d["kind"] == "push" for d in report["decisions"])
+
+    if not any(push(r) for r in reports):
+        last = drive_to(night, push)
+        assert push(last), last
+    assert list((night.night.root.parent / "www").rglob("index.html")), "the datacheck reached the server"
+    # the one incident: opened once, resolved once, by mail and by webhook alike
+    smtp, hook = receivers
+    expected = [("opened", "not_closed:night"), ("resolved", "not_closed:night")]
+    assert announced(smtp.take()) == expected
+    assert announced(hook.take()) == expected
+    events = json.loads(night.cli("events", "--json").stdout)["events"]
+    # the finished night: a pass does nothing and writes nothing
     (idle,) = json.loads(autopilot(night).stdout.splitlines()[-1])["nights"]
     assert (idle["decisions"], idle["conditions"]) == ([], [])
     assert json.loads(night.cli("events", "--json").stdout)["events"] == events
