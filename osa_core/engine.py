@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from osa_core.jobs.scripts import render_script
-from osa_core.model.actions import ActionPreview, ActionReport, LogRef, Selection
+from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
 from osa_core.model.config import Config
 from osa_core.model.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
 from osa_core.model.faults import kill_point
@@ -285,8 +285,7 @@ class Engine:
         attempts: tuple[int, ...],
         *,
         after_ok: tuple[str, ...] = (),
-        memory: str | None = None,
-        walltime: str | None = None,
+        planned: PlannedSubmission | None = None,
     ) -> str:
         parent = self.state.sequence(sequence.parent) if sequence.parent is not None else None
         script = self.layout.script(sequence.run)
@@ -300,8 +299,9 @@ class Engine:
             indices,
             attempts,
             after_ok=after_ok,
-            memory=memory,
-            walltime=walltime,
+            memory=planned.memory if planned else None,  # raised after out-of-memory / a timeout
+            walltime=planned.walltime if planned else None,
+            exclude=planned.exclude if planned else (),
         )
         at = utcnow()
         sub_id = self.ledger.begin_submission(
@@ -374,8 +374,7 @@ class Engine:
                     planned.indices if not sequence.is_calibration else None,
                     planned.attempts,
                     after_ok=after_ok,
-                    memory=planned.memory,
-                    walltime=planned.walltime,
+                    planned=planned,
                 )
                 job_ids.append(job)
                 new_jobs[planned.seq] = job

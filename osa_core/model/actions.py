@@ -14,6 +14,8 @@ class Selection:
 
     ``keys`` names subruns; ``seqs`` whole sequences; both None: the whole night.
     ``failed_only`` keeps only failed subruns (resubmission's usual case).
+    ``exclude_nodes`` and ``more_memory`` shape a resubmission: never on those nodes
+    (``sbatch --exclude``), and with the out-of-memory raise whatever the failure was.
     """
 
     keys: frozenset[SubrunKey] | None = None
@@ -21,6 +23,8 @@ class Selection:
     runs: frozenset[int] | None = None
     failed_only: bool = False
     force: bool = False
+    exclude_nodes: frozenset[str] = frozenset()
+    more_memory: bool = False
 
     def describe(self) -> str:
         parts = []
@@ -31,6 +35,10 @@ class Selection:
         if self.keys:
             parts.append(f"{len(self.keys)} marked subruns")
         what = "; ".join(parts) or "the whole night"
+        if self.more_memory:
+            what += ", with more memory"
+        if self.exclude_nodes:
+            what += ", not on node " + ", ".join(sorted(self.exclude_nodes))
         return f"{'failed subruns of ' if self.failed_only else ''}{what}"
 
 
@@ -48,6 +56,8 @@ class PlannedSubmission:
     after_ok: tuple[str, ...] = ()
     after_seq: int | None = None
     """Also wait for the job this same action submits for that sequence (a calibration rerun)."""
+    exclude: tuple[str, ...] = ()
+    """Nodes the array must not run on (``sbatch --exclude``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,8 @@ class ActionPreview:
                 extra += f", wall time {sub.walltime}"
             if sub.after_seq is not None:
                 extra += f", after the new job of seq {sub.after_seq}"
+            if sub.exclude:
+                extra += f", --exclude={','.join(sub.exclude)}"
             out.append(
                 f"run {sub.run:05d} (seq {sub.seq}): --array={idx} "
                 f"({len(sub.indices)} subrun{'s' if len(sub.indices) != 1 else ''}, "

@@ -49,6 +49,8 @@ class JobRequest:
     """Arguments passed to the script."""
     extra: tuple[str, ...] = ()
     """Extra sbatch options, passed as they are."""
+    exclude: tuple[str, ...] = ()
+    """Nodes the job must not run on (``sbatch --exclude``)."""
     env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 

@@ -37,9 +37,11 @@ def sequence_request(
     after_ok: tuple[str, ...] = (),
     memory: str | None = None,
     walltime: str | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> JobRequest:
     """A calibration is one job; a data sequence one array over ``indices``. Raised memory or
-    wall time (after out-of-memory or a timeout) replace the configured ones."""
+    wall time (after out-of-memory or a timeout) replace the configured ones; ``exclude`` names
+    nodes the job must avoid."""
     sched = config.scheduler
     array = not sequence.is_calibration
     default_memory = sched.calibration_memory if sequence.is_calibration else sched.memory
@@ -60,4 +62,5 @@ def sequence_request(
         comment=f"osa night {layout.night} seq {sequence.seq}",
         args=attempt_args(array, indices, attempts),
         extra=tuple(sched.extra_sbatch_args),
+        exclude=exclude,
     )

@@ -91,7 +91,7 @@ def resubmit_preview(
                 why = f"its calibration seq {sequence.parent} failed"
                 refused.append(Refusal((seq, subrun), sequence.run, why))
             continue
-        memory, walltime = raised_resources(state, sched, sequence, items, jobs)
+        memory, walltime = raised_resources(state, sched, sequence, items, jobs, selection.more_memory)
         planned.append(
             PlannedSubmission(
                 seq=seq,
@@ -102,6 +102,7 @@ def resubmit_preview(
                 walltime=walltime,
                 after_ok=() if rerun_parent is not None else parent_dependency(state, sequence),
                 after_seq=rerun_parent,
+                exclude=tuple(sorted(selection.exclude_nodes)),
             )
         )
     return ActionPreview("resubmit", tuple(planned), (), tuple(refused))
@@ -113,8 +114,10 @@ def raised_resources(
     sequence: Sequence,
     items: list[tuple[int, int, JobState]],
     jobs: dict[str, SubmissionRow],
+    more_memory: bool = False,
 ) -> tuple[str | None, str | None]:
-    """Out of memory raises memory, a timeout raises wall time, from each subrun's last request.
+    """Out of memory raises memory, a timeout raises wall time, from each subrun's last request;
+    ``more_memory`` (the shifter asked) raises memory whatever the failure.
 
     One array has one request: the largest any of its subruns needs, so that no subrun runs
     again with the memory (or time) it already ran out of.
@@ -124,7 +127,7 @@ def raised_resources(
     for subrun, _, current in items:
         task = state.latest((sequence.seq, subrun))
         last = jobs.get(task.job_id) if task else None
-        if current is JobState.OUT_OF_MEMORY:
+        if current is JobState.OUT_OF_MEMORY or more_memory:
             raised = scale_memory((last.memory if last else None) or sched.memory, sched.oom_memory_factor)
             if memory is None or memory_mb(raised) > memory_mb(memory):
                 memory = raised

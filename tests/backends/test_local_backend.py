@@ -212,6 +212,17 @@ async def test_array_completes_with_slurm_names_and_logs(local: Env) -> None:
     assert await sched.query(["LST1_01874"], dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)) == []
 
 
+async def test_exclude_this_machine_is_refused_another_node_is_met(local: Env) -> None:
+    """One node, this machine: excluding it could never run (Slurm refuses it at submission too)."""
+    sched = local.scheduler()
+    with pytest.raises(SchedulerError, match=f"one node, this machine \\({NODE}\\)"):
+        await sched.submit(local.request("excluded", "true", exclude=(NODE,)))
+    assert await sched.query(["excluded"], SINCE) == []
+    job_id = await sched.submit(local.request("elsewhere", "true", exclude=("cp23",)))
+    [task] = await wait_for(sched, ["elsewhere"], all_finished)
+    assert (task.job_id, task.state, task.node) == (job_id, JobState.COMPLETED, NODE)
+
+
 async def test_single_job_and_script_snapshot(local: Env) -> None:
     sched = local.scheduler()
     request = local.request("single", "echo first")

@@ -178,6 +178,21 @@ def test_a_plain_failure_keeps_the_configured_resources() -> None:
     assert (planned.memory, planned.walltime) == (None, None)
 
 
+def test_the_shifter_asks_for_more_memory_and_another_node() -> None:
+    """From a failure group: a plain failure gets the out-of-memory raise when asked, and every
+    array of the resubmission avoids the named nodes, as the confirmation says."""
+    state, snapshot = night([task(0, 0, C), task(1, 1, F), task(2, 0, OOM)])
+    selection = Selection(failed_only=True, more_memory=True, exclude_nodes=frozenset({"cp23", "cp07"}))
+    preview = resubmit_preview(state, snapshot, SCHED, SUBMISSIONS, selection)
+    assert [(p.seq, p.memory, p.exclude) for p in preview.submissions] == [
+        (1, "6144M", ("cp07", "cp23")),
+        (2, "9216M", ("cp07", "cp23")),
+    ]
+    assert all(line.endswith("--exclude=cp07,cp23)") for line in preview.lines())
+    expected = "failed subruns of the whole night, with more memory, not on node cp07, cp23"
+    assert selection.describe() == expected
+
+
 def test_one_array_per_sequence_each_depending_on_a_calibration_still_to_run() -> None:
     tasks = [task(0, 0, F), task(0, 0, R, 2), *tasks_of(1, [F, C, F, F]), *tasks_of(2, [F, F, C])]
     state, snapshot = night(tasks)

@@ -139,6 +139,16 @@ def test_sbatch_argv_refuses_comma_in_dependency() -> None:
         sbatch_argv(request(after_ok=("1,2",)))
 
 
+def test_sbatch_argv_excludes_nodes() -> None:
+    """A failure group on a bad node is resubmitted away from it: one --exclude with every node."""
+    argv = sbatch_argv(request(array=(3, 17), exclude=("cp23", "cp24")))
+    assert "--exclude=cp23,cp24" in argv
+    assert argv.index("--exclude=cp23,cp24") < argv.index("/night/scripts/LST1_01874.sh")
+    assert not any(a.startswith("--exclude") for a in sbatch_argv(request()))
+    with pytest.raises(SchedulerError, match="node 'a,b'"):
+        sbatch_argv(request(exclude=("a,b",)))
+
+
 def test_sacct_argv_is_one_call_for_the_night() -> None:
     since = dt.datetime(2020, 1, 27, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     argv = sacct_argv(["LST1_01873_20200127", "LST1_01874_20200127"], since, ["36", "37"])

@@ -9,7 +9,8 @@ What Slurm does and this backend mirrors: job ids from 1000 up, arrays with chos
 ``%throttle``, ``afterok`` with ``DependencyNeverSatisfied``, hold/release, pending reasons, the
 states and exit codes (``0:9`` for a signal), log files expanded from ``%A``/``%a``/``%4a``/``%j``,
 the script copied at submission and run through its ``#!`` line, the submitter's environment
-plus ``SLURM_*`` variables. Ignored: partition, account, extra sbatch options.
+plus ``SLURM_*`` variables. Ignored: partition, account, extra sbatch options. Its one node is
+this machine: excluding another node is met, excluding this one is refused.
 
 Limits: memory is watched by polling the task's RSS (every 0.5 s), not fenced by a cgroup, so a
 short spike can pass; the spool must sit on a local file system (SQLite WAL and flock are not
@@ -25,6 +26,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -106,6 +108,12 @@ class LocalScheduler(Scheduler):
         memory = parse_memory(request.memory)
         if request.throttle < 0:
             raise SchedulerError(f"invalid array throttle {request.throttle}")
+        here = socket.gethostname().split(".")[0]  # the daemon's node name (daemon.py)
+        if here in request.exclude:
+            # As Slurm, which refuses a job that excludes every node: it could never run.
+            raise SchedulerError(
+                f"the local backend has one node, this machine ({here}): it cannot be excluded"
+            )
         parents = [_job_number(job) for job in request.after_ok]
         text = _script_text(request.script)
         interpreter(text)  # sbatch refuses a script without #!; refuse it now, not at run time

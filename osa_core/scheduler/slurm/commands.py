@@ -79,6 +79,8 @@ def sbatch_argv(request: JobRequest, *, partition: str | None = None, script: st
         argv.append(f"--partition={chosen}")
     if request.account:
         argv.append(f"--account={request.account}")
+    if request.exclude:
+        argv.append("--exclude=" + ",".join(_no_comma("node", request.exclude)))
     argv += [f"--output={request.stdout}", f"--error={request.stderr}", f"--chdir={request.workdir}"]
     argv += list(request.extra)
     path = script if script is not None else request.script

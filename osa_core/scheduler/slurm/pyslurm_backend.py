@@ -81,6 +81,7 @@ class PyslurmScheduler(Scheduler):
             standard_error=request.stderr,
             working_directory=request.workdir,
             environment=dict(request.env) if request.env else None,
+            excluded_nodes=list(request.exclude) or None,
         )
         if request.extra:
             raise SchedulerError(f"pyslurm backend cannot pass raw sbatch options {list(request.extra)}")
