@@ -12,11 +12,13 @@ import datetime as dt
 import sys
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from osa_console.app_port import NightsPort
     from osa_console.engine_port import EnginePort
     from osa_core.model.actions import ActionReport
+    from osa_core.model.config import Config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +98,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     from osa_console.settings import ConsoleSettings
 
     on_start = None
+    opened: list[Config] = []  # the configuration, once known: the nights screen lists its nights
+
+    def open_night(date: dt.date) -> EnginePort:
+        from osa_core.engine import Engine
+
+        return Engine(opened[0], date)
+
+    class Nights:
+        """The nights of the configuration's state directory (``osa_core.shift``), read lazily."""
+
+        def _listing(self) -> NightsPort:
+            from osa_core.shift import NightsListing
+
+            return NightsListing(opened[0])
+
+        def dates(self) -> tuple[list[dt.date], list[str]]:
+            return self._listing().dates() if opened else ([], [])
+
+        def summary(self, date: dt.date) -> Any:
+            return self._listing().summary(date)
+
     if args.demo:
 
         def factory() -> EnginePort:
@@ -103,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from osa_core.engine import Engine
 
             config, date = prepare_demo(args.workdir)
+            opened.append(config)
             return Engine(config, args.date or date)
 
         def on_start(engine: EnginePort) -> Awaitable[ActionReport]:
@@ -119,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"osa-console: {exc}", file=sys.stderr)
             return exc.exit_code
         date = args.date or current_night(dt.datetime.now(dt.UTC), config.night.day_boundary_hour)
+        opened.append(config)
 
         def factory() -> EnginePort:
             from osa_core.engine import Engine
@@ -128,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from osa_console.app import OsaConsole
 
     settings = ConsoleSettings(theme=args.theme, read_only=args.read_only)
-    app = OsaConsole(factory, settings, on_start=on_start)
+    app = OsaConsole(factory, settings, on_start=on_start, nights=Nights(), night_opener=open_night)
     app.run()
     if app.open_error:
         print(f"osa-console: {app.open_error}", file=sys.stderr)

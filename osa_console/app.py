@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -12,6 +14,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from osa_console import prefs
+from osa_console.app_port import NightsPort
 from osa_console.commands import console_commands
 from osa_console.engine_port import EnginePort
 from osa_console.heap import HeapPolicy
@@ -21,9 +24,11 @@ from osa_console.refresher import Refresher
 from osa_console.render import STATE_VARIABLES, Palette
 from osa_console.screens.command_palette import SafeCommandPalette
 from osa_console.screens.detail_screen import DetailScreen
+from osa_console.screens.failures_screen import FailuresScreen
 from osa_console.screens.help_screen import HelpScreen
 from osa_console.screens.log_screen import LogScreen
 from osa_console.screens.night_screen import NightScreen
+from osa_console.screens.nights_screen import NightsScreen
 from osa_console.screens.overview_screen import OverviewScreen
 from osa_console.screens.report_dialog import ReportDialog
 from osa_console.settings import ConsoleSettings
@@ -31,7 +36,12 @@ from osa_console.theme_loader import DEFAULT_THEME, THEME_ORDER, bundled_themes
 from osa_core.model.actions import ActionReport, Selection
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
+if TYPE_CHECKING:
+    from osa_core.shift import Eta, FailureGroup
+
 EngineFactory = Callable[[], EnginePort]
+NightOpener = Callable[[dt.date], EnginePort]
+"""Opens another night's engine (the nights screen's ``enter``); called in a worker thread."""
 StartHook = Callable[[EnginePort], Awaitable[ActionReport | None] | ActionReport | None]
 """Run once the night is open (the demo submits its night); a report it returns is shown."""
 
@@ -44,6 +54,8 @@ class OsaConsole(App[None]):
         Binding("A", "resubmit_all", "Resubmit all failed"),
         Binding("C", "close_night", "Close night"),
         Binding("P", "push", "Push datacheck"),
+        Binding("F", "failures", "Failures"),
+        Binding("D", "nights", "Nights", show=False),
         Binding("t", "next_theme", "Theme"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -53,6 +65,8 @@ class OsaConsole(App[None]):
         "resubmit_all": "resubmit the failed subruns of the whole night (asks first)",
         "close_night": "close the night: merge, move, mark finished (asks first)",
         "push": "push the datacheck products to the web server (asks first)",
+        "failures": "the night's failures grouped by signature: resubmit, exclude a node, cancel, log",
+        "nights": "the last nights (dates) from their ledgers; enter opens one",
         "next_theme": "next theme: dark, light, night (red on black); remembered",
         "help": "this help",
         "quit": "quit (jobs keep running, on SLURM and on the local executor alike)",
@@ -63,13 +77,21 @@ class OsaConsole(App[None]):
         engine_factory: EngineFactory,
         settings: ConsoleSettings | None = None,
         on_start: StartHook | None = None,
+        *,
+        nights: NightsPort | None = None,
+        night_opener: NightOpener | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or ConsoleSettings()
         self._factory = engine_factory
         self._on_start = on_start
+        self.nights = nights
+        self._night_opener = night_opener
         self.engine: EnginePort | None = None
         self.snapshot: NightSnapshot | None = None
+        self.eta: Eta | None = None
+        self.followed_failures: dict[str, FailureGroup] = {}
+        """Failure groups acted on, for the failures screen; per night."""
         self.refresher: Refresher | None = None
         self.operations = Operations(self, self, read_only=self.settings.read_only)
         self.heap = HeapPolicy(enabled=self.settings.freeze_heap)
@@ -135,16 +157,20 @@ class OsaConsole(App[None]):
             self.exit(return_code=getattr(exc, "exit_code", 1))
             return
         self._deliver(self.engine.snapshot, force=True)
+        self._start_refresher(self.engine)
+        if self._on_start is not None:
+            self.run_worker(self._start(self.engine), group="start", exit_on_error=False)
+
+    def _start_refresher(self, engine: EnginePort) -> None:
         self.refresher = Refresher(
-            self.engine,
+            engine,
             self.post_message,
             automatic=self.settings.auto_refresh,
             min_interval=self.settings.min_refresh,
             max_interval=self.settings.max_refresh,
         )
+        # exclusive: starting the refresher of another night cancels the one before
         self.run_worker(self.refresher.run(), group="refresh", exclusive=True, exit_on_error=False)
-        if self._on_start is not None:
-            self.run_worker(self._start(self.engine), group="start", exit_on_error=False)
 
     async def _start(self, engine: EnginePort) -> None:
         assert self._on_start is not None
@@ -168,6 +194,8 @@ class OsaConsole(App[None]):
     # engine results
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        if self.engine is None or message.snapshot.date != self.engine.date:
+            return  # from the night open before a switch, queued before its refresher stopped
         self._deliver(message.snapshot, message.changed)
         self.heap.started()  # once: the first refresh is shown, the console is up
 
@@ -178,6 +206,18 @@ class OsaConsole(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, NightScreen):
                 screen.show_snapshot(snapshot, changed, force=force)
+        self.run_worker(self._estimate(snapshot), group="eta", exclusive=True, exit_on_error=False)
+
+    async def _estimate(self, snapshot: NightSnapshot) -> None:
+        """The ETA of a snapshot, in a thread (it reads every subrun), then shown in the header."""
+        from osa_core.shift import eta
+
+        estimate = await asyncio.to_thread(eta, snapshot)
+        if self.snapshot is None or self.snapshot.date != snapshot.date:
+            return  # another night was opened meanwhile
+        self.eta = estimate
+        if isinstance(self.screen, NightScreen) and self.screen.ready:
+            self.screen.show_header()
 
     def on_refresh_failed(self, message: RefreshFailed) -> None:
         self.notify(f"Refresh failed: {message.error}", severity="error", timeout=10)
@@ -205,6 +245,51 @@ class OsaConsole(App[None]):
 
     # ------------------------------------------------------------------------------------------
     # navigation and actions
+
+    def open_night(self, date: dt.date) -> None:
+        """Replace the open night by ``date``'s: a new engine, the overview, a new refresh loop."""
+        if self._night_opener is None:
+            self.notify("This console shows one night only.", severity="warning")
+            return
+        if self.engine is not None and self.engine.date == date:
+            self._back_to_overview()
+            return
+        if any(w.group == "actions" and w.is_running for w in self.workers):
+            night = self.engine.date.isoformat() if self.engine is not None else "this night"
+            self.notify(f"An action on {night} is still running: wait for its report.", severity="warning")
+            return
+        self.notify(f"Opening the night {date.isoformat()}…", timeout=2)
+        self.run_worker(self._switch(date), group="switch", exclusive=True, exit_on_error=False)
+
+    async def _switch(self, date: dt.date) -> None:
+        assert self._night_opener is not None
+        try:
+            # Opening a ledger reads (and may upgrade) a file: not on the event loop.
+            engine = await asyncio.to_thread(self._open_with_snapshot, self._night_opener, date)
+        except Exception as exc:  # an OsaError says which file and what to do
+            self.notify(f"Cannot open the night {date.isoformat()}: {exc}", severity="error", timeout=15)
+            return
+        self.workers.cancel_group(self, "refresh")
+        old, self.engine = self.engine, engine
+        self.snapshot, self.eta, self.followed_failures = None, None, {}
+        self._back_to_overview()
+        base = self.screen_stack[0]
+        if isinstance(base, OverviewScreen) and base.ready:
+            base.forget_night()
+        self._deliver(engine.snapshot, force=True)
+        self._start_refresher(engine)
+        if old is not None:
+            await asyncio.to_thread(old.shutdown)
+
+    @staticmethod
+    def _open_with_snapshot(opener: NightOpener, date: dt.date) -> EnginePort:
+        engine = opener(date)
+        engine.snapshot  # noqa: B018 - built here, off the loop (it reads the ledger), and kept
+        return engine
+
+    def _back_to_overview(self) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
 
     def open_sequence(self, seq: int) -> None:
         self.push_screen(DetailScreen(seq))
@@ -237,6 +322,22 @@ class OsaConsole(App[None]):
     def action_push(self) -> None:
         self.operations.push()
 
+    def action_failures(self) -> None:
+        if isinstance(self.screen, FailuresScreen):
+            return
+        if self.snapshot is None:
+            self.notify("The night is still being opened.", severity="warning")
+            return
+        self.push_screen(FailuresScreen(self.followed_failures))
+
+    def action_nights(self) -> None:
+        if isinstance(self.screen, NightsScreen):
+            return
+        if self.nights is None:
+            self.notify("This console shows one night only: no state directory to list.", severity="warning")
+            return
+        self.push_screen(NightsScreen(self.nights))
+
     def action_next_theme(self) -> None:
         order = list(THEME_ORDER)
         index = order.index(self.theme) if self.theme in order else -1
@@ -253,6 +354,8 @@ class OsaConsole(App[None]):
                     ("Night overview", OverviewScreen.BINDINGS, OverviewScreen.KEY_HELP),
                     ("Sequence detail", DetailScreen.BINDINGS, DetailScreen.KEY_HELP),
                     ("Log view", LogScreen.BINDINGS, LogScreen.KEY_HELP),
+                    ("Failures by signature (F)", FailuresScreen.BINDINGS, FailuresScreen.KEY_HELP),
+                    ("Nights (D)", NightsScreen.BINDINGS, NightsScreen.KEY_HELP),
                     ("Command palette", [Binding("ctrl+p", "command_palette", "every action, by name")], {}),
                 ]
             )

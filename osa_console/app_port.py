@@ -8,13 +8,17 @@ engine), and no import goes back up to ``app.py``.
 
 from __future__ import annotations
 
-from typing import Protocol
+import datetime as dt
+from typing import TYPE_CHECKING, Protocol
 
 from osa_console.engine_port import EnginePort
 from osa_console.render import Palette
 from osa_console.settings import ConsoleSettings
 from osa_core.model.actions import Selection
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
+
+if TYPE_CHECKING:
+    from osa_core.shift import Eta, NightSummary
 
 
 class ActionsPort(Protocol):
@@ -27,6 +31,18 @@ class ActionsPort(Protocol):
     def close_night(self) -> None: ...
 
     def push(self) -> None: ...
+
+
+class NightsPort(Protocol):
+    """The nights of the state directory (``osa_core.shift.NightsListing``): read in a worker."""
+
+    def dates(self) -> tuple[list[dt.date], list[str]]:
+        """Every night's date, newest first; and names that look like a night but are no date."""
+        ...
+
+    def summary(self, date: dt.date) -> NightSummary:
+        """One night from its ledger (read-only); a bad ledger is a summary with a ``problem``."""
+        ...
 
 
 class NightSource(Protocol):
@@ -50,6 +66,20 @@ class ConsolePort(NightSource, Protocol):
 
     @property
     def operations(self) -> ActionsPort: ...
+
+    @property
+    def eta(self) -> Eta | None:
+        """The open night's estimated end, from its latest snapshot (None until estimated)."""
+        ...
+
+    @property
+    def nights(self) -> NightsPort | None:
+        """Where the nights screen reads from; None: this console shows one night only."""
+        ...
+
+    def open_night(self, date: dt.date) -> None:
+        """Show the night ``date`` instead of the open one (its own engine, refreshed live)."""
+        ...
 
     def open_sequence(self, seq: int) -> None:
         """Show the subruns of sequence ``seq`` (a new screen on top)."""

@@ -17,12 +17,16 @@ SCREEN_COMMANDS = (
     ("Filter subruns", "Show all / failed / running subruns", "cycle_filter"),
     ("Follow log on/off", "Follow the log file as it grows", "toggle_follow"),
     ("Search log", "Search the log", "search"),
+    ("Resubmit with more memory", "Resubmit the failure group with more memory", "resubmit_more_memory"),
+    ("Resubmit excluding its node", "Resubmit the failure group away from its node", "resubmit_exclude"),
 )
 APP_COMMANDS = (
     ("Refresh now", "Ask the scheduler now instead of waiting for the next refresh", "refresh"),
     ("Resubmit all failed", "Resubmit the failed subruns of the whole night (asks first)", "resubmit_all"),
     ("Close the night", "Run the closer: merge, move, mark the night finished (asks first)", "close_night"),
     ("Push datacheck", "Copy the datacheck products to the web server (asks first)", "push"),
+    ("Failures by signature", "Failed subruns grouped: resubmit, exclude a node, cancel", "failures"),
+    ("Nights", "The last nights from their ledgers; enter opens one", "nights"),
     ("Next theme", "Cycle dark / light / night (red on black)", "next_theme"),
     ("Help", "Every key of every screen", "help"),
 )

@@ -73,7 +73,7 @@ class NightScreen(Screen[None]):
             return
         now = self.now()
         with self.app.batch_update():
-            self.query_one(NightHeader).show(snapshot, now, self.palette, self.where)
+            self.query_one(NightHeader).show(snapshot, now, self.palette, self.where, self.host.eta)
             self.query_one(SchedulerBanner).show(snapshot, now)
             if snapshot is not None:
                 self.apply(snapshot, changed, now, force)
@@ -93,9 +93,14 @@ class NightScreen(Screen[None]):
     ) -> None:
         """Bring the screen's own widgets up to date with ``snapshot``."""
 
+    def show_header(self) -> None:
+        """The top line again (a new ETA arrived)."""
+        header = self.query_one(NightHeader)
+        header.show(self.host.snapshot, self.now(), self.palette, self.where, self.host.eta)
+
     def tick(self) -> None:
         """Once a second: ages and running durations move with the clock."""
         now = self.now()
         snapshot = self.host.snapshot
-        self.query_one(NightHeader).show(snapshot, now, self.palette, self.where)
+        self.query_one(NightHeader).show(snapshot, now, self.palette, self.where, self.host.eta)
         self.query_one(SchedulerBanner).show(snapshot, now)

@@ -56,6 +56,10 @@ class OverviewScreen(NightScreen):
         self.query_one(NightProgress).show(snapshot.totals, self.palette, snapshot.problems)
         self.table.show(snapshot, now, self.palette, force=force)
 
+    def forget_night(self) -> None:
+        """Another night is opened: its rows, marks and cursor have nothing to do with these."""
+        self.table.forget()
+
     def tick(self) -> None:
         super().tick()
         snapshot = self.host.snapshot

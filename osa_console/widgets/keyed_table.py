@@ -66,6 +66,14 @@ class KeyedTable(DataTable[Text]):
         for label, key in columns:
             self.add_column(label, key=key)
 
+    def forget(self) -> None:
+        """Drop every row, column and mark (the table will show something else entirely)."""
+        self.clear(columns=True)
+        self._shown.clear()
+        self._widths.clear()
+        self._column_keys = []
+        self.marks.clear()
+
     def put_row(self, key: str, cells: Cells) -> int:
         """Show ``cells`` in row ``key`` (added at the bottom if new); return the cells updated."""
         shown = self._shown.get(key)

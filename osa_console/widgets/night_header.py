@@ -1,20 +1,48 @@
-"""The top line: night, backend, SIMULATION badge, scheduler health, age of the last refresh."""
+"""The top line: night, SIMULATION badge, scheduler health, age of the last refresh, the ETA, backend.
+
+The ETA's basis (medians, subruns left, concurrency seen) is the line's tooltip: on hover, and
+in the help screen.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
 
-from osa_console.render import Palette, age, seconds_between
+from osa_console.render import Palette, age, as_utc, seconds_between
 from osa_console.widgets.line import Line
 from osa_core.model.snapshot import NightSnapshot
+
+if TYPE_CHECKING:
+    from osa_core.shift import Eta
 
 TITLE = "LST-1 OSA"
 
 
-def header_text(snapshot: NightSnapshot | None, now: dt.datetime, palette: Palette, where: str = "") -> Text:
+def eta_text(eta: Eta | None, now: dt.datetime) -> str:
+    """``ends ~03:42 UTC (in 1 h 12 min)``, ``all run``, ``end unknown``; empty before the first estimate."""
+    if eta is None:
+        return ""
+    if eta.done:
+        return "all run" + (f" ({eta.blocked} blocked)" if eta.blocked else "")
+    if eta.at is None:
+        return "end unknown"
+    left = seconds_between(eta.at, now)
+    if left <= 0:
+        return f"ends ~{as_utc(eta.at):%H:%M} UTC (overdue)"
+    return f"ends ~{as_utc(eta.at):%H:%M} UTC (in {age(left)})"
+
+
+def header_text(
+    snapshot: NightSnapshot | None,
+    now: dt.datetime,
+    palette: Palette,
+    where: str = "",
+    eta: Eta | None = None,
+) -> Text:
     text = Text()
     text.append(f" {TITLE} ", style=Style(bold=True, reverse=True))
     if snapshot is None:
@@ -32,6 +60,10 @@ def header_text(snapshot: NightSnapshot | None, now: dt.datetime, palette: Palet
     else:
         text.append("✖ NOT ANSWERING", style=palette.failed_badge)
     text.append(f"  refreshed {age(seconds_between(now, snapshot.taken_at))} ago")
+    if eta is not None and eta.at is not None and not eta.done:
+        text.append(f"  {eta_text(eta, now)}", style=Style(bold=True))
+    elif eta is not None:
+        text.append(f"  {eta_text(eta, now)}")
     if snapshot.closing:
         text.append(f"  closing: {snapshot.closing}")
     text.append(f"  {snapshot.backend} · {snapshot.profile}", style=palette.muted)
@@ -46,6 +78,14 @@ class NightHeader(Line):
     """
 
     def show(
-        self, snapshot: NightSnapshot | None, now: dt.datetime, palette: Palette, where: str = ""
+        self,
+        snapshot: NightSnapshot | None,
+        now: dt.datetime,
+        palette: Palette,
+        where: str = "",
+        eta: Eta | None = None,
     ) -> None:
-        self.show_text(header_text(snapshot, now, palette, where))
+        self.show_text(header_text(snapshot, now, palette, where, eta))
+        basis = f"End of the night: {eta_text(eta, now)}. Basis: {eta.basis}" if eta is not None else None
+        if basis != self.tooltip:
+            self.tooltip = basis

@@ -114,6 +114,10 @@ class SequencesTable(KeyedTable):
             self._last.pop(key, None)
         return updated
 
+    def forget(self) -> None:
+        super().forget()
+        self._last.clear()
+
     def mark(self, key: str, now: dt.datetime, palette: Palette) -> None:
         self.toggle_mark(key)
         status = self._last.get(key)

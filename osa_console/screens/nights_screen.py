@@ -1,0 +1,202 @@
+"""The last nights at a glance, from their ledgers; ``enter`` opens one of them in the console.
+
+The ledgers are read in a worker thread (read-only, one table scan per finished night, no
+scheduler query), newest first, a batch of rows at a time: the screen is up at once and the
+first nights show before the last ones are read. A night whose ledger is missing, damaged or of
+another schema is a row that says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable
+
+from osa_console.app_port import ConsolePort, NightsPort
+from osa_console.widgets.footer import Footer
+from osa_console.widgets.keyed_table import KeyedTable
+from osa_console.widgets.line import Line
+
+if TYPE_CHECKING:
+    from osa_core.shift import NightSummary
+
+DEFAULT_LAST = 30
+"""Nights shown when the screen opens (``a`` shows them all)."""
+BATCH_SECONDS = 0.05
+"""Rows go to the table at most this often while the ledgers are read."""
+
+COLUMNS = (
+    ("", "open"),
+    ("night", "night"),
+    ("runs", "runs"),
+    ("subruns", "subruns"),
+    ("done", "done"),
+    ("failed", "failed"),
+    ("run'g", "running"),
+    ("wait", "waiting"),
+    ("closed", "closed"),
+    ("pushed", "pushed"),
+    ("end", "end"),
+)
+
+
+def _when(at: dt.datetime | None) -> str:
+    return "-" if at is None else at.strftime("%m-%d %H:%M")
+
+
+def _problem(summary: NightSummary) -> str:
+    """The problem without the ledger's path, which every row would repeat."""
+    text = summary.problem or ""
+    prefix = f"{summary.ledger}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def night_cells(summary: NightSummary, open_date: dt.date | None, now: dt.datetime) -> tuple[Text, ...]:
+    """One night's row: what a shifter checks before taking over."""
+    here = Text("▶" if summary.date == open_date else "")
+    date = Text(summary.date.isoformat(), style="bold" if summary.date == open_date else "")
+    if summary.problem is not None:
+        blank = [Text("-")] * 8
+        return (here, date, *blank, Text(_problem(summary), style="bold red"))
+    eta = summary.eta
+    if summary.finished:
+        end = Text("finished")
+    elif eta is None or eta.at is None:
+        end = Text("unknown" + (f": {eta.basis}" if eta is not None else ""))
+    else:
+        stale = summary.as_of is not None and now - summary.as_of > dt.timedelta(minutes=10)
+        end = Text(f"~{_when(eta.at)}" + (f" (as of {_when(summary.as_of)})" if stale else ""))
+    return (
+        here,
+        date,
+        Text(str(summary.runs), justify="right"),
+        Text(str(summary.subruns), justify="right"),
+        Text(str(summary.done), justify="right"),
+        Text(str(summary.failed), justify="right", style="bold red" if summary.failed else ""),
+        Text(str(summary.running), justify="right"),
+        Text(str(summary.waiting), justify="right"),
+        Text(_when(summary.closed_at) if summary.closed_at else "no"),
+        Text(_when(summary.pushed_at) if summary.pushed_at else "no"),
+        end,
+    )
+
+
+class NightsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("enter", "open_night", "Open night"),
+        Binding("a", "show_all", "All nights"),
+        Binding("r", "reload", "Read again"),
+    ]
+    KEY_HELP = {
+        "back": "back to the night that is open",
+        "open_night": "open the night under the cursor in the console (its own live refresh)",
+        "show_all": f"show every night of the state directory, not only the last {DEFAULT_LAST}",
+        "reload": "read the ledgers again",
+    }
+    DEFAULT_CSS = """
+    NightsScreen #nights-line { dock: top; height: 1; background: $panel; }
+    """
+
+    def __init__(self, nights: NightsPort, last: int = DEFAULT_LAST) -> None:
+        super().__init__()
+        self.nights = nights
+        self.last = last
+        self.summaries: dict[str, NightSummary] = {}
+        self.loaded = False
+        """Every night asked for is in the table."""
+
+    @property
+    def host(self) -> ConsolePort:
+        return cast(ConsolePort, self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Line(id="nights-line")
+        yield KeyedTable(id="nights")
+        yield Footer()
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#nights", KeyedTable)
+
+    def on_mount(self) -> None:
+        self.table.set_columns(COLUMNS)
+        self.table.focus()
+        self._read()
+
+    def _say(self, text: str) -> None:
+        self.query_one("#nights-line", Line).show_text(Text(f" Nights  {text}", style="bold"))
+
+    def _read(self) -> None:
+        self.loaded = False
+        self._say("reading the ledgers…")
+        engine = self.host.engine
+        self._load(engine.date if engine is not None else None, self.last)
+
+    @work(thread=True, exclusive=True, group="nights", exit_on_error=False)
+    def _load(self, open_date: dt.date | None, last: int) -> None:
+        try:
+            dates, bad = self.nights.dates()
+        except Exception as exc:  # the state directory itself unreadable: say so, no traceback
+            self.app.call_from_thread(self._say, f"cannot list the nights: {exc}")
+            return
+        chosen = dates[:last] if last else dates
+        batch: list[NightSummary] = []
+        sent = time.monotonic()
+        for date in chosen:
+            batch.append(self.nights.summary(date))
+            if time.monotonic() - sent >= BATCH_SECONDS:
+                self.app.call_from_thread(self._add, batch, open_date)
+                batch, sent = [], time.monotonic()
+        self.app.call_from_thread(self._add, batch, open_date)
+        self.app.call_from_thread(self._done, len(chosen), len(dates), bad)
+
+    def _add(self, summaries: list[NightSummary], open_date: dt.date | None) -> None:
+        now = self.host.settings.clock()
+        with self.app.batch_update():
+            for summary in summaries:
+                key = summary.date.isoformat()
+                self.summaries[key] = summary
+                self.table.put_row(key, night_cells(summary, open_date, now))
+                if summary.date == open_date:
+                    self.table.select_key(key)
+
+    def _done(self, shown: int, total: int, bad: list[str]) -> None:
+        self.loaded = True
+        text = f"{shown} of {total} nights, newest first" if total else "no nights in the state directory"
+        if bad:
+            text += f"  · not nights: {'; '.join(bad)}"
+        self._say(text)
+
+    @on(DataTable.RowSelected, "#nights")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_night()
+
+    def action_open_night(self) -> None:
+        key = self.table.cursor_key
+        summary = self.summaries.get(key) if key is not None else None
+        if summary is None:
+            return
+        if summary.problem is not None:
+            self.notify(f"{summary.date.isoformat()}: {summary.problem}", severity="error", timeout=10)
+            return
+        self.host.open_night(summary.date)
+
+    def action_show_all(self) -> None:
+        self.last = 0
+        self._read()
+
+    def action_reload(self) -> None:
+        self._read()
+
+    def action_back(self) -> None:
+        if self.is_active:
+            self.dismiss()
