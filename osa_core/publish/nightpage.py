@@ -1,7 +1,8 @@
 """The static HTML night page, rendered from the engine's snapshot (never from re-parsed text).
 
-One self-contained file (inline CSS, no script): the sequence table, the state counts, the
-closing state, links to the plots and PDFs. Every value is escaped; links are relative, so the
+One self-contained file (inline CSS, no script): when the night should be done (and on what
+basis), the state counts, the sequence table, the failures grouped by signature, the closing
+state, links to the plots and PDFs. Every value is escaped; links are relative, so the
 page works from the work area and from the web server alike.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from osa_core.model.layout import NightLayout
 from osa_core.model.snapshot import NightSnapshot, SequenceStatus
 from osa_core.model.states import JobState
+from osa_core.track.eta import Eta, estimate
+from osa_core.track.signatures import failure_groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,37 @@ def _sequence_rows(snapshot: NightSnapshot) -> list[str]:
     return rows
 
 
+def eta_line(eta: Eta, taken_at: dt.datetime) -> str:
+    """The night's end in words, for the line under the title."""
+    if eta.done:
+        at = f" (last subrun ended {_time(eta.at)} UTC)" if eta.at is not None else ""
+        return "Processing: nothing left to run" + at + (f"; {eta.blocked} blocked" if eta.blocked else "")
+    if eta.at is None:
+        return f"Estimated end: unknown ({eta.basis})"
+    left = max(0, round((eta.at - taken_at).total_seconds() / 60))
+    return f"Estimated end: {_time(eta.at)} UTC, {left} min after this snapshot ({eta.basis})"
+
+
+def _failure_rows(snapshot: NightSnapshot) -> list[str]:
+    """One row per failure signature, largest first ("14 x OUT_OF_MEMORY in R0→DL1")."""
+    rows = []
+    labels = snapshot.step_labels
+    for number, group in enumerate(failure_groups(snapshot)):
+        first = snapshot.subrun(group.members[0])
+        nodes = ", ".join(f"{n} on {node}" for node, n in group.nodes.items())
+        cells = [
+            _e(group.count),
+            f'<td class="l {_e(group.state.value)}">{_e(group.cause)}</td>',
+            f'<td class="l">{_e(labels.get(group.step, group.step) if group.step else "")}</td>',
+            f'<td class="l">{_e(nodes)}</td>',
+            _e(f"{first.run:05d}.{first.subrun:04d}"),
+            f'<td class="l">{_e(group.message)}</td>',
+        ]
+        html = "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells)
+        rows.append(f'<tr id="failure-{number}">{html}</tr>')
+    return rows
+
+
 def render_page(
     snapshot: NightSnapshot, layout: NightLayout, plots: Sequence[Plot], documents: Sequence[Plot]
 ) -> str:
@@ -116,6 +150,7 @@ def render_page(
         + ("" if snapshot.health.ok else f" &middot; scheduler not answering: {_e(snapshot.health.error)}")
         + "</p>"
     )
+    out.append(f'<p id="eta">{_e(eta_line(estimate(snapshot), snapshot.taken_at))}</p>')
     totals = snapshot.totals
     out.append("<h2>State counts</h2><table><tr><th>state</th><th>subruns</th></tr>")
     for state in JobState:
@@ -130,6 +165,13 @@ def render_page(
     out.append('<table id="sequences"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>")
     out += _sequence_rows(snapshot)
     out.append("</table>")
+    failures = _failure_rows(snapshot)
+    if failures:
+        header = ["subruns", "cause", "step", "nodes", "first", "last error line"]
+        out.append(f"<h2>Failures by signature ({len(failures)})</h2>")
+        out.append('<table id="failures"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>")
+        out += failures
+        out.append("</table>")
     out.append("<h2>Plots</h2>")
     if not plots:
         out.append("<p>No plot yet: nothing has run.</p>")
