@@ -12,13 +12,14 @@ import datetime as dt
 import sys
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from osa_console.app_port import NightsPort
     from osa_console.engine_port import EnginePort
     from osa_core.model.actions import ActionReport
     from osa_core.model.config import Config
+    from osa_core.shift import NightSummary
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,8 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         def dates(self) -> tuple[list[dt.date], list[str]]:
             return self._listing().dates() if opened else ([], [])
 
-        def summary(self, date: dt.date) -> Any:
-            return self._listing().summary(date)
+        def summary(self, date: dt.date, eta: bool = True) -> NightSummary:
+            return self._listing().summary(date, eta)
 
     if args.demo:
 

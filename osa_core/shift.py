@@ -55,11 +55,12 @@ class NightsListing:
         found, bad = night_dirs(self.config.paths.state)
         return sorted(found, reverse=True), bad
 
-    def summary(self, date: dt.date) -> NightSummary:
+    def summary(self, date: dt.date, eta: bool = True) -> NightSummary:
+        """One night; ``eta`` False skips reading an unfinished night whole (its ``eta`` is None)."""
         layout = NightLayout(self.config, date)
-        return summarise(
-            date, layout.ledger_path, manifest_path(layout), self._profile, self.config.scheduler.backend
-        )
+        profile = self._profile if eta else None
+        backend = self.config.scheduler.backend
+        return summarise(date, layout.ledger_path, manifest_path(layout), profile, backend)
 
 
 def nights(config: Config, last: int = 30) -> list[NightSummary]:

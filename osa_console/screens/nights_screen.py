@@ -1,9 +1,12 @@
 """The last nights at a glance, from their ledgers; ``enter`` opens one of them in the console.
 
-The ledgers are read in a worker thread (read-only, one table scan per finished night, no
+The ledgers are read in a worker thread (read-only, a few aggregate queries per night, no
 scheduler query), newest first, a batch of rows at a time: the screen is up at once and the
-first nights show before the last ones are read. A night whose ledger is missing, damaged or of
-another schema is a row that says so.
+first nights show before the last ones are read. An unfinished night's end needs its ledger read
+whole (~100 ms): those are estimated in a second pass, once every row is shown. The worker posts
+its rows as messages (never waits for the screen, so a console quitting meanwhile cannot leave it
+blocked) and stops at the next night once cancelled. A night whose ledger is missing, damaged or
+of another schema is a row that says so.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable
+from textual.worker import get_current_worker
 
 from osa_console.app_port import ConsolePort, NightsPort
 from osa_console.widgets.footer import Footer
@@ -58,7 +63,9 @@ def _problem(summary: NightSummary) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-def night_cells(summary: NightSummary, open_date: dt.date | None, now: dt.datetime) -> tuple[Text, ...]:
+def night_cells(
+    summary: NightSummary, open_date: dt.date | None, now: dt.datetime, estimating: bool = False
+) -> tuple[Text, ...]:
     """One night's row: what a shifter checks before taking over."""
     here = Text("▶" if summary.date == open_date else "")
     date = Text(summary.date.isoformat(), style="bold" if summary.date == open_date else "")
@@ -68,6 +75,8 @@ def night_cells(summary: NightSummary, open_date: dt.date | None, now: dt.dateti
     eta = summary.eta
     if summary.finished:
         end = Text("finished")
+    elif eta is None and estimating:
+        end = Text("estimating…", style="dim")
     elif eta is None or eta.at is None:
         end = Text("unknown" + (f": {eta.basis}" if eta is not None else ""))
     else:
@@ -86,6 +95,24 @@ def night_cells(summary: NightSummary, open_date: dt.date | None, now: dt.dateti
         Text(_when(summary.pushed_at) if summary.pushed_at else "no"),
         end,
     )
+
+
+class NightsRead(Message, bubble=False):
+    """A batch of nights read by the worker."""
+
+    def __init__(self, summaries: list[NightSummary], open_date: dt.date | None, estimating: bool) -> None:
+        super().__init__()
+        self.summaries = summaries
+        self.open_date = open_date
+        self.estimating = estimating
+
+
+class NightsListed(Message, bubble=False):
+    """Every night asked for has a row (their ETAs may still come); or why there are none."""
+
+    def __init__(self, shown: int, total: int, bad: list[str], error: str | None = None) -> None:
+        super().__init__()
+        self.shown, self.total, self.bad, self.error = shown, total, bad, error
 
 
 class NightsScreen(Screen[None]):
@@ -145,34 +172,53 @@ class NightsScreen(Screen[None]):
         try:
             dates, bad = self.nights.dates()
         except Exception as exc:  # the state directory itself unreadable: say so, no traceback
-            self.app.call_from_thread(self._say, f"cannot list the nights: {exc}")
+            self.post_message(NightsListed(0, 0, [], error=f"cannot list the nights: {exc}"))
             return
         chosen = dates[:last] if last else dates
-        batch: list[NightSummary] = []
-        sent = time.monotonic()
-        for date in chosen:
-            batch.append(self.nights.summary(date))
-            if time.monotonic() - sent >= BATCH_SECONDS:
-                self.app.call_from_thread(self._add, batch, open_date)
-                batch, sent = [], time.monotonic()
-        self.app.call_from_thread(self._add, batch, open_date)
-        self.app.call_from_thread(self._done, len(chosen), len(dates), bad)
+        unfinished = self._pass(chosen, open_date, eta=False)
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(NightsListed(len(chosen), len(dates), bad))
+        self._pass(unfinished, open_date, eta=True)
 
-    def _add(self, summaries: list[NightSummary], open_date: dt.date | None) -> None:
+    def _pass(self, dates: list[dt.date], open_date: dt.date | None, eta: bool) -> list[dt.date]:
+        """Read ``dates`` and show them in batches; the unfinished ones, for their ETA."""
+        batch: list[NightSummary] = []
+        unfinished: list[dt.date] = []
+        sent = time.monotonic() - BATCH_SECONDS  # the first night goes out at once
+        worker = get_current_worker()
+        for date in dates:
+            if worker.is_cancelled:  # the screen closed, or a new reading started
+                return []
+            summary = self.nights.summary(date, eta)
+            batch.append(summary)
+            if summary.problem is None and summary.subruns and not summary.finished:
+                unfinished.append(date)
+            if time.monotonic() - sent >= BATCH_SECONDS:
+                self.post_message(NightsRead(batch, open_date, not eta))
+                batch, sent = [], time.monotonic()
+        self.post_message(NightsRead(batch, open_date, not eta))
+        return unfinished
+
+    def on_nights_read(self, message: NightsRead) -> None:
         now = self.host.settings.clock()
         with self.app.batch_update():
-            for summary in summaries:
+            for summary in message.summaries:
                 key = summary.date.isoformat()
                 self.summaries[key] = summary
-                self.table.put_row(key, night_cells(summary, open_date, now))
-                if summary.date == open_date:
+                self.table.put_row(key, night_cells(summary, message.open_date, now, message.estimating))
+                if summary.date == message.open_date and message.estimating:
                     self.table.select_key(key)
 
-    def _done(self, shown: int, total: int, bad: list[str]) -> None:
+    def on_nights_listed(self, message: NightsListed) -> None:
+        if message.error is not None:
+            self._say(message.error)
+            return
         self.loaded = True
+        shown, total = message.shown, message.total
         text = f"{shown} of {total} nights, newest first" if total else "no nights in the state directory"
-        if bad:
-            text += f"  · not nights: {'; '.join(bad)}"
+        if message.bad:
+            text += f"  · not nights: {'; '.join(message.bad)}"
         self._say(text)
 
     @on(DataTable.RowSelected, "#nights")
