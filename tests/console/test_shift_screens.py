@@ -22,13 +22,13 @@ from osa_console.screens.nights_screen import NightsScreen
 from osa_console.screens.overview_screen import OverviewScreen
 from osa_console.screens.report_dialog import ReportDialog
 from osa_console.settings import ConsoleSettings
-from osa_console.widgets.night_header import NightHeader
+from osa_console.widgets.night_header import NightHeader, eta_text
 from osa_console.widgets.sequences_table import SequencesTable
 from osa_core.engine import Engine
 from osa_core.model.errors import LedgerError
 from osa_core.model.layout import NightLayout
 from osa_core.model.states import JobState
-from osa_core.shift import NightsListing
+from osa_core.shift import Eta, NightsListing
 
 SIZE = (170, 45)
 
@@ -65,6 +65,8 @@ async def test_failures_by_signature_resubmit_exclude_and_log(
         await wait_night_done(pilot, app)
         await wait_for(pilot, lambda: app.eta is not None and app.eta.done, 10, "the ETA")
         assert "all run" in header(app)
+        tooltip = str(app.screen.query_one(NightHeader).tooltip)
+        assert tooltip == "End of the night: all run. Basis: nothing left to run", tooltip
         await pilot.press("F")
         screen = failures_screen(app)
         rows = {cells(screen, k)[2]: cells(screen, k) for k in screen.table.row_keys()}
@@ -196,3 +198,14 @@ def _closed(engine: Engine) -> bool:
     except LedgerError:
         return True
     return False
+
+
+def test_eta_in_words() -> None:
+    now = dt.datetime(2020, 1, 28, 2, 30, tzinfo=dt.UTC)
+    soon = Eta(at=dt.datetime(2020, 1, 28, 3, 42, tzinfo=dt.UTC), done=False, basis="b", left=40)
+    assert eta_text(soon, now) == "ends ~03:42 UTC (in 72 min)"
+    late = Eta(at=dt.datetime(2020, 1, 28, 2, 0, tzinfo=dt.UTC), done=False, basis="b", left=1)
+    assert eta_text(late, now) == "ends ~02:00 UTC (overdue)"
+    assert eta_text(Eta(at=None, done=False, basis="b", left=5), now) == "end unknown"
+    assert eta_text(Eta(at=None, done=True, basis="b", blocked=3), now) == "all run (3 blocked)"
+    assert eta_text(None, now) == ""
