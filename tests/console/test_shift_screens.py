@@ -57,7 +57,7 @@ def header(app: OsaConsole) -> str:
     return str(app.screen.query_one(NightHeader).text)
 
 
-async def test_failures_by_signature_resubmit_exclude_and_log(
+async def test_failures_by_signature_resubmit_exclude_cancel_and_log(
     demo_night: DemoNight, live_settings: ConsoleSettings
 ) -> None:
     app = shift_app(demo_night, live_settings)
@@ -110,8 +110,35 @@ async def test_failures_by_signature_resubmit_exclude_and_log(
             "the resubmitted subrun",
         )
         await wait_for(pilot, lambda: len(screen.table.row_keys()) == 1, 10, "the group to go")
-        assert cells(screen, screen.table.row_keys()[0])[2] == "DL1→DL2"
+        (left,) = screen.table.row_keys()
+        assert cells(screen, left)[2] == "DL1→DL2"
         assert app.snapshot is not None and app.snapshot.subrun((2, 2)).attempt == 2
+
+        # A resubmission going nowhere is cancelled from its group. Its steps now take 30 s (the
+        # job-side runner reads the config file), so it is still running when cancelled.
+        source = demo_night.config.source
+        assert source is not None
+        source.write_text(source.read_text().replace("default_seconds = 0.05", "default_seconds = 30"))
+        screen.table.select_key(left)
+        await pilot.press("R")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        acted = f"acted|{left}"
+        await wait_for(pilot, lambda: screen.table.has_row(acted), 30, "the group, acted on")
+        assert cells(screen, acted)[4].startswith("acted on: 1 ")  # pending or running
+        screen.table.select_key(acted)
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "cancel job" in str(app.screen.query_one("#preview", Static).render())
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: app.snapshot is not None and app.snapshot.subrun((7, 1)).state is JobState.CANCELLED,
+            30,
+            "the cancel",
+        )
+        await wait_for(pilot, lambda: not screen.table.has_row(acted), 10, "the acted-on row to go")
+        assert [cells(screen, k)[1] for k in screen.table.row_keys()] == ["CANCELLED"]
 
 
 def write_bad_nights(night: DemoNight) -> dict[str, str]:
