@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -190,7 +191,12 @@ class NightsScreen(Screen[None]):
         for date in dates:
             if worker.is_cancelled:  # the screen closed, or a new reading started
                 return []
-            summary = self.nights.summary(date, eta)
+            try:
+                summary = self.nights.summary(date, eta)
+            except Exception as exc:  # summaries carry their own problems; this is the unforeseen
+                from osa_core.shift import NightSummary
+
+                summary = NightSummary(date, Path(), problem=f"the ledger cannot be read: {exc}")
             batch.append(summary)
             if summary.problem is None and summary.subruns and not summary.finished:
                 unfinished.append(date)
