@@ -357,6 +357,14 @@ class OsaConsole(App[None]):
                     ("Failures by signature (F)", FailuresScreen.BINDINGS, FailuresScreen.KEY_HELP),
                     ("Nights (D)", NightsScreen.BINDINGS, NightsScreen.KEY_HELP),
                     ("Command palette", [Binding("ctrl+p", "command_palette", "every action, by name")], {}),
-                ]
+                ],
+                night=self._night_notes(),
             )
         )
+
+    def _night_notes(self) -> list[tuple[str, str]]:
+        if self.eta is None:
+            return []
+        from osa_console.widgets.night_header import eta_text
+
+        return [("end", eta_text(self.eta, self.settings.clock())), ("basis", self.eta.basis)]

@@ -61,12 +61,26 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen .section { margin-top: 1; text-style: bold; color: $accent; }
     """
 
-    def __init__(self, sections: Sequence[tuple[str, Sequence[BindingType], Mapping[str, str]]]) -> None:
+    def __init__(
+        self,
+        sections: Sequence[tuple[str, Sequence[BindingType], Mapping[str, str]]],
+        night: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__()
         self.sections = sections
+        self.night = night
+        """What the header abbreviates about the open night, in full (the ETA and its basis)."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
+            if self.night:
+                yield Static("The open night", classes="section")
+                night = Table.grid(padding=(0, 3))
+                night.add_column(style="bold", min_width=10)
+                night.add_column()
+                for label, text in self.night:
+                    night.add_row(label, text)
+                yield Static(night)
             yield Static("Keys of the OSA console", classes="section")
             for title, bindings, helps in self.sections:
                 yield Static(title, classes="section")

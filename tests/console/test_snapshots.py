@@ -36,6 +36,7 @@ async def opened(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, OsaConsole)
     await wait_for(pilot, lambda: app.snapshot is not None and isinstance(app.screen, NightScreen), 10)
+    await wait_for(pilot, lambda: app.eta is not None, 10)  # estimated in a thread; in the header
 
 
 async def log_opened(pilot: Pilot[None]) -> None:
