@@ -1,7 +1,7 @@
 """Benchmark: submit and refresh of a night of any size through the real engine (issues 3, 11).
 
 A night of 1 calibration + RUNS x SUBRUNS tasks is submitted through the real engine to a
-*recording* scheduler: it answers ``query`` with what ``sacct -X -P -n`` prints for the jobs
+*recording* scheduler: it answers ``query`` with what ``sacct -P -n`` prints for the jobs
 asked (``--jobs``, as sacct filters) and parses it with the real SLURM parser, so parse cost is
 in the figure. Producing that text stands for sacct's own time: it is timed apart and taken out
 of the "engine side" figures.
@@ -94,14 +94,23 @@ class RecordedScheduler(Scheduler):
         )
         code = "0:0" if state != "FAILED" else "3:0"
         node, began = ("None assigned", "Unknown") if state == "PENDING" else ("node01", start)
-        self.lines[job][index] = (
-            f"{jid}|{raw}|{self.jobs[job]}|{state}|{code}|{node}|{start}|{began}|{end}|None"
-        )
+        finished = state not in ("RUNNING", "PENDING")
+        cpu = "49:12.345" if finished else "00:00:00"
+        head = f"{jid}|{raw}|{self.jobs[job]}|{state}|{code}|{node}|{start}|{began}|{end}|None"
+        # As sacct prints it without -X: the allocation line, then (once started) its batch step,
+        # which alone carries MaxRSS.
+        lines = [f"{head}||{cpu}|4G|01:00:00"]
+        if state != "PENDING":
+            rss = "2202009K" if finished else ""
+            lines.append(
+                f"{jid}.batch|{raw}.batch|batch|{state}|{code}|{node}|{start}|{began}|{end}|None|{rss}|{cpu}||"
+            )
+        self.lines[job][index] = "\n".join(lines)
 
     def sacct_text(self, job_ids: Sequence[str] = ()) -> str:
         jobs = job_ids or list(self.lines)
         lines = [line for job in jobs for line in self.lines.get(job, {}).values()]
-        self.lines_asked += len(lines)
+        self.lines_asked += sum(1 + line.count("\n") for line in lines)
         return "\n".join(lines) + "\n"
 
     async def query(

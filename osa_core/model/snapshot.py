@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from osa_core.model.states import JobState, SequenceType
+from osa_core.model.usage import Usage
 
 SubrunKey = tuple[int, int]
 """(seq, subrun); a calibration sequence has the single subrun 0."""
@@ -61,6 +62,8 @@ class SubrunStatus:
     steps: tuple[StepTiming, ...] = ()
     attempts: tuple[tuple[int, str], ...] = ()
     """Every (attempt, job id) of this subrun, oldest first: where to find earlier logs."""
+    usage: Usage | None = None
+    """What the latest attempt used of what it asked for (as far as the scheduler said)."""
 
     @property
     def key(self) -> SubrunKey:
@@ -238,6 +241,7 @@ class NightSnapshot:
                     "start": _iso(r.start),
                     "end": _iso(r.end),
                     "reason": r.reason,
+                    "usage": r.usage.to_json() if r.usage is not None else None,
                     "steps": [
                         {
                             "name": st.name,

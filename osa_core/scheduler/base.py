@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from osa_core.model.states import JobState
+from osa_core.model.usage import Usage
 
 QUERY_SLACK = dt.timedelta(minutes=10)
 """How far before a night's first submission a query reaches back: sacct lists jobs by submission
@@ -71,6 +72,8 @@ class TaskInfo:
     end: dt.datetime | None = None
     reason: str | None = None
     """Why a pending task waits (``Dependency``, ``DependencyNeverSatisfied``, ``Priority`` ...)."""
+    usage: Usage | None = None
+    """Peak memory, CPU time, requested memory and time limit, as far as the accounting says."""
 
 
 class Scheduler(abc.ABC):

@@ -23,8 +23,17 @@ from osa_core.model.closestate import ClosingDatacheck, ClosingRecord, ClosingRu
 from osa_core.model.errors import LedgerError
 from osa_core.model.records import Sequence
 from osa_core.model.sqlite_wal import switch_to_wal
-from osa_core.model.states import JobState, SequenceType
-from osa_core.track.ledger_rows import IntentRow, StepRow, SubmissionRow, TaskRow
+from osa_core.model.states import SequenceType
+from osa_core.track.ledger_rows import (
+    TASK_COLUMNS,
+    IntentRow,
+    StepRow,
+    SubmissionRow,
+    TaskRow,
+    os_user,
+    task_row,
+    task_values,
+)
 from osa_core.track.ledger_rows import from_iso as _dt
 from osa_core.track.ledger_rows import to_iso as _ts
 from osa_core.track.ledger_schema import SCHEMA_VERSION, create, damage, migrate
@@ -124,7 +133,9 @@ class Ledger:
 
     def log_event(self, kind: str, message: str) -> None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        self._write("INSERT INTO events (time, kind, message) VALUES (?, ?, ?)", (now, kind, message))
+        self._write(
+            "INSERT INTO events (time, kind, message, user) VALUES (?,?,?,?)", (now, kind, message, os_user())
+        )
 
     def events(self, limit: int = 100) -> list[tuple[str, str, str]]:
         rows = self._rows("SELECT time, kind, message FROM events ORDER BY id DESC LIMIT ?", (limit,))
@@ -167,7 +178,7 @@ class Ledger:
         """Write the intent before sbatch runs: a crash after sbatch is then recoverable."""
         return self._write(
             "INSERT INTO submissions (seq, name, job_id, status, indices, attempts, submitted_at, script,"
-            " memory, walltime, after_ok) VALUES (?,?,NULL,'submitting',?,?,?,?,?,?,?)",
+            " memory, walltime, after_ok, user) VALUES (?,?,NULL,'submitting',?,?,?,?,?,?,?,?)",
             (
                 seq,
                 name,
@@ -178,6 +189,7 @@ class Ledger:
                 memory,
                 walltime,
                 json.dumps(list(after_ok)),
+                os_user(),
             ),
         )
 
@@ -246,8 +258,8 @@ class Ledger:
     def begin_intent(self, kind: str, payload: dict[str, Any], at: dt.datetime) -> int:
         """Write what a mutation is about to tell the scheduler, before it does."""
         return self._write(
-            "INSERT INTO intents (kind, payload, begun_at, status) VALUES (?, ?, ?, 'open')",
-            (kind, json.dumps(payload), at.isoformat()),
+            "INSERT INTO intents (kind, payload, begun_at, status, user) VALUES (?, ?, ?, 'open', ?)",
+            (kind, json.dumps(payload), at.isoformat(), os_user()),
         )
 
     def finish_intent(self, intent_id: int, note: str = "") -> None:
@@ -262,41 +274,20 @@ class Ledger:
     # --- tasks ---------------------------------------------------------------------------------------
     def tasks(self, job_id: str | None = None) -> list[TaskRow]:
         """Task rows, of the whole night or only of one job (what a submission just recorded)."""
-        query = (
-            "SELECT seq, subrun, attempt, job_id, array_index, state, exit_code, signal, node, start, end,"
-            " reason FROM tasks"
-        )
+        query = f"SELECT {TASK_COLUMNS} FROM tasks"
         if job_id is None:
-            rows = self._rows(query + " ORDER BY seq, subrun, attempt")
-        else:
-            rows = self._rows(query + " WHERE job_id = ? ORDER BY seq, subrun, attempt", (job_id,))
+            return [task_row(r) for r in self._rows(query + " ORDER BY seq, subrun, attempt")]
         return [
-            TaskRow(
-                r[0], r[1], r[2], r[3], r[4], JobState(r[5]), r[6], r[7], r[8], _dt(r[9]), _dt(r[10]), r[11]
-            )
-            for r in rows
+            task_row(r)
+            for r in self._rows(query + " WHERE job_id = ? ORDER BY seq, subrun, attempt", (job_id,))
         ]
 
     def update_tasks(self, rows: Iterable[TaskRow]) -> None:
         with self.transaction() as db:
             db.executemany(
                 "UPDATE tasks SET state = ?, exit_code = ?, signal = ?, node = ?, start = ?, end = ?,"
-                " reason = ? WHERE seq = ? AND subrun = ? AND attempt = ?",
-                [
-                    (
-                        t.state.value,
-                        t.exit_code,
-                        t.signal,
-                        t.node,
-                        _ts(t.start),
-                        _ts(t.end),
-                        t.reason,
-                        t.seq,
-                        t.subrun,
-                        t.attempt,
-                    )
-                    for t in rows
-                ],
+                " reason = ?, usage = ? WHERE seq = ? AND subrun = ? AND attempt = ?",
+                [task_values(t) for t in rows],
             )
 
     # --- steps ---------------------------------------------------------------------------------------

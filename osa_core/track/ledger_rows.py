@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from osa_core.model.states import JobState
+from osa_core.model.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,47 @@ class TaskRow:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     reason: str | None = None
+    usage: Usage | None = None
+
+
+TASK_COLUMNS = (
+    "seq, subrun, attempt, job_id, array_index, state, exit_code, signal, node, start, end, reason, usage"
+)
+
+
+def task_row(r: tuple[Any, ...]) -> TaskRow:
+    """A row of ``SELECT TASK_COLUMNS FROM tasks``."""
+    usage = Usage.from_json(json.loads(r[12])) if r[12] else None
+    return TaskRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        JobState(r[5]),
+        r[6],
+        r[7],
+        r[8],
+        from_iso(r[9]),
+        from_iso(r[10]),
+        r[11],
+        usage,
+    )
+
+
+def task_values(t: TaskRow) -> tuple[Any, ...]:
+    """A task row's changing columns and its key, for ``UPDATE tasks SET state ... usage WHERE ...``."""
+    usage = None if t.usage is None or t.usage.empty else json.dumps(t.usage.to_json())
+    changing = (t.state.value, t.exit_code, t.signal, t.node, to_iso(t.start), to_iso(t.end), t.reason, usage)
+    return (*changing, t.seq, t.subrun, t.attempt)
+
+
+def os_user() -> str:
+    """Who runs this process, as the ledger records it beside submissions, intents and events."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment and no passwd entry (a container)
+        return f"uid {os.getuid()}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from osa_core.model.errors import LedgerError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -106,6 +106,14 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (incident, phase, target)
     );
     """,
+    # 6: what each task used (osa_core/model/usage.py, JSON), and who did what: the OS user of
+    # the process that submitted, began an intent or wrote an event (the handover report)
+    6: """
+    ALTER TABLE tasks ADD COLUMN usage TEXT;
+    ALTER TABLE submissions ADD COLUMN user TEXT;
+    ALTER TABLE intents ADD COLUMN user TEXT;
+    ALTER TABLE events ADD COLUMN user TEXT
+    """,
 }
 
 TABLES: dict[int, frozenset[str]] = {
@@ -114,6 +122,7 @@ TABLES: dict[int, frozenset[str]] = {
     3: frozenset(),
     4: frozenset({"intents"}),
     5: frozenset({"incidents", "alert_deliveries"}),
+    6: frozenset(),
 }
 
 REBUILD_HINT = "rebuild it with `osa-core ledger rebuild --date {date}` (the damaged file is kept)"

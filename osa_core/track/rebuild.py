@@ -120,7 +120,7 @@ async def rebuild_ledger(
             ledger.complete_submission(sub, job_id, note="rebuilt from the scheduler's accounting")
             rows += [
                 TaskRow(sequence.seq, t.array_index or 0, a, job_id, t.array_index, t.state, t.exit_code,
-                        t.signal, t.node, t.start, t.end, t.reason)
+                        t.signal, t.node, t.start, t.end, t.reason, t.usage)
                 for t, a in zip(tasks, attempts, strict=True)
             ]  # fmt: skip
             report.jobs.append(job_id)

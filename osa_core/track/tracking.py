@@ -174,6 +174,7 @@ class NightState:
         old = next(r for r in self.attempts[key] if r.attempt == attempt)
         node = info.node or old.node
         start = info.start or old.start
+        usage = info.usage or old.usage
         # Most tasks do not change between two refreshes: compare before building anything.
         if (
             old.state is info.state
@@ -183,6 +184,7 @@ class NightState:
             and old.start == start
             and old.node == node
             and old.signal == info.signal
+            and old.usage == usage
         ):
             return
         new = TaskRow(
@@ -198,6 +200,7 @@ class NightState:
             start,
             info.end,
             info.reason,
+            usage,
         )
         self._put_task(new)
         changed.append(new)
@@ -306,6 +309,7 @@ class NightState:
             reason=reason,
             steps=steps,
             attempts=tuple((r.attempt, r.job_id) for r in self.attempts[key]),
+            usage=task.usage,
         )
 
     def snapshot(

@@ -33,10 +33,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from osa_core.model.errors import SchedulerError, SchedulerUnreachable
 from osa_core.model.fileio import atomic_write
 from osa_core.model.states import JobState
+from osa_core.model.usage import Usage
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 from osa_core.scheduler.local import proc as procs
 from osa_core.scheduler.local.policy import REASON_HELD, REASON_NEVER
@@ -162,7 +164,8 @@ class LocalScheduler(Scheduler):
         try:
             rows = conn.execute(
                 "SELECT t.job_id, t.array_index, j.name, t.state, t.exit_code, t.signal, t.node, "
-                "j.submitted, t.start_time, t.end_time, t.reason "
+                "j.submitted, t.start_time, t.end_time, t.reason, "
+                "t.max_rss, t.cpu_seconds, j.memory, j.walltime "
                 "FROM jobs j JOIN tasks t USING (job_id) "
                 "WHERE j.name IN (SELECT value FROM json_each(?)) AND j.submitted >= ?" + only + " "
                 "ORDER BY t.job_id, t.array_index",
@@ -183,6 +186,7 @@ class LocalScheduler(Scheduler):
                 start=from_epoch(r[8]),
                 end=from_epoch(r[9]),
                 reason=r[10],
+                usage=_usage(r[11:15]),
             )
             for r in rows
         ]
@@ -394,6 +398,12 @@ class _transaction:
 
 def _open(spool: Path) -> sqlite3.Connection:
     return connect(spool)
+
+
+def _usage(figures: tuple[Any, ...]) -> Usage | None:
+    """(max_rss, cpu_seconds, memory limit, wall time limit) of a task row; None: none known."""
+    usage = Usage(*figures)
+    return None if usage.empty else usage
 
 
 def _job_number(job_id: str) -> int:

@@ -299,17 +299,19 @@ class Daemon:
         return bool(done)
 
     def _record(self, done: list[Running], now: float) -> None:
+        statuses = {run.task_id: read_status(run.status) for run in done}
         outcomes = [
-            (run, *outcome(run.kill_reason, run.proc is None, read_status(run.status), returncode(run), now))
+            (run, *outcome(run.kill_reason, run.proc is None, statuses[run.task_id], returncode(run), now))
             for run in done
         ]
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             for run, state, exit_code, signum, end, reason in outcomes:
+                st = statuses[run.task_id]
                 self.conn.execute(
-                    "UPDATE tasks SET state = ?, exit_code = ?, signal = ?, end_time = ?, reason = ? "
-                    "WHERE task_id = ?",
-                    (state, exit_code, signum, end, reason, run.task_id),
+                    "UPDATE tasks SET state = ?, exit_code = ?, signal = ?, end_time = ?, reason = ?, "
+                    "max_rss = ?, cpu_seconds = ? WHERE task_id = ?",
+                    (state, exit_code, signum, end, reason, st and st.max_rss, st and st.cpu, run.task_id),
                 )
             self.conn.execute("COMMIT")
         except BaseException:

@@ -36,7 +36,7 @@ LOG_NAME = "daemon.log"
 SCRIPTS_DIR = "scripts"
 STATUS_DIR = "status"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FIRST_JOB_ID = 1000
 BUSY_TIMEOUT_MS = 30_000
 
@@ -77,7 +77,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     pid              INTEGER,
     start_time       REAL,
     end_time         REAL,
-    reason           TEXT
+    reason           TEXT,
+    max_rss          INTEGER,
+    cpu_seconds      REAL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id, array_index);
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state);
@@ -127,6 +129,11 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
                     conn.execute(statement)
             # Job ids start at FIRST_JOB_ID, so they never look like array indices or counts.
             conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)", (FIRST_JOB_ID - 1,))
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif conn.execute("PRAGMA user_version").fetchone()[0] == 1:
+            # 2: what a task used (its wrapper's wait4), for the engine's efficiency figures
+            conn.execute("ALTER TABLE tasks ADD COLUMN max_rss INTEGER")
+            conn.execute("ALTER TABLE tasks ADD COLUMN cpu_seconds REAL")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

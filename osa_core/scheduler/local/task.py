@@ -7,7 +7,8 @@ command inherits its stdin/stdout/stderr, working directory and environment.
 Why a wrapper: only a parent can learn a child's exit status. If the daemon is killed and
 restarted while tasks run, the tasks keep running (own sessions) and the new daemon, which is not
 their parent, learns their outcome from the status file this wrapper writes atomically when the
-command ends: ``{"exit_code": int, "signal": int | null, "end": epoch seconds}``.
+command ends: ``{"exit_code": int, "signal": int | null, "end": epoch seconds, "max_rss": bytes,
+"cpu": seconds}`` (the last two from ``wait4``: the command and the children it waited for).
 
 The wrapper ignores SIGTERM/SIGINT/SIGHUP: the daemon signals the whole session, the command dies
 (or handles the signal), and the wrapper survives to record it. Only SIGKILL stops it, and then
@@ -33,12 +34,24 @@ class TaskStatus:
     exit_code: int
     signal: int | None
     end: float
+    max_rss: int | None = None
+    """Peak resident memory of the command (or of its largest waited-for child), bytes."""
+    cpu: float | None = None
+    """User + system CPU seconds of the command and its waited-for children."""
 
 
 def write_status(path: Path, status: TaskStatus) -> None:
     """Write the status whole or not at all (temporary name, fsync, rename)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = json.dumps({"exit_code": status.exit_code, "signal": status.signal, "end": status.end})
+    data = json.dumps(
+        {
+            "exit_code": status.exit_code,
+            "signal": status.signal,
+            "end": status.end,
+            "max_rss": status.max_rss,
+            "cpu": status.cpu,
+        }
+    )
     with open(tmp, "w", encoding="ascii") as handle:
         handle.write(data)
         handle.flush()
@@ -50,7 +63,14 @@ def read_status(path: Path) -> TaskStatus | None:
     """The recorded status, or None when the wrapper did not write one (killed, not finished)."""
     try:
         data = json.loads(path.read_text(encoding="ascii"))
-        return TaskStatus(int(data["exit_code"]), data["signal"], float(data["end"]))
+        rss, cpu = data.get("max_rss"), data.get("cpu")  # absent in a status written before they were
+        return TaskStatus(
+            int(data["exit_code"]),
+            data["signal"],
+            float(data["end"]),
+            int(rss) if rss is not None else None,
+            float(cpu) if cpu is not None else None,
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -74,12 +94,15 @@ def main(argv: list[str]) -> int:
         print(f"local scheduler: cannot run {command[0]}: {exc}", file=sys.stderr)
         write_status(status_path, TaskStatus(127, None, time.time()))
         return 127
-    returncode = proc.wait()
+    # wait4, not wait: the same exit status plus what the command used (Linux: ru_maxrss in KiB).
+    _, raw, usage = os.wait4(proc.pid, 0)
+    returncode = proc.returncode = os.waitstatus_to_exitcode(raw)
+    rss, cpu = usage.ru_maxrss * 1024, round(usage.ru_utime + usage.ru_stime, 3)
     if returncode < 0:
         # Like Slurm's ExitCode "0:9": no exit code, the signal that killed the command.
-        write_status(status_path, TaskStatus(0, -returncode, time.time()))
+        write_status(status_path, TaskStatus(0, -returncode, time.time(), rss, cpu))
         return 128 - returncode
-    write_status(status_path, TaskStatus(returncode, None, time.time()))
+    write_status(status_path, TaskStatus(returncode, None, time.time(), rss, cpu))
     return returncode
 
 

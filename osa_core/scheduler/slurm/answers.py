@@ -6,6 +6,7 @@ lines in :mod:`osa_core.scheduler.slurm.commands`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -15,8 +16,14 @@ from typing import Any
 from osa_core.model.arrays import expand_indices
 from osa_core.model.errors import SchedulerError
 from osa_core.model.states import JobState
+from osa_core.model.usage import Usage
 from osa_core.scheduler.base import TaskInfo
+from osa_core.scheduler.slurm import figures
 from osa_core.scheduler.slurm.commands import SACCT_FIELDS
+
+FIELD_MAXRSS, FIELD_TOTALCPU, FIELD_REQMEM, FIELD_TIMELIMIT = (
+    SACCT_FIELDS.index(f) for f in ("MaxRSS", "TotalCPU", "ReqMem", "Timelimit")
+)
 
 # Slurm's state names (sacct/squeue long form) -> ours. Anything else is an error, not a guess.
 STATE_MAP: dict[str, JobState] = {
@@ -104,6 +111,7 @@ def _task(
     node: str | None,
     times: tuple[dt.datetime | None, dt.datetime | None, dt.datetime | None],
     reason: str | None,
+    usage: Usage | None = None,
 ) -> TaskInfo:
     finished = state.finished
     exit_code, signal = exit_sig if (exit_sig is not None and finished) else (None, None)
@@ -120,29 +128,32 @@ def _task(
         end=times[2],
         # On a started job sacct's Reason is the last reason it *waited* for: meaningless now.
         reason=reason if state is JobState.PENDING else None,
+        usage=usage,
     )
 
 
-def parse_sacct(text: str, cache: dict[str, list[TaskInfo]] | None = None) -> list[TaskInfo]:
-    """Lines of ``sacct -X -P -n --format=SACCT_FORMAT`` -> one TaskInfo per task.
+def parse_sacct(
+    text: str, cache: dict[str, list[TaskInfo]] | None = None, *, width: int = len(SACCT_FIELDS)
+) -> list[TaskInfo]:
+    """Lines of ``sacct -P -n --format=SACCT_FORMAT`` -> one TaskInfo per task.
 
-    A pending range (``123_[5-199%4]``) becomes one PENDING task per index. A task seen twice
-    (requeue, ``--duplicates``) keeps its last line. A line that cannot be read raises
-    SchedulerError naming it: nothing is dropped silently.
+    A task's allocation line comes with its steps' lines (``123_4.batch``), which add only the
+    figures the allocation line lacks (MaxRSS). A pending range (``123_[5-199%4]``) becomes one
+    PENDING task per index. A task seen twice (requeue, ``--duplicates``) keeps its last line. A
+    line that cannot be read raises SchedulerError naming it: nothing is dropped silently.
+    ``width``: answers captured with only the first fields of SACCT_FIELDS (no figures).
     """
-    n = len(SACCT_FIELDS)
+    n = width
     out: list[TaskInfo] = []
     seen: dict[str, list[TaskInfo]] = {}
     known = cache if cache is not None else {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        # Between two refreshes of a night most lines are identical: reuse their parse, and the
+    for lineno, group in _groups(text):
+        # Between two refreshes of a night most tasks are unchanged: reuse their parse, and the
         # very TaskInfo objects, which the engine then skips without comparing a field.
-        parsed = known.get(line)
+        parsed = known.get(group)
         if parsed is None:
-            if not line.strip():
-                continue
-            parsed = _parse_line(line, lineno, n)
-        seen[line] = parsed
+            parsed = _parse_group(group, lineno, n)
+        seen[group] = parsed
         out.extend(parsed)
     if cache is not None:  # keep only this answer's lines: the cache never outgrows one night
         cache.clear()
@@ -158,13 +169,55 @@ def parse_sacct(text: str, cache: dict[str, list[TaskInfo]] | None = None) -> li
     return list(tasks.values())
 
 
+def _groups(text: str) -> list[tuple[int, str]]:
+    """(line number, an allocation line and its step lines joined): sacct prints a job's steps
+    right after it. A step line without its job (cut off by the time window) is left out: it
+    carries figures only, never a state."""
+    groups: list[tuple[int, list[str]]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        job_field = line.partition("|")[0]
+        if "." in job_field:
+            if groups and groups[-1][1][0].partition("|")[0] == job_field.partition(".")[0]:
+                groups[-1][1].append(line)
+            continue
+        groups.append((lineno, [line]))
+    return [(lineno, "\n".join(lines)) for lineno, lines in groups]
+
+
+def _parse_group(group: str, lineno: int, n: int) -> list[TaskInfo]:
+    head, *steps = group.split("\n")
+    tasks = _parse_line(head, lineno, n)
+    if not steps or n <= FIELD_MAXRSS:
+        return tasks
+    usage = tasks[0].usage or Usage()
+    peaks = [usage.max_rss] if usage.max_rss is not None else []
+    cpu = usage.cpu_seconds
+    step_cpu = 0.0
+    for offset, line in enumerate(steps, start=1):
+        parts = line.rsplit("|", len(SACCT_FIELDS) - 1)
+        try:
+            rss = figures.size_bytes(parts[FIELD_MAXRSS])
+            step_cpu += figures.duration_seconds(parts[FIELD_TOTALCPU]) or 0.0
+        except (SchedulerError, IndexError) as exc:
+            what = exc.message if isinstance(exc, SchedulerError) else "too few fields"
+            raise SchedulerError(f"sacct line {lineno + offset}: {what}: {line!r}") from None
+        if rss is not None:
+            peaks.append(rss)
+    if cpu is None and tasks[0].state.finished and step_cpu:
+        cpu = step_cpu  # the allocation line sums its steps; this is only for a release that does not
+    usage = dataclasses.replace(usage, max_rss=max(peaks) if peaks else None, cpu_seconds=cpu)
+    return [dataclasses.replace(task, usage=usage) for task in tasks]
+
+
 def _parse_line(line: str, lineno: int, n: int) -> list[TaskInfo]:
     parts = line.split("|")
     if len(parts) > n:  # a "|" inside the job name: the other fields have none
         parts = [*parts[:2], "|".join(parts[2 : len(parts) - n + 3]), *parts[len(parts) - n + 3 :]]
     if len(parts) != n:
         raise SchedulerError(f"sacct line {lineno}: expected {n} fields, got {len(parts)}: {line!r}")
-    jobid, _raw, name, state_s, exit_s, node_s, submit_s, start_s, end_s, reason_s = parts
+    jobid, _raw, name, state_s, exit_s, node_s, submit_s, start_s, end_s, reason_s = parts[:10]
     try:
         m = _JOBID.match(jobid)
         if m is None:
@@ -174,6 +227,7 @@ def _parse_line(line: str, lineno: int, n: int) -> list[TaskInfo]:
         times = (parse_time(submit_s), parse_time(start_s), parse_time(end_s))
         node = None if node_s in ("", "None assigned") else node_s
         reason = None if reason_s in ("", "None") else reason_s
+        usage = _usage(parts, state) if n > FIELD_MAXRSS else None
         job = m.group("job")
         if m.group("range") is not None:
             indices: list[int | None] = list(expand_indices(m.group("range")))
@@ -187,7 +241,17 @@ def _parse_line(line: str, lineno: int, n: int) -> list[TaskInfo]:
             indices = [None]
     except SchedulerError as exc:
         raise SchedulerError(f"sacct line {lineno}: {exc.message}: {line!r}") from None
-    return [_task(job, index, name, state, exit_sig, node, times, reason) for index in indices]
+    return [_task(job, index, name, state, exit_sig, node, times, reason, usage) for index in indices]
+
+
+def _usage(parts: list[str], state: JobState) -> Usage | None:
+    rss = figures.size_bytes(parts[FIELD_MAXRSS])
+    # A running allocation line reads 0 CPU until its steps end: no figure rather than a wrong one.
+    cpu = figures.duration_seconds(parts[FIELD_TOTALCPU]) if state.finished else None
+    req = figures.size_bytes(parts[FIELD_REQMEM], default_unit="M")
+    limit = figures.minutes_limit(parts[FIELD_TIMELIMIT])
+    usage = Usage(rss, cpu or None, req, limit)
+    return None if usage.empty else usage
 
 
 def parse_squeue_tasks(text: str) -> dict[tuple[str, int | None], tuple[JobState, str | None]]:

@@ -39,6 +39,12 @@ SACCT_FIELDS = (
     "Start",
     "End",
     "Reason",
+    # What the task used and asked for (osa_core/scheduler/slurm/figures.py); MaxRSS is on the
+    # step lines only, which is why the query leaves out -X.
+    "MaxRSS",
+    "TotalCPU",
+    "ReqMem",
+    "Timelimit",
 )
 SACCT_FORMAT = ",".join(SACCT_FIELDS)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -109,7 +115,6 @@ def sacct_argv(names: Sequence[str], since: dt.datetime, job_ids: Sequence[str] 
         raise SchedulerError("sacct needs at least one job name")
     argv = [
         "sacct",
-        "-X",
         "-P",
         "-n",
         f"--starttime={format_utc(since)}",
