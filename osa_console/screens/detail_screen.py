@@ -18,7 +18,7 @@ from osa_console.widgets.line import Line
 from osa_console.widgets.subruns_table import SubrunsTable
 from osa_console.widgets.timing_summary import TimingSummary
 from osa_core.model.actions import Selection
-from osa_core.model.snapshot import NightSnapshot, SubrunKey
+from osa_core.model.snapshot import NightSnapshot, SubrunKey, job_label, usage_summary
 
 
 class DetailScreen(NightScreen):
@@ -93,7 +93,15 @@ class DetailScreen(NightScreen):
             status = snapshot.sequence(self.seq)
             steps = snapshot.step_names.get(status.type, ())
             summary = self.query_one(TimingSummary)
-            summary.show(step_summaries(self.table.statuses, steps), snapshot.step_labels, self.palette)
+            used = usage_summary(self.table.statuses)
+            usage = (
+                ()
+                if used is None
+                else (used.line(job_label(steps, snapshot.step_labels)), used.advice() or "")
+            )
+            summary.show(
+                step_summaries(self.table.statuses, steps), snapshot.step_labels, self.palette, usage
+            )
 
     def _describe(self, snapshot: NightSnapshot, now: dt.datetime) -> None:
         status = snapshot.sequence(self.seq)

@@ -22,9 +22,28 @@ from osa_console.render import (
 from osa_console.timing import SubrunFilter, sort_key
 from osa_console.widgets.keyed_table import Cells, KeyedTable
 from osa_core.model.snapshot import StepTiming, SubrunKey, SubrunStatus
+from osa_core.model.usage import NEAR_LIMIT, cpu_share, memory_share, size_text
 
 FIXED_BEFORE = (("  ", "flag"), ("subrun", "subrun"), ("state", "state"), ("try", "attempt"))
 FIXED_AFTER = (("node", "node"), ("start", "start"))
+USAGE = (("mem", "mem"), ("cpu", "cpu"))
+"""Peak memory (of the request) and CPU share of the latest attempt, once the scheduler said."""
+
+
+def usage_cells(status: SubrunStatus, palette: Palette, base: Style) -> tuple[Text, Text]:
+    usage = status.usage
+    if usage is None:
+        return Text(""), Text("")
+    share = memory_share(usage)
+    mem = "" if usage.max_rss is None else size_text(usage.max_rss)
+    if share is not None:
+        mem += f" {share:.0%}"
+    near = share is not None and share > NEAR_LIMIT
+    cpu = cpu_share(usage, status.elapsed(status.end) if status.end is not None else None)
+    return (
+        Text(mem, style=palette.failed if near else base, justify="right"),
+        Text("" if cpu is None else f"{cpu:.0%}", style=base, justify="right"),
+    )
 
 
 def step_cell(step: StepTiming | None, now: dt.datetime, palette: Palette, base: Style) -> Text:
@@ -77,6 +96,7 @@ class SubrunsTable(KeyedTable):
             *((labels.get(name, name), f"step:{name}") for name in self.steps),
             *FIXED_AFTER,
             ("exit", "exit"),
+            *USAGE,
         ]
         self.set_columns(columns)
         self._statuses = {str(s.subrun): s for s in subruns}
@@ -99,6 +119,7 @@ class SubrunsTable(KeyedTable):
             Text(status.node or "", style=base),
             Text(clock_time(status.start), style=base),
             Text("" if status.exit_code is None else str(status.exit_code), style=base, justify="right"),
+            *usage_cells(status, palette, base),
         )
 
     def _visible(self) -> list[SubrunStatus]:

@@ -9,13 +9,13 @@ so a front end can update only those rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from osa_core.model.states import JobState, SequenceType
-from osa_core.model.usage import Usage
+from osa_core.model.usage import Usage, UsageSummary, summarise
 
 SubrunKey = tuple[int, int]
 """(seq, subrun); a calibration sequence has the single subrun 0."""
@@ -192,6 +192,21 @@ class NightSnapshot:
     def finished(self) -> bool:
         return all(s.state.finished for s in self.sequences)
 
+    def _efficiency_json(self) -> dict[str, Any]:
+        """Per sequence type: the usage line and the advice, as the console shows them."""
+        out: dict[str, Any] = {}
+        for kind in SequenceType:
+            seqs = [s.seq for s in self.sequences if s.type is kind]
+            summary = usage_summary(r for seq in seqs for r in self.subruns.get(seq, ()))
+            if summary is not None:
+                label = job_label(self.step_names.get(kind, ()), self.step_labels)
+                out[kind.value] = {
+                    "tasks": summary.tasks,
+                    "line": summary.line(label),
+                    "advice": summary.advice(),
+                }
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "date": self.date.isoformat(),
@@ -208,6 +223,7 @@ class NightSnapshot:
             "problems": list(self.problems),
             "hold": self.hold,
             "totals": {state.value: n for state, n in self.totals.items()},
+            "efficiency": self._efficiency_json(),
             "sequences": [
                 {
                     "seq": s.seq,
@@ -257,6 +273,21 @@ class NightSnapshot:
                 for r in self.subruns.get(s.seq, ())
             ],
         }
+
+
+def usage_summary(subruns: Iterable[SubrunStatus]) -> UsageSummary | None:
+    """What the finished subruns used of what they asked for (None: no figures yet)."""
+    return summarise(
+        (s.usage, s.elapsed(s.end)) for s in subruns if s.usage is not None and s.end is not None
+    )
+
+
+def job_label(steps: Sequence[str], labels: Mapping[str, str]) -> str:
+    """What one job of a sequence runs: its step, or its first to last step (one job runs them all)."""
+    names = [labels.get(step, step) for step in steps]
+    if not names:
+        return "job"
+    return names[0] if len(names) == 1 else f"{names[0]} … {names[-1]} (one job)"
 
 
 def frozen_counts(counts: Mapping[JobState, int]) -> Mapping[JobState, int]:

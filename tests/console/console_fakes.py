@@ -23,6 +23,7 @@ from osa_core.model.snapshot import (
     frozen_counts,
 )
 from osa_core.model.states import JobState, SequenceType
+from osa_core.model.usage import Usage
 
 NIGHT = dt.date(2020, 1, 27)
 T0 = dt.datetime(2020, 1, 28, 8, 0, 0, tzinfo=dt.UTC)
@@ -68,6 +69,13 @@ def _subrun(seq: int, run: int, subrun: int, state: JobState, steps_names: tuple
             None,
             tuple(steps),
             ((1, f"{1000 + seq}"),),
+            # what sacct says of a finished task: the console's mem and cpu columns, the usage line
+            usage=Usage(
+                max_rss=(2048 + 40 * subrun) * 1024**2,
+                cpu_seconds=0.93 * (t - start).total_seconds(),
+                req_mem=4 * 1024**3,
+                time_limit=4 * 3600.0,
+            ),
         )
     if state is JobState.RUNNING:
         d = durations[0]

@@ -223,6 +223,12 @@ def test_status_json_has_the_documented_fields(night_factory: NightFactory) -> N
         assert {"run", "subrun", "state", "attempt", "exit_code", "steps"} <= r.keys()
         for st in r["steps"]:
             assert {"name", "seconds", "exit_code"} <= st.keys()
+        # what the task used, from sacct (TotalCPU; MaxRSS needs a task longer than the 30 s
+        # sampling) or the local wrapper's wait4, kept in the ledger for this cold process
+        assert r["usage"]["cpu_seconds"] > 0, r
+        if night.backend == "local":
+            assert r["usage"]["max_rss"] > 1024**2, r
+    assert "efficiency" in status and "CPU" in status["efficiency"]["DATA"]["line"]
     text = night.cli("status").stdout
     assert "SIMULATION" in text and "Sequences" in text
     json.dumps(status)
