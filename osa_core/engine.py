@@ -437,6 +437,12 @@ class Engine:
             self.scope.request_sweep()
         return await Closer(self).preview(force)
 
+    def handover(self, html: bool = False) -> str:
+        """The shift's handover report from the ledger and the snapshot (osa_core/publish/handover.py)."""
+        from osa_core.publish.publisher import handover_text
+
+        return handover_text(self.layout, self.snapshot, html=html)
+
     async def push(self) -> ActionReport:
         """Publish the night's datacheck (built first if it never was), in a worker thread."""
         if not self.config.webserver.host:

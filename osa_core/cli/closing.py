@@ -154,13 +154,14 @@ def _push(args: argparse.Namespace) -> int:
         print(f"recorded the host key of {web.host}:{web.port} in {web.known_hosts}: {fingerprint}")
         return 0
     from osa_core.publish.datacheck import build_datacheck
-    from osa_core.publish.publisher import publish
+    from osa_core.publish.publisher import publish, write_handover
 
     engine = open_engine(args)
     try:
         check_config(engine.config.webserver)  # before the datacheck is built for nothing
         if args.build or not engine.layout.web_page.exists():
             build_datacheck(asyncio.run(engine.refresh()), engine.layout)
+        write_handover(engine.layout, engine.snapshot)  # the shift's report rides with the page
         with push_cli_progress() as progress:
             report = publish(engine.layout, progress)
     except PushError as exc:

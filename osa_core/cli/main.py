@@ -35,6 +35,7 @@ from osa_core.cli.night import (
     cmd_submit,
 )
 from osa_core.cli.nights import add_nights_command, cmd_nights
+from osa_core.cli.report import add_report_command, cmd_report
 from osa_core.cli.support import EXIT_ATTENTION, EXIT_UNREACHABLE, disk_error, parse_date
 
 # the exit codes of the commands, besides those of the errors (osa_core.model.errors), named in one place
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_nights_command(sub)
     add_alerts_command(sub, night_command)
     add_autopilot_commands(sub, night_command)
+    add_report_command(sub, night_command)
     return parser
 
 
@@ -118,6 +120,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "events": cmd_events,
     "hold": cmd_hold,
     "release": cmd_hold,
+    "report": cmd_report,
 }
 
 

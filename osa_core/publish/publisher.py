@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 
 from osa_core.model.actions import ActionReport
 from osa_core.model.errors import ConfigError, OsaError
+from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.publish.datacheck import CATEGORIES
+from osa_core.publish.handover import REPORT_NAME, gather
+from osa_core.publish.handover_page import markdown, page
 
 if TYPE_CHECKING:
     from osa_core.model.actions import PushReport
@@ -24,6 +27,20 @@ if TYPE_CHECKING:
 def manifest_path(layout: NightLayout) -> Path:
     """Where push() records what it uploaded (documented in docs/publishing.md)."""
     return layout.state_dir / "push-manifest.json"
+
+
+def handover_text(layout: NightLayout, snapshot: NightSnapshot, *, html: bool = False) -> str:
+    """The shift's handover report (:mod:`osa_core.publish.handover`), as Markdown or HTML."""
+    handover = gather(snapshot, layout, manifest_path(layout))
+    return page(handover) if html else markdown(handover)
+
+
+def write_handover(layout: NightLayout, snapshot: NightSnapshot) -> Path:
+    """The handover page beside the night page, so that every push carries the latest one."""
+    path = layout.web_page.with_name(REPORT_NAME)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, handover_text(layout, snapshot, html=True))
+    return path
 
 
 def push_items(layout: NightLayout) -> list[PushItem]:
@@ -70,6 +87,7 @@ def push_night(layout: NightLayout, snapshot: NightSnapshot) -> ActionReport:
     try:
         if not layout.web_page.exists():
             build_datacheck(snapshot, layout)
+        write_handover(layout, snapshot)
         report = publish(layout, None)
     except OsaError as exc:
         return ActionReport("push", False, str(exc))

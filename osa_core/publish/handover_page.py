@@ -1,0 +1,105 @@
+"""The handover report as text a person reads: Markdown for the terminal and mail, HTML for the web.
+
+Both say the same sections in the same order (:func:`sections`); HTML is plain and valid (no
+script, escaped text, a viewport for a phone) so that it reads anywhere the night page does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+from osa_core.model.states import JobState
+from osa_core.publish.handover import Deed, Handover
+
+Section = tuple[str, list[str]]
+"""A heading and its lines (each one list item); a section with no lines says ``none``."""
+
+
+def _when(at: dt.datetime | None) -> str:
+    return "?" if at is None else at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _deed(deed: Deed) -> str:
+    who = f" by {deed.user}" if deed.user else ""
+    return f"{_when(deed.time)} {deed.kind}{who}: {deed.what}"
+
+
+def sections(h: Handover) -> list[Section]:
+    """The report's content, in reading order."""
+    totals = ", ".join(f"{n} {state.value.lower()}" for state, n in sorted(h.totals.items()) if n)
+    ran = [f"subruns: {totals or 'none'}"]
+    for r in h.runs:
+        line = f"{r.type.lower()} run {r.run:05d}: {r.state.value}, {r.done}/{r.subruns} done"
+        if r.failed:
+            line += f", {r.failed} failed"
+        if r.active:
+            line += f", {r.active} to come"
+        if r.tries > 1:
+            line += f", up to attempt {r.tries}"
+        ran.append(line)
+    failed = [f"{f.summary} — {', '.join(f.members)}" for f in h.failures]
+    acted = [_deed(d) for d in h.resubmissions]
+    acted += [f"cancelled: {', '.join(h.cancelled)}"] if h.cancelled else []
+    acted += [f"excluded from the closing: {line}" for line in h.excluded]
+    if h.eta.done:
+        eta = "nothing left to run" + (f" (last subrun ended {_when(h.eta.at)})" if h.eta.at else "")
+    elif h.eta.at is None:
+        eta = f"unknown: {h.eta.basis}"
+    else:
+        eta = f"{_when(h.eta.at)}: {h.eta.basis}"
+    state = [
+        f"ETA: {eta}",
+        f"closing: {h.closing}",
+        f"datacheck pushed: {_when(h.pushed_at) if h.pushed_at else 'no'}",
+    ]
+    return [
+        ("What ran", ran),
+        ("What failed, by signature", failed),
+        ("Resubmitted, cancelled, excluded", acted),
+        ("Still open", list(h.still_open)),
+        ("ETA, closing and push", state),
+        ("Efficiency", list(h.efficiency)),
+        ("Events", [_deed(d) for d in h.events]),
+    ]
+
+
+def title(h: Handover) -> str:
+    return f"LST-1 OSA handover, night {h.date.isoformat()}"
+
+
+def markdown(h: Handover) -> str:
+    out = [f"# {title(h)}", "", f"As of {_when(h.taken_at)} ({h.backend} backend).", ""]
+    for heading, lines in sections(h):
+        out += [f"## {heading}", ""]
+        out += [f"- {line}" for line in lines] if lines else ["- none"]
+        out.append("")
+    return "\n".join(out)
+
+
+def page(h: Handover) -> str:
+    esc = html.escape
+    failed = sum(n for state, n in h.totals.items() if state.failed)
+    badge = "failures" if failed else ("done" if h.totals.get(JobState.COMPLETED) else "")
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title(h))}</title>",
+        "<style>body{font-family:sans-serif;margin:1em;max-width:60em}"
+        "li{margin:.2em 0;overflow-wrap:anywhere}"
+        ".failures{color:#b00}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(title(h))}</h1>",
+        f'<p class="{badge}">As of {esc(_when(h.taken_at))} ({esc(h.backend)} backend).</p>',
+    ]
+    for heading, lines in sections(h):
+        out.append(f"<h2>{esc(heading)}</h2>")
+        out.append("<ul>")
+        out += [f"<li>{esc(line)}</li>" for line in lines] if lines else ["<li>none</li>"]
+        out.append("</ul>")
+    out += ['<p><a href="index.html">The night page</a></p>', "</body>", "</html>", ""]
+    return "\n".join(out)
