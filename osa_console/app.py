@@ -25,6 +25,7 @@ from osa_console.render import STATE_VARIABLES, Palette
 from osa_console.screens.command_palette import SafeCommandPalette
 from osa_console.screens.detail_screen import DetailScreen
 from osa_console.screens.failures_screen import FailuresScreen
+from osa_console.screens.handover_screen import HandoverScreen
 from osa_console.screens.help_screen import HelpScreen
 from osa_console.screens.log_screen import LogScreen
 from osa_console.screens.night_screen import NightScreen
@@ -56,6 +57,7 @@ class OsaConsole(App[None]):
         Binding("P", "push", "Push datacheck"),
         Binding("F", "failures", "Failures"),
         Binding("D", "nights", "Nights", show=False),
+        Binding("H", "handover", "Handover report", show=False),  # the footer is full: ? and ctrl+p list it
         Binding("t", "next_theme", "Theme"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -67,6 +69,7 @@ class OsaConsole(App[None]):
         "push": "push the datacheck products to the web server (asks first)",
         "failures": "the night's failures grouped by signature: resubmit, exclude a node, cancel, log",
         "nights": "the last nights (dates) from their ledgers; enter opens one",
+        "handover": "the shift's handover report: failures by signature, who resubmitted, what is open",
         "next_theme": "next theme: dark, light, night (red on black); remembered",
         "help": "this help",
         "quit": "quit (jobs keep running, on SLURM and on the local executor alike)",
@@ -337,6 +340,23 @@ class OsaConsole(App[None]):
             self.notify("This console shows one night only: no state directory to list.", severity="warning")
             return
         self.push_screen(NightsScreen(self.nights))
+
+    def action_handover(self) -> None:
+        """The shift's handover report, read from the ledger in a worker (it touches the disk)."""
+        engine = self.engine
+        if engine is None:
+            self.notify("The night is not open yet.", severity="warning")
+            return
+
+        async def show() -> None:
+            try:
+                text = await asyncio.to_thread(engine.handover)
+            except Exception as exc:  # a ledger that cannot be read: say so, keep the console
+                self.notify(f"No handover report: {exc}", severity="error")
+                return
+            self.push_screen(HandoverScreen(text))
+
+        self.run_worker(show(), group="handover", exclusive=True)
 
     def action_next_theme(self) -> None:
         order = list(THEME_ORDER)

@@ -27,6 +27,11 @@ APP_COMMANDS = (
     ("Push datacheck", "Copy the datacheck products to the web server (asks first)", "push"),
     ("Failures by signature", "Failed subruns grouped: resubmit, exclude a node, cancel", "failures"),
     ("Nights", "The last nights from their ledgers; enter opens one", "nights"),
+    (
+        "Handover report",
+        "What ran, failed, was resubmitted and by whom, what is open (osa-core report)",
+        "handover",
+    ),
     ("Next theme", "Cycle dark / light / night (red on black)", "next_theme"),
     ("Help", "Every key of every screen", "help"),
 )

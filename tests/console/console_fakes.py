@@ -295,6 +295,9 @@ class FixedPort:
     async def push(self) -> ActionReport:
         return ActionReport("push", False, "not available yet")
 
+    def handover(self, html: bool = False) -> str:
+        return "# handover\n\nnot available here\n"
+
     def shutdown(self) -> None:
         self.shut = True
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DemoNight, demo_app, wait_for, wait_night_done
+from handover_check import check_handover_key
 from rich.text import Text, TextType
 from textual.message import Message
 from textual.pilot import Pilot
@@ -303,6 +304,7 @@ async def test_close_and_push_show_the_engine_answer(
             shown = " ".join(str(w.render()) for w in app.screen.query(Static))
             assert answer.message in shown and ("NOT DONE" in shown) == (not answer.ok)
             await pilot.press("escape")
+        await check_handover_key(pilot, app)  # on the same finished night: it takes half a minute
 
 
 async def test_theme_switch_is_remembered(demo_night: DemoNight, live_settings: ConsoleSettings) -> None:
