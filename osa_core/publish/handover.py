@@ -76,6 +76,8 @@ class Handover:
     eta: Eta
     closing: str
     pushed_at: dt.datetime | None
+    push_known: bool
+    """False in the report that is itself being pushed: its push time would change it at every push."""
     efficiency: tuple[str, ...]
     events: tuple[Deed, ...] = field(default_factory=tuple)
 
@@ -84,14 +86,18 @@ def subrun_name(snapshot: NightSnapshot, key: SubrunKey) -> str:
     return f"{snapshot.sequence(key[0]).run:05d}.{key[1]:04d}"
 
 
-def gather(
-    snapshot: NightSnapshot, layout: NightLayout, manifest: Path, now: dt.datetime | None = None
-) -> Handover:
-    """The handover of the night as the snapshot and the ledger show it now; ``manifest``: the
-    push's manifest (:func:`osa_core.publish.publisher.manifest_path`), which says when it pushed."""
-    now = now or snapshot.taken_at
+def gather(snapshot: NightSnapshot, layout: NightLayout, manifest: Path | None) -> Handover:
+    """The handover of the night as the snapshot and the ledger show it; ``manifest``: the push's
+    manifest (:func:`osa_core.publish.publisher.manifest_path`), which says when it pushed (None:
+    leave the push out). Its time is the ledger's last change, not now: the same night gives the
+    same report, and a push uploads it again only when something changed."""
     labels = snapshot.step_labels
     rows = _ledger_rows(layout.ledger_path)
+    changes = [d.time for d in rows.events if d.time] + [_time(r[4]) for r in rows.submissions]
+    changes += [
+        t for s in snapshot.sequences for r in snapshot.subruns.get(s.seq, ()) for t in (r.start, r.end)
+    ]
+    now = max((t for t in changes if t is not None), default=snapshot.taken_at)
     failures = tuple(
         FailureLine(group.describe(labels), tuple(subrun_name(snapshot, key) for key in group.members))
         for group in failure_groups(snapshot)
@@ -119,9 +125,10 @@ def gather(
         cancelled=cancelled,
         excluded=rows.excluded,
         still_open=tuple(_still_open(snapshot, rows.open_intents)),
-        eta=estimate(snapshot, now),
+        eta=estimate(snapshot, snapshot.taken_at),
         closing=snapshot.closing or "not started",
-        pushed_at=_pushed_at(manifest),
+        pushed_at=_pushed_at(manifest) if manifest is not None else None,
+        push_known=manifest is not None,
         efficiency=tuple(_efficiency(snapshot)),
         events=rows.events,
     )

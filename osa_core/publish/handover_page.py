@@ -68,8 +68,17 @@ def title(h: Handover) -> str:
     return f"LST-1 OSA handover, night {h.date.isoformat()}"
 
 
+def as_of(h: Handover) -> str:
+    return f"As of the ledger's last change, {_when(h.taken_at)} ({h.backend} backend)."
+
+
 def markdown(h: Handover) -> str:
-    out = [f"# {title(h)}", "", f"As of {_when(h.taken_at)} ({h.backend} backend).", ""]
+    out = [
+        f"# {title(h)}",
+        "",
+        f"As of the ledger's last change, {_when(h.taken_at)} ({h.backend} backend).",
+        "",
+    ]
     for heading, lines in sections(h):
         out += [f"## {heading}", ""]
         out += [f"- {line}" for line in lines] if lines else ["- none"]
@@ -94,7 +103,7 @@ def page(h: Handover) -> str:
         "</head>",
         "<body>",
         f"<h1>{esc(title(h))}</h1>",
-        f'<p class="{badge}">As of {esc(_when(h.taken_at))} ({esc(h.backend)} backend).</p>',
+        f'<p class="{badge}">{esc(as_of(h))}</p>',
     ]
     for heading, lines in sections(h):
         out.append(f"<h2>{esc(heading)}</h2>")

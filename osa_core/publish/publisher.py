@@ -29,17 +29,20 @@ def manifest_path(layout: NightLayout) -> Path:
     return layout.state_dir / "push-manifest.json"
 
 
-def handover_text(layout: NightLayout, snapshot: NightSnapshot, *, html: bool = False) -> str:
+def handover_text(
+    layout: NightLayout, snapshot: NightSnapshot, *, html: bool = False, with_push: bool = True
+) -> str:
     """The shift's handover report (:mod:`osa_core.publish.handover`), as Markdown or HTML."""
-    handover = gather(snapshot, layout, manifest_path(layout))
+    handover = gather(snapshot, layout, manifest_path(layout) if with_push else None)
     return page(handover) if html else markdown(handover)
 
 
 def write_handover(layout: NightLayout, snapshot: NightSnapshot) -> Path:
-    """The handover page beside the night page, so that every push carries the latest one."""
+    """The handover page beside the night page, so that every push carries the latest one (without
+    the push's own time, which would make every push upload it again)."""
     path = layout.web_page.with_name(REPORT_NAME)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, handover_text(layout, snapshot, html=True))
+    atomic_write(path, handover_text(layout, snapshot, html=True, with_push=False))
     return path
 
 

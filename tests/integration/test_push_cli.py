@@ -89,6 +89,12 @@ def test_push_publishes_the_night_then_only_what_changed(closed_night: Night) ->
 
     first = night.cli("push", check=False)
     assert first.returncode == 0, first.stderr
+    # the shift's handover report is written beside the night page and goes with it
+    local = tree(web_root(night))
+    assert (
+        f"dl1/{NIGHT}/handover.html" in local
+        and b"handover, night 2020-01-27" in local[f"dl1/{NIGHT}/handover.html"]
+    )
     assert f"{len(local)} uploaded, 0 unchanged, 0 failed" in first.stdout
     assert tree(remote_root(night)) == local  # the real server layout, byte for byte
     assert (night.root / "state" / "20200127" / "push-manifest.json").is_file()
