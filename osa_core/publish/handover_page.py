@@ -48,11 +48,9 @@ def sections(h: Handover) -> list[Section]:
         eta = f"unknown: {h.eta.basis}"
     else:
         eta = f"{_when(h.eta.at)}: {h.eta.basis}"
-    state = [
-        f"ETA: {eta}",
-        f"closing: {h.closing}",
-        f"datacheck pushed: {_when(h.pushed_at) if h.pushed_at else 'no'}",
-    ]
+    state = [f"ETA: {eta}", f"closing: {h.closing}"]
+    if h.push_known:  # not in the page being pushed: its time would change it at every push
+        state.append(f"datacheck pushed: {_when(h.pushed_at) if h.pushed_at else 'no'}")
     return [
         ("What ran", ran),
         ("What failed, by signature", failed),

@@ -18,6 +18,7 @@ from osa_core.model.snapshot import NightSnapshot
 from osa_core.publish.datacheck import CATEGORIES
 from osa_core.publish.handover import REPORT_NAME, gather
 from osa_core.publish.handover_page import markdown, page
+from osa_core.publish.nights_index import index_path, write_index
 
 if TYPE_CHECKING:
     from osa_core.model.actions import PushReport
@@ -39,15 +40,18 @@ def handover_text(
 
 def write_handover(layout: NightLayout, snapshot: NightSnapshot) -> Path:
     """The handover page beside the night page, so that every push carries the latest one (without
-    the push's own time, which would make every push upload it again)."""
+    the push's own time, which would make every push upload it again), and the nights index at
+    the web tree's root linking every pushed night's page."""
     path = layout.web_page.with_name(REPORT_NAME)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, handover_text(layout, snapshot, html=True, with_push=False))
+    write_index(layout.config, layout.date, manifest_path)
     return path
 
 
 def push_items(layout: NightLayout) -> list[PushItem]:
-    """Every built file of the night, the page last (a reader never finds it linking to nothing yet)."""
+    """Every built file of the night, the page and the nights index last (a reader never finds
+    them linking to nothing yet)."""
     from osa_core.publish.push import PushItem
 
     root = layout.web_root
@@ -62,6 +66,9 @@ def push_items(layout: NightLayout) -> list[PushItem]:
                 items.append(PushItem(path, path.relative_to(root).as_posix()))
     if layout.web_page.is_file():
         items.append(PushItem(layout.web_page, layout.web_page.relative_to(root).as_posix()))
+    index = index_path(layout)
+    if index.is_file():  # after the page it links
+        items.append(PushItem(index, index.relative_to(root).as_posix()))
     return items
 
 

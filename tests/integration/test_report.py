@@ -100,3 +100,32 @@ def test_a_night_without_a_ledger_is_one_line_and_no_ledger_is_made(night: Night
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "no ledger for the night 2020-02-01" in result.stderr
     assert not (night.root / "state" / "20200201").exists()
+
+
+def test_the_pushed_report_and_the_nights_index_link_each_other(night: Night) -> None:
+    """What push writes before it uploads: handover.html beside the night page, and nights.html at
+    the web tree's root linking the night's page and report (paths as the server has them)."""
+    import datetime as dt
+
+    from osa_core.engine import Engine
+    from osa_core.model.config import load_config
+    from osa_core.publish.publisher import push_items, write_handover
+
+    engine = Engine(load_config(str(night.config)), dt.date(2020, 1, 27))
+    try:
+        report = write_handover(engine.layout, engine.snapshot)
+        root = engine.layout.web_root
+    finally:
+        engine.shutdown()
+    assert report.parent == engine.layout.web_page.parent and "datacheck pushed" not in report.read_text()
+    index = (root / "nights.html").read_text()
+    checker = _Checker()
+    checker.feed(index)
+    assert checker.errors == [] and checker.open == []
+    page = engine.layout.web_page.relative_to(root).as_posix()
+    assert f'<a href="{page}">2020-01-27</a>' in index
+    assert f'<a href="{page.rsplit("/", 1)[0]}/handover.html">handover</a>' in index
+    row = next(line for line in index.splitlines() if "2020-01-27" in line)
+    assert '<td class="failed">2</td>' in row
+    remote = [item.remote for item in push_items(engine.layout)]
+    assert remote[-1] == "nights.html" and f"{page.rsplit('/', 1)[0]}/handover.html" in remote
