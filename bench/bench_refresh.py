@@ -43,7 +43,7 @@ from osa_core.jobs.history import StepRecord, append_record
 from osa_core.model.config import load_config
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
-from osa_core.scheduler.slurm.answers import parse_sacct
+from osa_core.scheduler.slurm.answers import SacctCache, parse_sacct
 
 T0 = dt.datetime(2020, 1, 28, 8, 0, tzinfo=dt.UTC)
 SLOTS = 500
@@ -68,7 +68,7 @@ class RecordedScheduler(Scheduler):
         self.own_cpu = 0.0
         self.submit_time = 0.0
         self.submit_cpu = 0.0
-        self.cache: dict[str, list[TaskInfo]] = {}
+        self.cache: SacctCache = {}
 
     async def submit(self, request: JobRequest) -> str:
         t, c = time.perf_counter(), time.process_time()

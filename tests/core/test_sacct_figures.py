@@ -7,7 +7,7 @@ import pytest
 from osa_core.model.errors import SchedulerError
 from osa_core.model.states import JobState
 from osa_core.model.usage import Usage
-from osa_core.scheduler.slurm.answers import parse_sacct
+from osa_core.scheduler.slurm.answers import SacctCache, parse_sacct
 from osa_core.scheduler.slurm.figures import duration_seconds, minutes_limit, size_bytes
 
 G = 1024**3
@@ -80,11 +80,11 @@ def test_a_running_task_has_its_requests_but_no_cpu_figure_yet() -> None:
 
 def test_unchanged_groups_hand_back_the_same_objects() -> None:
     text = f"5386_3|5386{HEAD}||00:37.500|4G|01:00:00\n" + STEP.format(rss="2G")
-    cache: dict[str, list[object]] = {}
-    first = parse_sacct(text, cache)  # type: ignore[arg-type]
-    again = parse_sacct(text, cache)  # type: ignore[arg-type]
+    cache: SacctCache = {}
+    first = parse_sacct(text, cache)
+    again = parse_sacct(text, cache)
     assert first[0] is again[0] and first[0].usage is not None and first[0].usage.max_rss == 2 * G
-    grown = parse_sacct(text.replace("|2G|", "|3G|"), cache)  # type: ignore[arg-type]
+    grown = parse_sacct(text.replace("|2G|", "|3G|"), cache)
     assert grown[0] is not first[0] and grown[0].usage is not None and grown[0].usage.max_rss == 3 * G
 
 

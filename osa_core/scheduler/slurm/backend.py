@@ -67,7 +67,7 @@ class SlurmScheduler(Scheduler):
         self.command_timeout = command_timeout
         self.partition = partition
         # The last answer's lines and their parse: a night's refreshes repeat most lines.
-        self._parsed: dict[str, list[TaskInfo]] = {}
+        self._parsed: answers.SacctCache = {}
         # The last answer's pending tasks as squeue amended them, by what went in: the same
         # inputs hand back the same object, which the engine then skips without comparing.
         self._amended: dict[tuple[str, int | None], tuple[TaskInfo, object, TaskInfo]] = {}

@@ -17,6 +17,7 @@ Empty fields and those words are None; anything else that does not read raises S
 
 from __future__ import annotations
 
+import functools
 import re
 
 from osa_core.model.errors import SchedulerError
@@ -27,6 +28,8 @@ _DURATION = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
 _NO_VALUE = frozenset({"", "UNLIMITED", "Partition_Limit", "INVALID", "Unknown", "None"})
 
 
+# Cached: a night's tasks share a handful of requests and limits, and a refresh reads thousands.
+@functools.lru_cache(maxsize=4096)
 def size_bytes(text: str, *, default_unit: str = "") -> int | None:
     """``323640K`` -> 331407360; ``4Gn`` -> 4 GiB; empty -> None. ``default_unit`` for a bare number."""
     text = text.strip()
@@ -39,6 +42,7 @@ def size_bytes(text: str, *, default_unit: str = "") -> int | None:
     return round(float(m.group(1)) * _UNITS[unit])
 
 
+@functools.lru_cache(maxsize=4096)
 def duration_seconds(text: str) -> float | None:
     """``1-02:03:04`` -> 93784.0; ``00:00.296`` -> 0.296; ``10:00`` -> 600.0; ``UNLIMITED`` -> None."""
     text = text.strip()
