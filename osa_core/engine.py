@@ -444,12 +444,7 @@ class Engine:
         return handover_text(self.layout, self.snapshot, html=html)
 
     async def push(self) -> ActionReport:
-        """Publish the night's datacheck (built first if it never was), in a worker thread."""
-        if not self.config.webserver.host:
-            where = self.config.source or "the configuration"
-            return ActionReport(
-                "push", False, f"the datacheck web server is not configured: set [webserver] host in {where}"
-            )
+        """Publish the night's datacheck (built first if it never was) in a worker thread (or say why not)."""
         from osa_core.publish.publisher import push_night
 
         return await asyncio.to_thread(push_night, self.layout, self.snapshot)
