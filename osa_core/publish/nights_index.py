@@ -50,6 +50,7 @@ def index_page(rows: Sequence[tuple[NightSummary, str | None]]) -> str:
         "<title>LST-1 OSA nights</title>",
         "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
         "td,th{padding:.2em .6em;text-align:right;border-bottom:1px solid #ccc}"
+        "td:first-child{white-space:nowrap}"
         ".wrap{overflow-x:auto}.failed{color:#b00}</style>",
         "</head>",
         "<body>",
