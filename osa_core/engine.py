@@ -437,8 +437,7 @@ class Engine:
             self.scope.request_sweep()
         return await Closer(self).preview(force)
 
-    def handover(self, html: bool = False) -> str:
-        """The shift's handover report from the ledger and the snapshot (osa_core/publish/handover.py)."""
+    def handover(self, html: bool = False) -> str:  # the shift's report (publish/handover.py)
         from osa_core.publish.publisher import handover_text
 
         return handover_text(self.layout, self.snapshot, html=html)
