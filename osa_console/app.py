@@ -22,6 +22,7 @@ from osa_console.messages import ActionFinished, RefreshFailed, SnapshotArrived
 from osa_console.operations import Operations
 from osa_console.refresher import Refresher
 from osa_console.render import STATE_VARIABLES, Palette
+from osa_console.screens.activity_screen import ActivityScreen
 from osa_console.screens.command_palette import SafeCommandPalette
 from osa_console.screens.detail_screen import DetailScreen
 from osa_console.screens.failures_screen import FailuresScreen
@@ -57,6 +58,7 @@ class OsaConsole(App[None]):
         Binding("P", "push", "Push datacheck"),
         Binding("F", "failures", "Failures"),
         Binding("D", "nights", "Nights", show=False),
+        Binding("E", "activity", "Activity", show=False),
         Binding("H", "handover", "Handover report", show=False),  # the footer is full: ? and ctrl+p list it
         Binding("t", "next_theme", "Theme"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -69,6 +71,7 @@ class OsaConsole(App[None]):
         "push": "push the datacheck products to the web server (asks first)",
         "failures": "the night's failures grouped by signature: resubmit, exclude a node, cancel, log",
         "nights": "the last nights (dates) from their ledgers; enter opens one",
+        "activity": "the night's activity: the autopilot's decisions and why, who did what, alerts",
         "handover": "the shift's handover report: failures by signature, who resubmitted, what is open",
         "next_theme": "next theme: dark, light, night (red on black); remembered",
         "help": "this help",
@@ -333,6 +336,14 @@ class OsaConsole(App[None]):
             return
         self.push_screen(FailuresScreen(self.followed_failures))
 
+    def action_activity(self) -> None:
+        if isinstance(self.screen, ActivityScreen):
+            return
+        if self.snapshot is None:
+            self.notify("The night is still being opened.", severity="warning")
+            return
+        self.push_screen(ActivityScreen())
+
     def action_nights(self) -> None:
         if isinstance(self.screen, NightsScreen):
             return
@@ -376,6 +387,7 @@ class OsaConsole(App[None]):
                     ("Log view", LogScreen.BINDINGS, LogScreen.KEY_HELP),
                     ("Failures by signature (F)", FailuresScreen.BINDINGS, FailuresScreen.KEY_HELP),
                     ("Nights (D)", NightsScreen.BINDINGS, NightsScreen.KEY_HELP),
+                    ("Activity (E)", ActivityScreen.BINDINGS, ActivityScreen.KEY_HELP),
                     ("Command palette", [Binding("ctrl+p", "command_palette", "every action, by name")], {}),
                 ],
                 night=self._night_notes(),

@@ -27,6 +27,7 @@ APP_COMMANDS = (
     ("Push datacheck", "Copy the datacheck products to the web server (asks first)", "push"),
     ("Failures by signature", "Failed subruns grouped: resubmit, exclude a node, cancel", "failures"),
     ("Nights", "The last nights from their ledgers; enter opens one", "nights"),
+    ("Activity", "The autopilot's decisions and why, who did what, alerts opened and resolved", "activity"),
     (
         "Handover report",
         "What ran, failed, was resubmitted and by whom, what is open (osa-core report)",

@@ -29,7 +29,7 @@ from osa_core.plan.planner import configured_plan
 from osa_core.scheduler.base import Scheduler, TaskInfo, utcnow
 from osa_core.scheduler.factory import make_scheduler
 from osa_core.scheduler.requests import sequence_request
-from osa_core.track import hold, previews
+from osa_core.track import activity, previews
 from osa_core.track.history_ingest import HistoryIngest, log_refs
 from osa_core.track.intents import Intents
 from osa_core.track.ledger import Ledger
@@ -98,7 +98,7 @@ class Engine:
             closing=(record.status or None) if (record := self.ledger.closing()) else None,
             next_refresh=self._interval,
             problems=self._problems,
-            hold=hold.hold_words(self.ledger),
+            **activity.notes(self.ledger),
         )
 
     async def refresh(self, full: bool = False) -> NightSnapshot:

@@ -47,6 +47,7 @@ COLUMNS = (
     ("failed", "failed"),
     ("run'g", "running"),
     ("wait", "waiting"),
+    ("alerts", "alerts"),
     ("closed", "closed"),
     ("pushed", "pushed"),
     ("end", "end"),
@@ -71,7 +72,7 @@ def night_cells(
     here = Text("▶" if summary.date == open_date else "")
     date = Text(summary.date.isoformat(), style="bold" if summary.date == open_date else "")
     if summary.problem is not None:
-        blank = [Text("-")] * 8
+        blank = [Text("-")] * 9
         return (here, date, *blank, Text(_problem(summary), style="bold red"))
     eta = summary.eta
     if summary.finished:
@@ -83,6 +84,8 @@ def night_cells(
     else:
         stale = summary.as_of is not None and now - summary.as_of > dt.timedelta(minutes=10)
         end = Text(f"~{_when(eta.at)}" + (f" (as of {_when(summary.as_of)})" if stale else ""))
+    if summary.hold:
+        end.append("  held", style="bold yellow")
     return (
         here,
         date,
@@ -92,6 +95,7 @@ def night_cells(
         Text(str(summary.failed), justify="right", style="bold red" if summary.failed else ""),
         Text(str(summary.running), justify="right"),
         Text(str(summary.waiting), justify="right"),
+        Text(str(summary.alerts), justify="right", style="bold red" if summary.alerts else ""),
         Text(_when(summary.closed_at) if summary.closed_at else "no"),
         Text(_when(summary.pushed_at) if summary.pushed_at else "no"),
         end,

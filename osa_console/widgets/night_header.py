@@ -64,6 +64,10 @@ def header_text(
         text.append(f"  {eta_text(eta, now)}", style=Style(bold=True))
     elif eta is not None:
         text.append(f"  {eta_text(eta, now)}")
+    if snapshot.hold:
+        # the autopilot keeps off this night: whoever opens the console must see it at once
+        text.append("  ")
+        text.append(" HELD ", style=palette.failed_badge)
     if snapshot.closing:
         text.append(f"  closing: {snapshot.closing}")
     text.append(f"  {snapshot.backend} · {snapshot.profile}", style=palette.muted)
@@ -87,5 +91,8 @@ class NightHeader(Line):
     ) -> None:
         self.show_text(header_text(snapshot, now, palette, where, eta))
         basis = f"End of the night: {eta_text(eta, now)}. Basis: {eta.basis}" if eta is not None else None
+        if snapshot is not None and snapshot.hold:
+            held = f"The autopilot keeps off this night: {snapshot.hold} (`osa-core release` ends it)."
+            basis = f"{held}\n{basis}" if basis else held
         if basis != self.tooltip:
             self.tooltip = basis

@@ -90,6 +90,8 @@ def cmd_nights(args: argparse.Namespace) -> int:
         for summary in summaries:
             if summary.problem is not None:
                 console.print(f"{summary.date.isoformat()}: {summary.problem}", style="red", highlight=False)
+            elif summary.hold:
+                console.print(f"{summary.date.isoformat()}: {summary.hold}", style="yellow", highlight=False)
         for line in problems:
             console.print(line, style="red", highlight=False)
     if args.date:
@@ -106,7 +108,7 @@ def nights_table(summaries: list[Any], now: dt.datetime) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    # borderless: ten columns with dates must fit an 80-column terminal
+    # borderless: eleven columns with dates must fit an 80-column terminal
     table = Table(
         title="Nights",
         title_justify="left",
@@ -115,13 +117,26 @@ def nights_table(summaries: list[Any], now: dt.datetime) -> Any:
         collapse_padding=True,
         pad_edge=False,
     )
-    for column in ("Night", "Runs", "Subruns", "Done", "Failed", "Run'g", "Wait", "Closed", "Pushed", "End"):
+    columns = (
+        "Night",
+        "Runs",
+        "Subruns",
+        "Done",
+        "Failed",
+        "Run'g",
+        "Wait",
+        "Alerts",
+        "Closed",
+        "Pushed",
+        "End",
+    )
+    for column in columns:
         table.add_column(
             column, justify="right" if column not in ("Night", "Closed", "Pushed", "End") else "left"
         )
     for s in summaries:
         if s.problem is not None:
-            table.add_row(s.date.isoformat(), *["-"] * 8, Text("see below", style="red"))
+            table.add_row(s.date.isoformat(), *["-"] * 9, Text("see below", style="red"))
             continue
         table.add_row(
             s.date.isoformat(),
@@ -131,6 +146,7 @@ def nights_table(summaries: list[Any], now: dt.datetime) -> Any:
             Text(str(s.failed), style="bold red" if s.failed else ""),
             str(s.running),
             str(s.waiting),
+            Text(str(s.alerts), style="bold red" if s.alerts else ""),
             _when(s.closed_at) if s.closed_at else "no",
             _when(s.pushed_at) if s.pushed_at else "no",
             _end(s, now),

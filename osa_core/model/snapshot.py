@@ -144,6 +144,19 @@ class SchedulerHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class NightEvent:
+    """One thing done to the night: an action, an autopilot decision, an alert opened or resolved."""
+
+    time: str
+    kind: str
+    user: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"time": self.time, "kind": self.kind, "user": self.user, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
 class NightSnapshot:
     date: dt.date
     backend: str
@@ -166,6 +179,10 @@ class NightSnapshot:
     """What keeps the night from being shown whole (e.g. its night file cannot be read)."""
     hold: str | None = None
     """A person's hold on the night in words (``osa-core hold``): the autopilot keeps off it."""
+    events: tuple[NightEvent, ...] = ()
+    """The night's last events, newest first (``osa-core events`` has them all)."""
+    alerts: int = 0
+    """Incidents open (``osa-core alerts``)."""
 
     def sequence(self, seq: int) -> SequenceStatus:
         for status in self.sequences:
@@ -222,6 +239,8 @@ class NightSnapshot:
             "closing": self.closing,
             "problems": list(self.problems),
             "hold": self.hold,
+            "alerts": self.alerts,
+            "events": [e.to_json() for e in self.events],
             "totals": {state.value: n for state, n in self.totals.items()},
             "efficiency": self._efficiency_json(),
             "sequences": [

@@ -32,8 +32,11 @@ class Hold:
 def read_hold(ledger: Ledger) -> Hold | None:
     """The night's hold, or None; a value this program cannot read still holds the night."""
     raw = ledger.get_meta(HOLD_META)
-    if not raw:
-        return None
+    return parse_hold(raw) if raw else None
+
+
+def parse_hold(raw: str) -> Hold:
+    """The hold as the meta table keeps it (JSON); read-only readers of a ledger use this too."""
     try:
         data = json.loads(raw)
         return Hold(str(data["by"]), dt.datetime.fromisoformat(data["at"]), str(data.get("reason", "")))

@@ -141,6 +141,14 @@ class Ledger:
         rows = self._rows("SELECT time, kind, message FROM events ORDER BY id DESC LIMIT ?", (limit,))
         return [tuple(r) for r in reversed(rows)]
 
+    def recent_events(self, limit: int) -> list[tuple[str, str, str, str]]:
+        """The last ``limit`` events, newest first: (time, kind, user, message)."""
+        sql = "SELECT time, kind, user, message FROM events ORDER BY id DESC LIMIT ?"
+        return [tuple(r) for r in self._rows(sql, (limit,))]
+
+    def open_incidents(self) -> int:
+        return int(self._one("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL")[0])
+
     # --- plan ---------------------------------------------------------------------------------------
     def sync_plan(self, sequences: Iterable[Sequence]) -> list[Sequence]:
         """Record sequences not yet known; a known run keeps its recorded sequence."""

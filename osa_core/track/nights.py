@@ -21,8 +21,14 @@ from osa_core.model.records import Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth
 from osa_core.model.states import JobState, SequenceType
 from osa_core.track.eta import Eta, estimate
+from osa_core.track.hold import HOLD_META, parse_hold
 from osa_core.track.ledger import SCHEMA_VERSION, StepRow, TaskRow
 from osa_core.track.tracking import NightState, Profile
+
+READABLE_SCHEMA = 2
+"""The oldest ledger schema a listing reads without upgrading it (the closing's tables came in 2)."""
+INCIDENTS_SCHEMA = 5
+"""The schema that brought the alerts' incidents: an older ledger has none open."""
 
 _NIGHT_DIR = re.compile(r"^\d{8}$")
 # Every task row by state, in one pass over the table; whether any subrun was resubmitted.
@@ -56,6 +62,10 @@ class NightSummary:
     """When the ledger was last written: what the night looked like at its last refresh."""
     eta: Eta | None = None
     """Only for a night with subruns left to run."""
+    alerts: int = 0
+    """Incidents open in the night's ledger (``osa-core alerts``)."""
+    hold: str | None = None
+    """A person's hold on the night (``osa-core hold``), in words."""
 
     @property
     def done(self) -> int:
@@ -99,6 +109,8 @@ class NightSummary:
             "pushed_at": _iso(self.pushed_at),
             "as_of": _iso(self.as_of),
             "eta": self.eta.to_json() if self.eta is not None else None,
+            "alerts": self.alerts,
+            "hold": self.hold,
         }
 
 
@@ -200,7 +212,7 @@ def _read(date: dt.date, path: Path) -> NightSummary:
     db = _connect(path)
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
+        if not READABLE_SCHEMA <= version <= SCHEMA_VERSION:
             return NightSummary(date, path, problem=_schema_problem(path, date, version))
         sequences = db.execute(
             "SELECT COUNT(*), SUM(CASE WHEN type = 'DATA' THEN subruns ELSE 1 END),"
@@ -220,6 +232,10 @@ def _read(date: dt.date, path: Path) -> NightSummary:
         if unsubmitted > 0:
             states[JobState.NOT_SUBMITTED] = unsubmitted
         closed = db.execute("SELECT finished FROM closings ORDER BY id DESC LIMIT 1").fetchone()
+        alerts = 0
+        if version >= INCIDENTS_SCHEMA:
+            alerts = db.execute("SELECT COUNT(*) FROM incidents WHERE resolved_at IS NULL").fetchone()[0]
+        hold = db.execute("SELECT value FROM meta WHERE key = ?", (HOLD_META,)).fetchone()
     finally:
         db.close()
     return NightSummary(
@@ -230,6 +246,8 @@ def _read(date: dt.date, path: Path) -> NightSummary:
         states=states,
         closed_at=_dt(closed[0]) if closed else None,
         as_of=written,
+        alerts=int(alerts),
+        hold=parse_hold(hold[0]).describe() if hold and hold[0] else None,
     )
 
 
@@ -241,6 +259,7 @@ def _schema_problem(path: Path, date: dt.date, version: int) -> str:
         )
     if version == 0:
         return f"{path}: not a night ledger (no schema)"
+    # older than the closing's tables: its counts cannot be read without upgrading it
     return (
         f"{path}: the ledger has schema {version}, older than this program's {SCHEMA_VERSION}: "
         f"`osa-core status --date {date.isoformat()}` upgrades it"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from osa_core.model.records import Sequence
 from osa_core.model.snapshot import (
+    NightEvent,
     NightSnapshot,
     SchedulerHealth,
     SequenceStatus,
@@ -325,6 +326,8 @@ class NightState:
         next_refresh: float = 5.0,
         problems: tuple[str, ...] = (),
         hold: str | None = None,
+        events: tuple[NightEvent, ...] = (),
+        alerts: int = 0,
     ) -> NightSnapshot:
         """``changed`` None rebuilds every subrun (the first snapshot)."""
         if changed is None:
@@ -377,6 +380,8 @@ class NightState:
             next_refresh=next_refresh,
             problems=problems,
             hold=hold,
+            events=events,
+            alerts=alerts,
         )
 
     def _sequence_status(self, sequence: Sequence, subruns: tuple[SubrunStatus, ...]) -> SequenceStatus:

@@ -8,6 +8,7 @@ run 1880's subrun 1 in DL1->DL2 (exit 1), on the first attempt only.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import sqlite3
 
 from conftest import DemoNight, wait_for, wait_night_done
@@ -15,6 +16,7 @@ from textual.widgets import Static
 
 from osa_console.app import OsaConsole
 from osa_console.messages import SnapshotArrived
+from osa_console.screens.activity_screen import ActivityScreen
 from osa_console.screens.confirm_dialog import ConfirmDialog
 from osa_console.screens.failures_screen import FailuresScreen
 from osa_console.screens.log_screen import LogScreen
@@ -24,11 +26,17 @@ from osa_console.screens.report_dialog import ReportDialog
 from osa_console.settings import ConsoleSettings
 from osa_console.widgets.night_header import NightHeader, eta_text
 from osa_console.widgets.sequences_table import SequencesTable
+from osa_core.alert.notifier import AppriseNotifier
+from osa_core.autopilot.alerting import alert
+from osa_core.autopilot.report import NightReport
 from osa_core.engine import Engine
+from osa_core.model.conditions import Condition, ConditionKind
 from osa_core.model.errors import LedgerError
 from osa_core.model.layout import NightLayout
 from osa_core.model.states import JobState
 from osa_core.shift import Eta, NightsListing
+from osa_core.track.hold import set_hold
+from osa_core.track.ledger import Ledger
 
 SIZE = (170, 45)
 
@@ -236,3 +244,45 @@ def test_eta_in_words() -> None:
     assert eta_text(Eta(at=None, done=False, basis="b", left=5), now) == "end unknown"
     assert eta_text(Eta(at=None, done=True, basis="b", blocked=3), now) == "all run (3 blocked)"
     assert eta_text(None, now) == ""
+
+
+async def test_activity_hold_and_alerts_are_where_the_shifter_looks(
+    demo_night: DemoNight, live_settings: ConsoleSettings
+) -> None:
+    """A person's hold and an open alert, written by other processes' commands (as `osa-core hold`
+    and the autopilot's alerts do), reach the console: HELD in the header with who and why on
+    hover, the activity screen (E) with the hold's event and its user, the alerts count, and
+    the nights screen's alerts column."""
+    ledger = Ledger(NightLayout(demo_night.config, demo_night.date).ledger_path)
+    try:
+        set_hold(ledger, "checking the DRS4 run", dt.datetime.now(dt.UTC))
+        # as an autopilot pass does it (no sequences yet: the close-by check has nothing to say)
+        seen = [Condition(ConditionKind.DISK_LOW, "fs=/data", "/data: 2 GiB free")]
+        report = NightReport(demo_night.date, conditions=seen)
+        now = dt.datetime.now(dt.UTC)
+        alert(demo_night.config, ledger, report, AppriseNotifier([], "[T]"), now, with_disk=False)
+    finally:
+        ledger.close()
+    app = shift_app(demo_night, live_settings, submit=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.hold is not None)
+        assert "HELD" in header(app)
+        tooltip = str(app.screen.query_one(NightHeader).tooltip)
+        assert "checking the DRS4 run" in tooltip and "osa-core release" in tooltip
+        await pilot.press("E")
+        screen = app.screen
+        assert isinstance(screen, ActivityScreen)
+        rows = [[str(c) for c in screen.table.get_row(k)] for k in screen.table.row_keys()]
+        kinds = [row[1] for row in rows]
+        assert kinds == ["alert", "hold"]  # newest first
+        assert rows[1][2] == getpass.getuser() and "checking the DRS4 run" in rows[1][3]
+        assert rows[0][3] == "incident opened: /data: 2 GiB free"
+        line = str(screen.query_one("#activity-line").render())
+        assert "1 alert(s) open" in line and "held by" in line
+        await pilot.press("escape")
+        await pilot.press("D")
+        nights = app.screen
+        assert isinstance(nights, NightsScreen)
+        await wait_for(pilot, lambda: nights.loaded, 10, "the nights")
+        row = cells(nights, demo_night.date.isoformat())
+        assert row[8] == "1" and row[-1].endswith("held")

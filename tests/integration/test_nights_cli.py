@@ -16,6 +16,11 @@ from typing import Any
 import pytest
 from support.nights import Night, all_finished, make_night
 
+from osa_core.alert.notifier import AppriseNotifier
+from osa_core.alert.reconcile import reconcile
+from osa_core.model.conditions import Condition, ConditionKind
+from osa_core.track.ledger import Ledger
+
 # Run 1875 fails in R0->DL1 with exit code 5 on every subrun; 1876.1 is killed for its memory
 # (a real allocation past the request, which the local backend enforces; SLURM here has no cgroups).
 FAILURES = [
@@ -106,8 +111,17 @@ def test_nights_says_what_is_wrong_with_a_night_in_one_line(night: Night) -> Non
     all_finished(night.wait_finished())
     state = night.root / "state"
     ledger = next(state.rglob("ledger_*.sqlite"))
-    # a night from a newer program, one from an older one, one whose file is not a ledger
-    for day, version in (("20200128", 99), ("20200129", 1)):
+    # an incident open and a person's hold on the night: the listing shows both
+    led = Ledger(ledger)
+    try:
+        seen = [Condition(ConditionKind.DISK_LOW, "fs=/data", "/data: 2 GiB free")]
+        reconcile(led, dt.date(2020, 1, 27), seen, AppriseNotifier([], "[T]"), dt.datetime.now(dt.UTC))
+    finally:
+        led.close()
+    night.cli("hold", "--reason", "checking the DRS4")
+    # a night from a newer program, one from an older one, one whose file is not a ledger, and
+    # one from before the alerts (schema 4): read as it is, without incidents
+    for day, version in (("20200128", 99), ("20200129", 1), ("20200126", 4)):
         (state / day).mkdir()
         copy = state / day / ledger.name
         shutil.copy(ledger, copy)
@@ -120,7 +134,18 @@ def test_nights_says_what_is_wrong_with_a_night_in_one_line(night: Night) -> Non
 
     listing = nights_json(night)
     by_date = {n["date"]: n for n in listing["nights"]}
-    assert list(by_date) == ["2020-01-31", "2020-01-30", "2020-01-29", "2020-01-28", "2020-01-27"]
+    assert list(by_date) == [
+        "2020-01-31",
+        "2020-01-30",
+        "2020-01-29",
+        "2020-01-28",
+        "2020-01-27",
+        "2020-01-26",
+    ]
+    assert (by_date["2020-01-27"]["alerts"], by_date["2020-01-26"]["alerts"]) == (1, 0)
+    assert "checking the DRS4" in by_date["2020-01-27"]["hold"]
+    assert by_date["2020-01-26"]["problem"] is None
+    assert by_date["2020-01-26"]["done"] == by_date["2020-01-27"]["done"] > 0
     assert "newer than this program's" in by_date["2020-01-28"]["problem"]
     assert "older than this program's" in by_date["2020-01-29"]["problem"]
     assert "osa-core status --date 2020-01-29" in by_date["2020-01-29"]["problem"]
