@@ -143,6 +143,7 @@ def test_campaign_covers_every_point_of_every_scheduler_mutation() -> None:
     tried |= {"rearm-intent", "rearm-sent", "cancel-intent", "cancel-sent"}
     closing = {"merge-submitted", "merged", "verified", "moved-file", "moved", "datacheck", "cleaned-file"}
     closing |= {"flag", "merge-partial"}  # tried in tests/integration/test_close.py
+    closing |= {"alert-claimed", "alert-sent"}  # tried in tests/integration/test_alerts.py
     from test_kill_push import POINTS as PUSH
 
     tried |= {p.split(":")[0] for p in PUSH}
