@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager, contextmanager
 from osa_core.jobs.scripts import render_script
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
 from osa_core.model.config import Config
-from osa_core.model.errors import OsaError, PlanError, SchedulerError, SchedulerUnreachable
+from osa_core.model.errors import OsaError, SchedulerError, SchedulerUnreachable
 from osa_core.model.faults import kill_point
 from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
@@ -24,6 +24,7 @@ from osa_core.model.records import Plan, Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
 from osa_core.model.states import JobState
 from osa_core.pipeline.factory import get_profile
+from osa_core.pipeline.stages import check_plan
 from osa_core.plan.inputs import check_submission_inputs
 from osa_core.plan.planner import configured_plan
 from osa_core.scheduler.base import Scheduler, TaskInfo, utcnow
@@ -223,15 +224,7 @@ class Engine:
         # Both read files (bounded, but up to a deadline on a stalled mount): off the event loop.
         plan = await asyncio.to_thread(self.plan)
         await asyncio.to_thread(check_submission_inputs, self.config, self.layout)
-        orphans = [s.run for s in plan.data if s.parent is None]
-        if orphans and not self.config.pipeline.calibration.external:
-            raise PlanError(
-                "data runs without a calibration sequence: "
-                + ", ".join(f"{r:05d}" for r in orphans)
-                + "; name existing calibration files in [pipeline.calibration] to process them. "
-                + " ".join(plan.problems),
-                path=self.layout.night_summary,
-            )
+        await asyncio.to_thread(check_plan, self.profile, self.layout, plan)
         async with self._mutation("submit"):
             self.ledger.sync_plan(plan.sequences)
             self.state.set_sequences(self.ledger.sequences())

@@ -226,6 +226,9 @@ class LstchainConfig(Section, frozen=True, kw_only=True):
     """Drive/pointing file for R0->DL1 (``--pointing-file``) where configured."""
     run_summary_dir: Path | None = None
     """RunSummary directory passed to R0->DL1 where configured."""
+    run_catalog_dir: Path | None = None
+    """Directory of the run catalogues (``RunCatalog_YYYYMMDD.ecsv``: each run's source and pointing
+    declination); not set: ``RunCatalog/`` beside ``run_summary_dir``, as at LST-1."""
     executables: dict[LstchainStep, NonEmpty] = field(default_factory=dict)
     """Override the executable of a step, by step name."""
     extra_args: dict[LstchainStep, list[str]] = field(default_factory=dict)
@@ -248,8 +251,10 @@ class CalibrationConfig(Section, frozen=True, kw_only=True):
 
 
 class PipelineConfig(Section, frozen=True, kw_only=True):
-    profile: Literal["simulate", "lstchain"] = "simulate"
-    """Which steps run: ``simulate`` (placeholders, labelled SIMULATION) or ``lstchain``."""
+    profile: PathComponent = "simulate"
+    """Which profile file runs: ``NAME`` is ``profiles/NAME.toml`` beside the configuration file, else
+    the one shipped (``simulate``: placeholders, labelled SIMULATION; ``lstchain``). Checked when the
+    profile is read: an unknown name lists the profiles that exist."""
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     lstchain: LstchainConfig = field(default_factory=LstchainConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)

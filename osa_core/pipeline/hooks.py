@@ -19,7 +19,8 @@ from pathlib import Path
 from osa_core.model.config import Config
 from osa_core.model.errors import PlanError
 from osa_core.model.layout import NightLayout
-from osa_core.pipeline.rfmodels import DecLine, choose_dec_line, dec_lines, read_pointing_declinations
+from osa_core.pipeline.rfmodels import DecLine, choose_dec_line, dec_lines
+from osa_core.pipeline.runcatalog import cached_catalogue
 from osa_core.pipeline.spec import Level
 from osa_core.pipeline.template import Value
 
@@ -51,9 +52,13 @@ def _lstchain_values(config: Config) -> dict[str, Value]:
 
 
 def run_catalogue(config: Config, night: str) -> Path | None:
-    """Where a night's run catalogue is: ``RunCatalog/`` beside ``run_summary_dir``, as at LST-1."""
-    directory = config.pipeline.lstchain.run_summary_dir
-    return None if directory is None else directory.parent / "RunCatalog" / f"RunCatalog_{night}.ecsv"
+    """Where a night's run catalogue is: ``pipeline.lstchain.run_catalog_dir``, else ``RunCatalog/``
+    beside ``run_summary_dir``, as at LST-1; None when neither is set."""
+    lst = config.pipeline.lstchain
+    directory = lst.run_catalog_dir
+    if directory is None and lst.run_summary_dir is not None:
+        directory = lst.run_summary_dir.parent / "RunCatalog"
+    return None if directory is None else directory / f"RunCatalog_{night}.ecsv"
 
 
 def _lstchain_step_values(
@@ -71,10 +76,11 @@ def _lstchain_step_values(
     if catalogue is None:
         raise PlanError(
             f"run {run}: pipeline.lstchain.models is a model tree; choosing its declination line needs "
-            "the run's pointing from the run catalogue, read from RunCatalog/ beside "
-            "pipeline.lstchain.run_summary_dir, which is not set"
+            "the run's pointing from the run catalogue: set pipeline.lstchain.run_catalog_dir (or "
+            "run_summary_dir, whose sibling RunCatalog/ is used)"
         )
-    pointing = _cached_pointing(catalogue).get(run)
+    entry = cached_catalogue(catalogue).get(run)
+    pointing = entry.dec if entry is not None else None
     if pointing is None and not catalogue.exists():
         raise PlanError(
             f"run {run}: pipeline.lstchain.models is a model tree; choosing its declination line "
@@ -86,19 +92,6 @@ def _lstchain_step_values(
 @functools.lru_cache(maxsize=8)
 def _cached_lines(tree: Path) -> tuple[DecLine, ...]:
     return dec_lines(tree)
-
-
-def _cached_pointing(path: Path) -> dict[int, float]:
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        return {}
-    return _read_pointing(path, stamp)
-
-
-@functools.lru_cache(maxsize=8)
-def _read_pointing(path: Path, stamp: int) -> dict[int, float]:
-    return read_pointing_declinations(path)
 
 
 # Placeholder event counts: deterministic per (run, subrun) so merges can be checked.

@@ -7,9 +7,10 @@ A run uses the line nearest its pointing declination, with one refinement learne
 farther from the zenith than the pointing does is passed over for the next nearest one (its
 training never reaches the zenith angles the run observes near culmination).
 
-:func:`choose_dec_line` is pure; :func:`dec_lines` and :func:`read_pointing_declinations` read a
-directory listing and a run catalogue. A run without pointing, or outside the tree, is a
-:class:`PlanError` naming the run, so it is seen before submission, not as failed subruns.
+:func:`choose_dec_line` is pure; :func:`dec_lines` reads a directory listing, and the pointing
+comes from the run catalogue (:mod:`osa_core.pipeline.runcatalog`). A run without pointing, or
+outside the tree, is a :class:`PlanError` naming the run, so it is seen before submission, not as
+failed subruns.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.model.errors import InputError, PlanError
+from osa_core.model.errors import PlanError
+from osa_core.pipeline.runcatalog import read_run_catalogue
 
 LST1_LATITUDE_DEG = 28.7615
 """Latitude of LST-1 at the Roque de los Muchachos observatory (degrees north)."""
@@ -104,44 +106,5 @@ def choose_dec_line(
 
 
 def read_pointing_declinations(path: Path) -> dict[int, float]:
-    """Run -> pointing declination from a run catalogue (``RunCatalog_YYYYMMDD.ecsv``).
-
-    lstosa's format: ECSV, columns ``run_id, source_name, source_ra, source_dec``, where
-    ``source_dec`` is the telescope's pointing declination. Only the columns used here are read.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the run catalogue: {exc.strerror or exc}", path=path) from None
-    header: list[str] | None = None
-    out: dict[int, float] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        fields = [f.strip() for f in line.split(",")]
-        if header is None:
-            header = fields
-            if "run_id" not in header or "source_dec" not in header:
-                raise InputError(
-                    "a run catalogue needs the columns run_id and source_dec", path=path, line=number
-                )
-            continue
-        if len(fields) != len(header):
-            raise InputError(f"expected {len(header)} fields, got {len(fields)}", path=path, line=number)
-        run_text, dec_text = fields[header.index("run_id")], fields[header.index("source_dec")]
-        try:
-            run = int(run_text)
-        except ValueError:
-            raise InputError(
-                f"run_id: expected a run number, got {run_text!r}", path=path, line=number
-            ) from None
-        try:
-            dec = float(dec_text)
-        except ValueError:
-            raise InputError(
-                f"source_dec: expected degrees, got {dec_text!r}", path=path, line=number
-            ) from None
-        if dec == dec:  # NaN: no pointing for this run
-            out[run] = dec
-    return out
+    """Run -> pointing declination from a run catalogue (runs with NaN left out)."""
+    return {run: e.dec for run, e in read_run_catalogue(path).items() if e.dec is not None}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from osa_core.model.errors import OsaError
+from osa_core.model.errors import OsaError, PlanError
 from osa_core.model.layout import NightLayout
 from osa_core.model.records import Plan
 from osa_core.model.resources import memory_mb, walltime_seconds
-from osa_core.pipeline.base import CalibrationContext, SubrunContext
+from osa_core.pipeline.base import CalibrationContext, Profile, SubrunContext
 from osa_core.pipeline.fileprofile import FileProfile
 from osa_core.pipeline.placeholders import calibration_values, run_values, subrun_values
 from osa_core.pipeline.spec import Level
@@ -118,7 +118,7 @@ def _resources(profile: FileProfile, level: Level) -> tuple[str, ...]:
     return tuple(out)
 
 
-def run_problems(profile: FileProfile, layout: NightLayout, plan: Plan) -> list[str]:
+def run_problems(profile: Profile, layout: NightLayout, plan: Plan) -> list[str]:
     """Per data run, why its subruns or its closing could not be built (e.g. no pointing for its models).
 
     Each data run's first subrun and its run-wise steps are built as the job side and the closer
@@ -136,3 +136,29 @@ def run_problems(profile: FileProfile, layout: NightLayout, plan: Plan) -> list[
         except OsaError as exc:
             problems.append(exc.message)
     return problems
+
+
+def check_plan(profile: Profile, layout: NightLayout, plan: Plan) -> None:
+    """Refuse a submission with a run that cannot be built: every such run said, nothing submitted.
+
+    Data runs without a calibration sequence need the configured calibration files.
+    A run without pointing, or outside the model tree, would otherwise be an array of subruns that
+    all fail at DL1->DL2 (or a closing that cannot merge it); the whole night waits for the fix
+    (catalogue, config) rather than being submitted in part and resubmitted by hand.
+    """
+    orphans = [s.run for s in plan.data if s.parent is None]
+    if orphans and not layout.config.pipeline.calibration.external:
+        raise PlanError(
+            "data runs without a calibration sequence: "
+            + ", ".join(f"{r:05d}" for r in orphans)
+            + "; name existing calibration files in [pipeline.calibration] to process them. "
+            + " ".join(plan.problems),
+            path=layout.night_summary,
+        )
+    problems = run_problems(profile, layout, plan)
+    if problems:
+        raise PlanError(
+            f"{len(problems)} run(s) cannot be processed as configured; nothing was submitted: "
+            + "; ".join(problems),
+            path=layout.night_summary,
+        )

@@ -345,9 +345,9 @@ BAD = [
     ),
     (
         "literal-profile",
-        '[pipeline]\nprofile = "real"\n',
+        '[pipeline]\nprofile = "../real"\n',
         "pipeline.profile",
-        "expected 'simulate' or 'lstchain', got 'real'",
+        "expected a string that is one path component",
     ),
     ("source-is-not-a-key", 'source = "x"\n', "source", "unknown key"),
 ]
