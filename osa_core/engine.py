@@ -24,6 +24,7 @@ from osa_core.model.records import Plan, Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SubrunKey
 from osa_core.model.states import JobState
 from osa_core.pipeline.factory import get_profile
+from osa_core.pipeline.runcatalog import night_sources
 from osa_core.pipeline.stages import check_plan
 from osa_core.plan.inputs import check_submission_inputs
 from osa_core.plan.planner import configured_plan
@@ -100,6 +101,7 @@ class Engine:
             next_refresh=self._interval,
             problems=self._problems,
             **activity.notes(self.ledger),
+            sources=night_sources(self.config, self.layout.night),
         )
 
     async def refresh(self, full: bool = False) -> NightSnapshot:

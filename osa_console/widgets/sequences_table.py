@@ -1,4 +1,8 @@
-"""The night overview's table: one row per sequence, updated by key, cell by cell."""
+"""The night overview's table: one row per sequence, updated by key, cell by cell.
+
+The source each run observed (from the night's run catalogue, carried in the snapshot) gets a
+column of its own when the snapshot knows any: a night without a catalogue keeps its table.
+"""
 
 from __future__ import annotations
 
@@ -39,9 +43,21 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("elapsed", "elapsed"),
     ("state", "state"),
 )
+SOURCE_COLUMN = ("source", "source")
+"""After the run column, when the snapshot names any source."""
 
 
-def sequence_cells(status: SequenceStatus, now: dt.datetime, palette: Palette, *, marked: bool) -> Cells:
+def columns(with_source: bool) -> tuple[tuple[str, str], ...]:
+    if not with_source:
+        return COLUMNS
+    at = COLUMNS.index(("run", "run")) + 1
+    return (*COLUMNS[:at], SOURCE_COLUMN, *COLUMNS[at:])
+
+
+def sequence_cells(
+    status: SequenceStatus, now: dt.datetime, palette: Palette, *, marked: bool, source: str | None = None
+) -> Cells:
+    """The row's cells; ``source`` None: the table has no source column."""
     failing = status.failed > 0
     # A sequence with any failed subrun is drawn in the failure colour from end to end, with
     # the failure glyph in the first column: it must be impossible to miss.
@@ -58,12 +74,14 @@ def sequence_cells(status: SequenceStatus, now: dt.datetime, palette: Palette, *
     def right(value: object, style: Style = base) -> Text:
         return Text("" if value is None else str(value), style=style, justify="right")
 
+    named = () if source is None else (cell(source),)
     return (
         flag,
         right(status.seq),
         right(status.parent),
         cell("CALIB" if status.type is SequenceType.CALIBRATION else "DATA"),
         cell(f"{status.run:05d}"),
+        *named,
         right(status.subruns),
         progress_cell(status.counts, status.subruns, palette),
         right(status.completed, palette.completed + base if status.completed else base),
@@ -86,9 +104,14 @@ class SequencesTable(KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._last: dict[str, SequenceStatus] = {}
+        self._sources: dict[int, str] | None = None
+        """The sources shown (None: no source column)."""
 
     def on_mount(self) -> None:
         self.set_columns(COLUMNS)
+
+    def _source(self, status: SequenceStatus) -> str | None:
+        return None if self._sources is None else self._sources.get(status.run, "")
 
     def show(
         self, snapshot: NightSnapshot, now: dt.datetime, palette: Palette, *, force: bool = False
@@ -98,8 +121,12 @@ class SequencesTable(KeyedTable):
         Only sequences whose status object changed, or that are still running (their elapsed
         time moves), are rendered again; ``force`` re-renders all (after a theme change).
         """
-        if not self.columns:
-            self.set_columns(COLUMNS)
+        sources = dict(snapshot.sources) if snapshot.sources else None
+        if not self.columns or (sources is None) != (self._sources is None):
+            self.set_columns(columns(sources is not None))
+            self._last.clear()
+        if sources != self._sources:
+            self._sources, force = sources, True
         updated = 0
         present = set()
         for status in snapshot.sequences:
@@ -108,7 +135,10 @@ class SequencesTable(KeyedTable):
             if not force and self._last.get(key) is status and status.end is not None:
                 continue
             self._last[key] = status
-            updated += self.put_row(key, sequence_cells(status, now, palette, marked=key in self.marks))
+            cells = sequence_cells(
+                status, now, palette, marked=key in self.marks, source=self._source(status)
+            )
+            updated += self.put_row(key, cells)
         for key in set(self.row_keys()) - present:
             self.drop_row(key)
             self._last.pop(key, None)
@@ -122,7 +152,10 @@ class SequencesTable(KeyedTable):
         self.toggle_mark(key)
         status = self._last.get(key)
         if status is not None:
-            self.put_row(key, sequence_cells(status, now, palette, marked=key in self.marks))
+            marked = key in self.marks
+            self.put_row(
+                key, sequence_cells(status, now, palette, marked=marked, source=self._source(status))
+            )
 
     @property
     def cursor_seq(self) -> int | None:

@@ -63,11 +63,14 @@ def header(snapshot: NightSnapshot) -> Text:
 
 def sequences_table(snapshot: NightSnapshot) -> Table:
     table = Table(title="Sequences", title_justify="left")
+    # The source column only when the run catalogue names any (a night without one keeps its table).
+    with_source = bool(snapshot.sources)
     for column in (
         "Seq",
         "Parent",
         "Type",
         "Run",
+        *(("Source",) if with_source else ()),
         "Subruns",
         "Done",
         "Run'g",
@@ -78,7 +81,8 @@ def sequences_table(snapshot: NightSnapshot) -> Table:
         "Elapsed",
         "State",
     ):
-        table.add_column(column, justify="right" if column not in ("Type", "State", "JobID") else "left")
+        left = column in ("Type", "State", "JobID", "Source")
+        table.add_column(column, justify="left" if left else "right")
     for s in snapshot.sequences:
         style = STATE_STYLE.get(s.state, "")
         table.add_row(
@@ -86,6 +90,7 @@ def sequences_table(snapshot: NightSnapshot) -> Table:
             "-" if s.parent is None else str(s.parent),
             "CALIB" if s.type is SequenceType.CALIBRATION else "DATA",
             f"{s.run:05d}",
+            *((snapshot.source(s.run),) if with_source else ()),
             str(s.subruns),
             f"{s.completed} ({s.progress:.0%})",
             str(s.running),

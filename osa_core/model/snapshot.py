@@ -183,6 +183,12 @@ class NightSnapshot:
     """The night's last events, newest first (``osa-core events`` has them all)."""
     alerts: int = 0
     """Incidents open (``osa-core alerts``)."""
+    sources: Mapping[int, str] = field(default_factory=dict)
+    """Run -> the source it observed, from the night's run catalogue (runs it does not list: none)."""
+
+    def source(self, run: int) -> str:
+        """The source a run observed, or "" when the run catalogue does not say."""
+        return self.sources.get(run, "")
 
     def sequence(self, seq: int) -> SequenceStatus:
         for status in self.sequences:
@@ -260,6 +266,7 @@ class NightSnapshot:
                     "end": _iso(s.end),
                     "elapsed": s.elapsed(self.taken_at),
                     "reason": s.reason,
+                    "source": self.sources.get(s.run) or None,
                 }
                 for s in self.sequences
             ],

@@ -20,7 +20,7 @@ from osa_core.model.config import Config
 from osa_core.model.errors import PlanError
 from osa_core.model.layout import NightLayout
 from osa_core.pipeline.rfmodels import DecLine, choose_dec_line, dec_lines
-from osa_core.pipeline.runcatalog import cached_catalogue
+from osa_core.pipeline.runcatalog import cached_catalogue, run_catalogue
 from osa_core.pipeline.spec import Level
 from osa_core.pipeline.template import Value
 
@@ -49,16 +49,6 @@ def _lstchain_values(config: Config) -> dict[str, Value]:
         "run_summary_dir": lst.run_summary_dir,
         "max_events": lst.max_events if lst.max_events > 0 else None,
     }
-
-
-def run_catalogue(config: Config, night: str) -> Path | None:
-    """Where a night's run catalogue is: ``pipeline.lstchain.run_catalog_dir``, else ``RunCatalog/``
-    beside ``run_summary_dir``, as at LST-1; None when neither is set."""
-    lst = config.pipeline.lstchain
-    directory = lst.run_catalog_dir
-    if directory is None and lst.run_summary_dir is not None:
-        directory = lst.run_summary_dir.parent / "RunCatalog"
-    return None if directory is None else directory / f"RunCatalog_{night}.ecsv"
 
 
 def _lstchain_step_values(

@@ -10,12 +10,17 @@ is chosen by (:mod:`osa_core.pipeline.rfmodels`) and ``source_name`` is what the
 from __future__ import annotations
 
 import functools
+import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from osa_core.model.config import Config
 from osa_core.model.errors import InputError
 from osa_core.model.fileio import read_small_file
+
+log = logging.getLogger("osa.runcatalog")
 
 REQUIRED = ("run_id", "source_dec")
 SIZE_LIMIT = 16 * 2**20
@@ -85,3 +90,30 @@ def cached_catalogue(path: Path) -> dict[int, CatalogueEntry]:
 @functools.lru_cache(maxsize=8)
 def _read(path: Path, stamp: int) -> dict[int, CatalogueEntry]:
     return read_run_catalogue(path)
+
+
+def run_catalogue(config: Config, night: str) -> Path | None:
+    """Where a night's run catalogue is: ``pipeline.lstchain.run_catalog_dir``, else ``RunCatalog/``
+    beside ``run_summary_dir``, as at LST-1; None when neither is set."""
+    lst = config.pipeline.lstchain
+    directory = lst.run_catalog_dir
+    if directory is None and lst.run_summary_dir is not None:
+        directory = lst.run_summary_dir.parent / "RunCatalog"
+    return None if directory is None else directory / f"RunCatalog_{night}.ecsv"
+
+
+def night_sources(config: Config, night: str) -> Mapping[int, str]:
+    """Run -> source name for the front ends; a catalogue that cannot be read shows no sources.
+
+    ``plan`` and ``submit`` report a bad catalogue (the models need it); a status or the console
+    must still show the night, so here it is only logged.
+    """
+    path = run_catalogue(config, night)
+    if path is None:
+        return {}
+    try:
+        entries = cached_catalogue(path)
+    except InputError as exc:
+        log.warning("no sources shown: %s", exc)
+        return {}
+    return {run: e.source for run, e in entries.items() if e.source}

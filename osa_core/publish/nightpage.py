@@ -70,10 +70,13 @@ def _elapsed(status: SequenceStatus, now: dt.datetime) -> str:
 def _sequence_rows(snapshot: NightSnapshot) -> list[str]:
     rows = []
     for s in snapshot.sequences:
+        # The run catalogue's source, in a column shown only when it names any.
+        source = [f'<td class="l">{_e(snapshot.source(s.run))}</td>'] if snapshot.sources else []
         cells = [
             _e(s.seq),
             f'<td class="l">{_e(s.type.value)}</td>',
             _e(f"{s.run:05d}"),
+            *source,
             _e("" if s.parent is None else s.parent),
             _e(s.subruns),
             f'<td class="l {_e(s.state.value)}">{_e(s.state.value)}</td>',
@@ -159,7 +162,8 @@ def render_page(
                 f'<tr><td class="l {_e(state.value)}">{_e(state.value)}</td><td>{totals[state]}</td></tr>'
             )
     out.append(f"<tr><th>total</th><th>{sum(totals.values())}</th></tr></table>")
-    header = ["seq", "type", "run", "parent", "subruns", "state", "completed", "failed"]
+    header = ["seq", "type", "run", *(["source"] if snapshot.sources else []), "parent", "subruns"]
+    header += ["state", "completed", "failed"]
     header += ["running", "pending", "tries", "job", "start", "end", "elapsed", "reason"]
     out.append(f"<h2>Sequences ({len(snapshot.sequences)})</h2>")
     out.append('<table id="sequences"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>")

@@ -328,6 +328,7 @@ class NightState:
         hold: str | None = None,
         events: tuple[NightEvent, ...] = (),
         alerts: int = 0,
+        sources: Mapping[int, str] | None = None,
     ) -> NightSnapshot:
         """``changed`` None rebuilds every subrun (the first snapshot)."""
         if changed is None:
@@ -382,6 +383,7 @@ class NightState:
             hold=hold,
             events=events,
             alerts=alerts,
+            sources=sources or {},
         )
 
     def _sequence_status(self, sequence: Sequence, subruns: tuple[SubrunStatus, ...]) -> SequenceStatus:
