@@ -45,6 +45,17 @@ def add_closing_commands(sub: Any, night_command: NightCommand) -> None:
     p.add_argument("--subruns", type=int, required=True)
     p.add_argument("--attempt", type=int, default=1)
 
+    p = night_command("run-night-checks", "job side: the night-wise checks at closing (called by its job)")
+    p.add_argument("--runs", type=_runs, required=True, help="the merged runs, e.g. 2008,2010")
+    p.add_argument("--attempt", type=int, default=1)
+
+
+def _runs(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(r) for r in text.split(",") if r.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected run numbers like 2008,2010, got {text!r}") from None
+
 
 def cmd_close(args: argparse.Namespace) -> int:
     import time
@@ -190,3 +201,15 @@ def cmd_run_merge(args: argparse.Namespace) -> int:
     if args.date is None:
         raise OsaError("the job side needs --date")
     return run_merge(config, NightLayout(config, args.date), args.run, args.subruns, args.attempt)
+
+
+def cmd_run_night_checks(args: argparse.Namespace) -> int:
+    """Job side: the profile's closing steps (long-term check, transparency); no ledger, no scheduler."""
+    from osa_core.close.nightchecks import run_night_checks
+    from osa_core.model.config import load_config
+    from osa_core.model.layout import NightLayout
+
+    config = load_config(args.config)
+    if args.date is None:
+        raise OsaError("the job side needs --date")
+    return run_night_checks(config, NightLayout(config, args.date), args.runs, args.attempt)

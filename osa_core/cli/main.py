@@ -22,6 +22,7 @@ from osa_core.cli.closing import (
     cmd_datacheck,
     cmd_push,
     cmd_run_merge,
+    cmd_run_night_checks,
 )
 from osa_core.cli.night import (
     add_night_commands,
@@ -114,6 +115,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "datacheck": cmd_datacheck,
     "push": cmd_push,
     "run-merge": cmd_run_merge,
+    "run-night-checks": cmd_run_night_checks,
     "nights": cmd_nights,
     "alerts": cmd_alerts,
     "autopilot": cmd_autopilot,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from osa_core.close.closing_plan import closed_text, decide, describe, progress_text, summary
 from osa_core.close.merge import MergeError, Product, discard_staged, final, staged, subrun_files
+from osa_core.close.nightchecks import NightChecks
 from osa_core.close.verify import matches, verify_run
 from osa_core.jobs.scripts import render_merge_script
 from osa_core.model.actions import ActionReport
@@ -111,15 +112,22 @@ class Closer:
         for run in self.ledger.closing_runs():
             await self._step(run, infos)
         runs = self.ledger.closing_runs()
+        checks = None
         if not any(r.state in IN_PROGRESS for r in runs):
-            await self._finish(record)
+            # the night-wise job reads the runs' final products and the subrun muon tables: after
+            # the moves, before the cleaning
+            checks = await NightChecks(self.engine, record.id, self.job_ids).advance(runs)
+            if checks.finished:
+                await self._finish(record)
             runs = self.ledger.closing_runs()
         final = self.ledger.closing()
         closed = final is not None and final.finished is not None
         text = closed_text(final, runs) if final is not None and closed else progress_text(runs)
+        if checks is not None and not closed:
+            text += f"; {checks.describe()}"
         if final is not None:
             self.ledger.set_closing_status(final.id, text)
-        details = tuple(describe(r) for r in runs)
+        details = tuple(describe(r) for r in runs) + ((checks.describe(),) if checks is not None else ())
         return ActionReport("close", True, text, tuple(self.job_ids), details)
 
     async def _fresh_snapshot(self) -> NightSnapshot:
@@ -299,6 +307,7 @@ class Closer:
         datacheck = current.datacheck
         stamp = closed_at.isoformat(timespec="seconds")
         flag = summary(self.engine, record, runs, calibration, datacheck.for_flag(), stamp)
+        flag["night_checks"] = NightChecks(self.engine, record.id, self.job_ids).state().describe()
         text = json.dumps(flag, indent=1) + "\n"
         atomic_write(self.layout.closed_flag, text)
         kill_point("flag")

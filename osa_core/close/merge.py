@@ -34,25 +34,30 @@ class MergeError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    """One run-wise file: its name and the ``final_dir`` level it goes to."""
+    """One run-wise file: its name below the ``final_dir`` of its level (``tailcut/dl1_...h5`` for the
+    DL1ab file beside the merged DL1), and that level."""
 
     name: str
     level: str
 
     @property
     def kind(self) -> str:
-        """``dl1``, ``dl2``, ``muons``, ``datacheck`` (tables with events) or ``pdf``."""
-        if self.name.endswith(".pdf"):
+        """``dl1``, ``dl2``, ``muons``, ``datacheck`` (tables with events), ``pdf`` or ``config`` (a
+        JSON file a step wrote for the next one, e.g. the run's tail cuts)."""
+        base = Path(self.name).name
+        if base.endswith(".pdf"):
             return "pdf"
+        if base.endswith(".json"):
+            return "config"
         for prefix, kind in KINDS.items():
-            if self.name.startswith(prefix):
+            if base.startswith(prefix):
                 return kind
         raise MergeError(f"{self.name}: not a product the closer knows")
 
     @property
     def from_subruns(self) -> bool:
         """Its events are the sum over the subrun files of the same kind."""
-        return self.kind != "pdf"
+        return self.kind not in ("pdf", "config")
 
 
 def staging_root(layout: NightLayout) -> Path:
@@ -92,7 +97,8 @@ def run_products(layout: NightLayout, run: int, subruns: int) -> tuple[Product, 
             if path.parent == layout.datacheck_dir:  # lstchain writes the run's datacheck beside its inputs
                 out.append(Product(path.name, "datacheck"))
             else:
-                out.append(Product(path.name, path.relative_to(stage.config.paths.final).parts[0]))
+                level = path.relative_to(stage.config.paths.final).parts[0]
+                out.append(Product(str(path.relative_to(stage.final_dir(level))), level))
     return tuple(out)
 
 

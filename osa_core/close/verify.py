@@ -44,6 +44,12 @@ def count_events(config: Config, path: Path, kind: str) -> int | None:
             if fh.read(5) != b"%PDF-":
                 raise MergeError(f"{path}: not a PDF")
         return None
+    if kind == "config":
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise MergeError(f"{path}: not a JSON file ({exc})") from None
+        return None
     if config.pipeline.profile == "simulate":
         return _placeholder_events(path)
     if kind == "muons":

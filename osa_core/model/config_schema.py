@@ -37,8 +37,19 @@ SIMULATE_STEPS = (
     "dl1_to_dl2",
 )
 """Step names of the ``simulate`` profile; tests/core/test_config_limits.py holds the profiles to them."""
-LSTCHAIN_STEPS = (*SIMULATE_STEPS, "merge_dl1", "merge_dl2", "merge_muons", "datacheck_run")
-"""Step names of the ``lstchain`` profile, the closer's merges included."""
+LSTCHAIN_STEPS = (
+    "gain_selection",
+    *SIMULATE_STEPS,
+    "merge_dl1",
+    "find_tailcuts",
+    "dl1ab",
+    "merge_dl2",
+    "merge_muons",
+    "datacheck_run",
+    "longterm_check",
+    "cherenkov_transparency",
+)
+"""Step names of the ``lstchain`` profile, the closer's run-wise and night-wise steps included."""
 
 
 def _expect(phrase: str, pattern: str) -> Meta:
@@ -255,6 +266,9 @@ class PipelineConfig(Section, frozen=True, kw_only=True):
     """Which profile file runs: ``NAME`` is ``profiles/NAME.toml`` beside the configuration file, else
     the one shipped (``simulate``: placeholders, labelled SIMULATION; ``lstchain``). Checked when the
     profile is read: an unknown name lists the profiles that exist."""
+    stages: dict[Word, bool] = field(default_factory=dict)
+    """Turn a profile's optional stages on or off (``{ gain_selection = false }``); a stage not named
+    keeps the profile file's default. A name the profile does not have is an error when it is read."""
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     lstchain: LstchainConfig = field(default_factory=LstchainConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)

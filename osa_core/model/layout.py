@@ -76,6 +76,11 @@ class NightLayout:
         return self.analysis_dir / "datacheck"
 
     @property
+    def r0g_dir(self) -> Path:
+        """Gain-selected raw data (R0G) the lstchain profile's gain selection writes, per subrun."""
+        return self.analysis_dir / "R0G"
+
+    @property
     def raw_dir(self) -> Path:
         return self.config.paths.raw / self.night
 
@@ -183,6 +188,44 @@ class NightLayout:
         return self.config.paths.final / level / self.night / self.config.night.prod_id
 
     @property
+    def dl1ab_dir(self) -> Path:
+        """Run-wise DL1 re-cleaned with the run's own tail cuts (lstosa's ``tailcut`` directory),
+        with the tail-cut finder's cleaning config beside it."""
+        return self.final_dir("DL1") / "tailcut"
+
+    # --- the night-wise checks at closing (what the DL1 datacheck section shows) ---------------
+    @property
+    def longterm_dir(self) -> Path:
+        """``final/longterm/YYYYMMDD/<prod_id>``: the night's long-term DL1 check."""
+        return self.final_dir("longterm")
+
+    @property
+    def longterm_file(self) -> Path:
+        """``DL1_datacheck_YYYYMMDD.h5``: lstchain_longterm_dl1_check's table of the night's runs,
+        with the Cherenkov transparency added to it by lstchain_cherenkov_transparency."""
+        return self.longterm_dir / f"DL1_datacheck_{self.night}.h5"
+
+    @property
+    def longterm_page(self) -> Path:
+        """``DL1_datacheck_YYYYMMDD.html``: the long-term check's page, written beside its table."""
+        return self.longterm_file.with_suffix(".html")
+
+    @property
+    def closing_checks_job_name(self) -> str:
+        return f"LST{self.tel}_{self.night}_night_checks"
+
+    @property
+    def closing_checks_script(self) -> Path:
+        return self.scripts_dir / f"night_checks_LST{self.tel}_{self.night}.sh"
+
+    def closing_checks_log_pattern(self, stream: str = "out") -> str:
+        return str(self.job_log_dir / f"night_checks_jobid_%j.{stream}")
+
+    @property
+    def closing_checks_history(self) -> Path:
+        return self.history_dir / "night_checks.history"
+
+    @property
     def closed_flag(self) -> Path:
         return self.state_dir / f"NightFinished_{self.config.night.prod_id}.json"
 
@@ -196,6 +239,7 @@ class NightLayout:
             self.dl2_dir,
             self.muons_dir,
             self.datacheck_dir,
+            self.r0g_dir,
             self.state_dir,
             self.engine_log.parent,
         ):

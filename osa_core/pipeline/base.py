@@ -68,6 +68,7 @@ class Profile(abc.ABC):
     calibration_step_names: tuple[str, ...] = ()
     subrun_step_names: tuple[str, ...] = ()
     merge_step_names: tuple[str, ...] = ()
+    closing_step_names: tuple[str, ...] = ()
     step_labels: dict[str, str] = {}
 
     def __init__(self, config: Config):
@@ -98,4 +99,8 @@ class Profile(abc.ABC):
 
     def merge_steps(self, layout: NightLayout, run: int, subruns: Sequence[int]) -> list[StepCommand]:
         """A closed run's run-wise steps (none: the closer merges by itself)."""
+        return []
+
+    def closing_steps(self, layout: NightLayout, runs: Sequence[int]) -> list[StepCommand]:
+        """The night-wise steps at closing, over the merged runs' products (none by default)."""
         return []

@@ -17,6 +17,7 @@ from osa_core.pipeline.base import CalibrationContext, Profile, StepCommand, Sub
 from osa_core.pipeline.hooks import PREPARE, SETTINGS
 from osa_core.pipeline.placeholders import (
     calibration_values,
+    closing_values,
     night_values,
     run_values,
     subrun_values,
@@ -51,8 +52,25 @@ class FileProfile(Profile):
         self.calibration_step_names = spec.step_names(Level.CALIBRATION)
         self.subrun_step_names = spec.step_names(Level.SUBRUN)
         self.merge_step_names = spec.step_names(Level.RUN)
+        self.closing_step_names = spec.step_names(Level.CLOSING)
         self.step_labels = spec.labels
         self._settings = SETTINGS[spec.settings]
+        self.stages = self._stages(config, spec)
+        """Each optional stage: on or off, the file's default or the config's choice."""
+        self._stage_values: dict[str, Value] = {n: "on" if on else None for n, on in self.stages.items()}
+
+    @staticmethod
+    def _stages(config: Config, spec: ProfileSpec) -> dict[str, bool]:
+        chosen = config.pipeline.stages
+        unknown = sorted(set(chosen) - set(spec.stages))
+        if unknown:
+            known = ", ".join(sorted(spec.stages)) or "none"
+            raise ConfigError(
+                f"pipeline.stages.{unknown[0]}: the profile {spec.path} has no such stage "
+                f"(its stages: {known})",
+                path=config.source,
+            )
+        return {name: chosen.get(name, on) for name, on in spec.stages.items()}
 
     def prepare(self, layout: NightLayout) -> None:
         hook = self.spec.level(Level.NIGHT).prepare
@@ -68,6 +86,10 @@ class FileProfile(Profile):
     def merge_steps(self, layout: NightLayout, run: int, subruns: Sequence[int]) -> list[StepCommand]:
         """The closer's run-wise steps; ``subruns`` are the subruns whose files are inputs."""
         return self._build(Level.RUN, layout, run_values(layout, run, subruns))
+
+    def closing_steps(self, layout: NightLayout, runs: Sequence[int]) -> list[StepCommand]:
+        """The closing's night-wise job: the steps over every merged run's products."""
+        return self._build(Level.CLOSING, layout, closing_values(layout, runs))
 
     def explain(
         self, level: Level, layout: NightLayout, given: dict[str, Value]
@@ -92,7 +114,7 @@ class FileProfile(Profile):
         given: dict[str, Value],
         skipped: list[tuple[str, str]] | None = None,
     ) -> list[StepCommand]:
-        values = {**night_values(layout), **self._settings.values(self.config), **given}
+        values = {**night_values(layout), **self._settings.values(self.config), **self._stage_values, **given}
         lspec = self.spec.level(level)
         base = with_derived(values, self.spec.placeholders)
         for name, message in lspec.requires:
@@ -109,9 +131,7 @@ class FileProfile(Profile):
             )
             if not self._wanted(step.condition, resolved, ()):
                 if skipped is not None:
-                    cond = step.condition
-                    skipped.append((step.name, f"no {{{cond.when}}}" if cond.when and not defined(
-                        resolved, cond.when) else f"{{{cond.unless}}} is set"))  # fmt: skip
+                    skipped.append((step.name, self._why_left_out(step.condition, resolved)))
                 continue
             for name, message in step.requires:
                 if not defined(resolved, name):
@@ -149,6 +169,11 @@ class FileProfile(Profile):
             skip_when_done=step.skip_when_done,
             path_prepend=tuple(self._word(p, values, step.name) for p in self.spec.path_prepend),
         )
+
+    def _why_left_out(self, cond: Condition, values: Mapping[str, Value]) -> str:
+        if cond.when and not defined(values, cond.when):
+            return f"stage {cond.when} is off" if cond.when in self.stages else f"no {{{cond.when}}}"
+        return f"stage {cond.unless} is on" if cond.unless in self.stages else f"{{{cond.unless}}} is set"
 
     @staticmethod
     def _wanted(cond: Condition, values: Mapping[str, Value], argv: Sequence[str]) -> bool:

@@ -19,8 +19,8 @@ from osa_core.pipeline.template import Value, expand, names_in
 EVERY_LEVEL = frozenset(
     {
         "night", "tel", "prod_id", "python", "python_bindir", "raw_dir", "analysis_dir",
-        "calibration_dir", "dl1_dir", "dl2_dir", "muons_dir", "datacheck_dir",
-        "final_dl1_dir", "final_dl2_dir", "final_muons_dir", "final_datacheck_dir",
+        "calibration_dir", "dl1_dir", "dl2_dir", "muons_dir", "datacheck_dir", "r0g_dir", "log_dir",
+        "final_dl1_dir", "final_dl2_dir", "final_muons_dir", "final_datacheck_dir", "dl1ab_dir",
     }
 )  # fmt: skip
 CALIBRATION = frozenset(
@@ -41,11 +41,13 @@ RUN = frozenset(
         "subrun_dl1", "subrun_dl2", "subrun_muons", "subrun_datacheck",
     }
 )  # fmt: skip
+CLOSING = frozenset({"longterm_dir", "longterm_file", "longterm_page", "runs"})
 GIVEN: dict[Level, frozenset[str]] = {
     Level.NIGHT: EVERY_LEVEL,
     Level.CALIBRATION: EVERY_LEVEL | CALIBRATION,
     Level.SUBRUN: EVERY_LEVEL | SUBRUN,
     Level.RUN: EVERY_LEVEL | RUN,
+    Level.CLOSING: EVERY_LEVEL | CLOSING,
 }
 CALIBRATION_FILES = ("drs4", "charge", "time")
 
@@ -65,6 +67,9 @@ def night_values(layout: NightLayout) -> dict[str, Value]:
         "dl2_dir": layout.dl2_dir,
         "muons_dir": layout.muons_dir,
         "datacheck_dir": layout.datacheck_dir,
+        "r0g_dir": layout.r0g_dir,
+        "log_dir": layout.job_log_dir,
+        "dl1ab_dir": layout.dl1ab_dir,
         **{f"final_{lv.lower()}_dir": layout.final_dir(lv) for lv in ("DL1", "DL2", "muons", "datacheck")},
     }
 
@@ -137,6 +142,16 @@ def run_values(layout: NightLayout, run: int, subruns: Sequence[int]) -> dict[st
         "subrun_dl2": tuple(layout.dl2(run, s) for s in subs),
         "subrun_muons": tuple(layout.muons(run, s) for s in subs),
         "subrun_datacheck": tuple(layout.datacheck(run, s) for s in subs),
+    }
+
+
+def closing_values(layout: NightLayout, runs: Sequence[int]) -> dict[str, Value]:
+    """The night-wise checks at closing: where they write, and the runs merged (``12,15``)."""
+    return {
+        "longterm_dir": layout.longterm_dir,
+        "longterm_file": layout.longterm_file,
+        "longterm_page": layout.longterm_page,
+        "runs": ",".join(str(r) for r in runs) or None,
     }
 
 

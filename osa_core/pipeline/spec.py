@@ -12,12 +12,14 @@ from pathlib import Path
 
 
 class Level(StrEnum):
-    """When a stage runs: once per night, per calibration pair, per data subrun, per run at closing."""
+    """When a stage runs: once per night, per calibration pair, per data subrun, per run at closing,
+    and once per night at closing over every run's products."""
 
     NIGHT = "night"
     CALIBRATION = "calibration"
     SUBRUN = "subrun"
     RUN = "run"
+    CLOSING = "closing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,9 @@ class ProfileSpec:
     placeholders: dict[str, tuple[str, ...]]
     """Derived placeholders: templates, the first defined alternative wins."""
     levels: dict[Level, LevelSpec] = field(default_factory=dict)
+    stages: dict[str, bool] = field(default_factory=dict)
+    """Optional stages, on or off by default: each is a placeholder at every level, defined when the
+    stage is on (steps say ``when = "dl1ab"``); ``pipeline.stages`` in the config overrides them."""
 
     def level(self, level: Level) -> LevelSpec:
         return self.levels.get(level) or LevelSpec(level)

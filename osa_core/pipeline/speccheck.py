@@ -44,6 +44,10 @@ def check_profile(spec: ProfileSpec, fail: Fail, line_of: LineOf) -> None:
     settings = SETTINGS[spec.settings]
     derived = spec.placeholders
     anywhere = set().union(*GIVEN.values()) | settings.names | settings.step_names
+    for name in spec.stages:
+        if name in anywhere:
+            raise fail(f"stages.{name}: the engine already gives {{{name}}}", line_of(rf"^\s*{name}\s*="))
+    anywhere |= set(spec.stages)
     for name, templates in derived.items():
         line = line_of(rf"^\s*{name}\s*=")
         if name in anywhere:
@@ -54,7 +58,7 @@ def check_profile(spec: ProfileSpec, fail: Fail, line_of: LineOf) -> None:
     _no_cycle(derived, fail, line_of)
 
     def known_at(level: Level) -> set[str]:
-        base = set(GIVEN[level]) | settings.names | settings.step_names
+        base = set(GIVEN[level]) | settings.names | settings.step_names | set(spec.stages)
         changed = True
         while changed:  # a derived name is known where all its templates are
             changed = False

@@ -28,7 +28,9 @@ from osa_core.pipeline.spec import (
 from osa_core.pipeline.template import NAME, syntax_problem
 
 FORMAT = 1
-TOP_KEYS = {"format", "name", "description", "simulation", "settings", "env", "path", "placeholders"}
+TOP_KEYS = {
+    "format", "name", "description", "simulation", "settings", "env", "path", "placeholders", "stages",
+}  # fmt: skip
 LEVEL_KEYS = {"steps", "requires", "first_note", "resources", "prepare"}
 STEP_KEYS = {
     "name",
@@ -159,6 +161,17 @@ def read_profile(path: Path) -> ProfileSpec:
         if not NAME.match(name):
             raise r.fail(f"{at}: a placeholder name is lower-case letters, digits and _", line)
         derived[name] = (r.string(value, at, line),) if isinstance(value, str) else r.strings(value, at, line)
+    stages_line = r.line_of(r"^\s*\[stages\]")
+    stages: dict[str, bool] = {}
+    for name, value in r.table(data.get("stages", {}), "stages", stages_line).items():
+        line = r.line_of(rf"^\s*{re.escape(name)}\s*=", (stages_line or 1) - 1)
+        if not NAME.match(name):
+            raise r.fail(f"stages.{name}: a stage name is lower-case letters, digits and _", line)
+        if not isinstance(value, bool):
+            raise r.fail(f"stages.{name}: expected true (on by default) or false, got {value!r}", line)
+        if name in derived:
+            raise r.fail(f"stages.{name}: also a derived placeholder", line)
+        stages[name] = value
     spec = ProfileSpec(
         path=path,
         name=r.string(data.get("name"), "name", r.line_of(r"^\s*name\s*=")),
@@ -169,6 +182,7 @@ def read_profile(path: Path) -> ProfileSpec:
         path_prepend=r.strings(data.get("path", []), "path", r.line_of(r"^\s*path\s*=")),
         placeholders=derived,
         levels={lv: _level(r, lv, data[lv.value]) for lv in Level if lv.value in data},
+        stages=stages,
     )
     from osa_core.pipeline.speccheck import check_profile
 

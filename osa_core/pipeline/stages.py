@@ -15,7 +15,7 @@ from osa_core.model.records import Plan
 from osa_core.model.resources import memory_mb, walltime_seconds
 from osa_core.pipeline.base import CalibrationContext, Profile, SubrunContext
 from osa_core.pipeline.fileprofile import FileProfile
-from osa_core.pipeline.placeholders import calibration_values, run_values, subrun_values
+from osa_core.pipeline.placeholders import calibration_values, closing_values, run_values, subrun_values
 from osa_core.pipeline.spec import Level
 from osa_core.pipeline.template import Value
 
@@ -24,6 +24,7 @@ LEVEL_TITLES = {
     Level.CALIBRATION: "per calibration",
     Level.SUBRUN: "per subrun",
     Level.RUN: "per run (closing)",
+    Level.CLOSING: "per night (closing)",
 }
 
 
@@ -78,7 +79,8 @@ def night_stages(profile: FileProfile, layout: NightLayout, plan: Plan) -> list[
     if data is not None:
         contexts[Level.SUBRUN] = subrun_values(SubrunContext(layout, data.run, 0, 1, products))
         contexts[Level.RUN] = run_values(layout, data.run, range(data.subruns))
-    for level in (Level.CALIBRATION, Level.SUBRUN, Level.RUN):
+        contexts[Level.CLOSING] = closing_values(layout, [s.run for s in plan.data])
+    for level in (Level.CALIBRATION, Level.SUBRUN, Level.RUN, Level.CLOSING):
         lspec = spec.level(level)
         if not lspec.steps:
             continue
@@ -111,7 +113,7 @@ def _resources(profile: FileProfile, level: Level) -> tuple[str, ...]:
     out = []
     for key, parse in (("memory", memory_mb), ("walltime", walltime_seconds)):
         wanted = getattr(need, key)
-        if wanted is None or level is Level.RUN:  # merges run with the closer's own requests
+        if wanted is None or level in (Level.RUN, Level.CLOSING):  # the closer's jobs: its own requests
             continue
         short = parse(given[key]) < parse(wanted)
         out.append(f"{key} >= {wanted} (configured {given[key]}{', TOO LOW' if short else ''})")

@@ -386,7 +386,8 @@ def test_step_names_are_the_profiles_own(tmp_path: Path) -> None:
     def steps(profile_name: str) -> set[str]:
         profile = get_profile(config_from_dict({"pipeline": {"profile": profile_name}}, tmp_path))
         merges = getattr(profile, "merge_step_names", ())
-        names = (profile.calibration_step_names, profile.subrun_step_names, merges)
+        closing = getattr(profile, "closing_step_names", ())
+        names = (profile.calibration_step_names, profile.subrun_step_names, merges, closing)
         return {name for level in names for name in level}
 
     assert set(config_schema.SIMULATE_STEPS) == steps("simulate")

@@ -57,8 +57,13 @@ def error(path: Path) -> str:
 def test_the_shipped_profiles_read_with_their_levels() -> None:
     lst = read_profile(shipped_profile("lstchain"))
     assert lst.step_names(Level.CALIBRATION) == ("drs4_baseline", "time_calibration", "charge_calibration")
-    assert lst.step_names(Level.SUBRUN) == ("r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2")
-    assert lst.step_names(Level.RUN) == ("merge_dl1", "merge_dl2", "merge_muons", "datacheck_run")
+    subrun = ("gain_selection", "r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2")
+    assert lst.step_names(Level.SUBRUN) == subrun
+    run = ("merge_dl1", "find_tailcuts", "dl1ab", "merge_dl2", "merge_muons", "datacheck_run")
+    assert lst.step_names(Level.RUN) == run
+    assert lst.step_names(Level.CLOSING) == ("longterm_check", "cherenkov_transparency")
+    stages = ("gain_selection", "dl1ab", "longterm_check", "cherenkov_transparency")
+    assert lst.stages == dict.fromkeys(stages, True)
     assert lst.level(Level.NIGHT).prepare == "lstchain_setup_files"
     sim = read_profile(shipped_profile("simulate"))
     assert sim.simulation and not lst.simulation
@@ -171,8 +176,8 @@ def test_a_file_in_the_argv_that_is_not_an_input(tmp_path: Path) -> None:
         ('name = "merge_muons"', 'name = "merge_dl1"', "step 'merge_dl1': defined twice"),
         ("format = 1", "format = 2", "format: expected 1"),
         (
-            '"--no-progress"]\ninputs = ["{subrun_dl1}"]',
-            '"--no-progress}"]\ninputs = ["{subrun_dl1}"]',
+            '"/configuration/instrument/telescope/camera/readout_0"]\ninputs = ["{subrun_dl1}"]',
+            '"/configuration/instrument/telescope/camera/readout_0}"]\ninputs = ["{subrun_dl1}"]',
             "a brace",
         ),
         ("[night]\n", '[night]\nsteps = [{ name = "x", executable = "y" }]\n', "night-level steps"),

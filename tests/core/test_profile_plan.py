@@ -39,17 +39,46 @@ def test_lstchain_night_stages_follow_the_configuration(tmp_path: Path) -> None:
         '[pipeline]\nprofile = "lstchain"\n[pipeline.lstchain]\nrun_summary_dir = "rs"\n'
         '[pipeline.calibration]\ndrs4 = "drs4.h5"\n',
     )
-    assert list(by_level) == ["night", "calibration", "subrun", "run"]
+    assert list(by_level) == ["night", "calibration", "subrun", "run", "closing"]
     assert names(by_level["night"]) == ["prepare"]
     assert names(by_level["calibration"]) == ["time_calibration", "charge_calibration"]
     assert by_level["calibration"]["left_out"] == [{"name": "drs4_baseline", "why": "{drs4_external} is set"}]
-    assert names(by_level["subrun"]) == ["r0_to_dl1", "dl1_datacheck", "muon_analysis"]
+    assert names(by_level["subrun"]) == ["gain_selection", "r0_to_dl1", "dl1_datacheck", "muon_analysis"]
     assert by_level["subrun"]["left_out"] == [{"name": "dl1_to_dl2", "why": "no {models}"}]
     assert [s["executable"] for s in by_level["subrun"]["steps"]] == [
-        "lstchain_data_r0_to_dl1", "lstchain_check_dl1", "mv"
+        "lstchain_r0_to_r0g", "lstchain_data_r0_to_dl1", "lstchain_check_dl1", "mv"
     ]  # fmt: skip
-    assert names(by_level["run"]) == ["merge_dl1", "merge_muons", "datacheck_run"]
+    assert names(by_level["run"]) == ["merge_dl1", "find_tailcuts", "dl1ab", "merge_muons", "datacheck_run"]
+    assert names(by_level["closing"]) == ["longterm_check", "cherenkov_transparency"]
     assert by_level["calibration"]["resources"] == ["memory >= 4G (configured 8G)"]
+
+
+def test_the_optional_stages_turned_off_in_the_configuration(tmp_path: Path) -> None:
+    by_level = stages(
+        tmp_path,
+        '[pipeline]\nprofile = "lstchain"\nstages = { gain_selection = false, dl1ab = false }\n'
+        '[pipeline.lstchain]\nrun_summary_dir = "rs"\n[pipeline.calibration]\ndrs4 = "drs4.h5"\n',
+    )
+    assert names(by_level["subrun"]) == ["r0_to_dl1", "dl1_datacheck", "muon_analysis"]
+    off = {"name": "gain_selection", "why": "stage gain_selection is off"}
+    assert off in by_level["subrun"]["left_out"]
+    assert names(by_level["run"]) == ["merge_dl1", "merge_muons", "datacheck_run"]
+    assert {"name": "dl1ab", "why": "stage dl1ab is off"} in by_level["run"]["left_out"]
+    assert names(by_level["closing"]) == ["longterm_check", "cherenkov_transparency"]
+
+
+def test_an_unknown_stage_in_the_configuration_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "osa.toml"
+    config.write_text('[pipeline]\nprofile = "lstchain"\nstages = { dl1b = false }\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "osa_core", "--config", str(config), "plan", str(SEED)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"osa-core: {config}: pipeline.stages.dl1b: the profile "), line
+    stages = "cherenkov_transparency, dl1ab, gain_selection, longterm_check"
+    assert f"has no such stage (its stages: {stages})" in line
 
 
 def test_a_level_that_cannot_be_built_is_shown_as_a_problem(tmp_path: Path) -> None:
@@ -61,7 +90,7 @@ def test_a_level_that_cannot_be_built_is_shown_as_a_problem(tmp_path: Path) -> N
     assert text.returncode == 0
     assert "Stages: profile lstchain" in text.stdout
     assert "PROBLEM: the time calibration" in text.stdout
-    assert "R0→DL1 (lstchain_data_r0_to_dl1) → Datacheck (lstchain_check_dl1)" in text.stdout
+    assert "Gain sel (lstchain_r0_to_r0g) → R0→DL1 (lstchain_data_r0_to_dl1) → Datacheck" in text.stdout
 
 
 def test_simulate_stages_without_a_configuration(tmp_path: Path) -> None:

@@ -11,7 +11,12 @@
   ``docs/lstchain-profile.md``), both written as lstchain writes them;
 - random-forest models trained by lstchain's own ``build_models`` on synthetic DL1 tables;
 - lstchain's full standard config with ``pointing_information = true``, and a drive log that
-  covers the run, so the events have a pointing and survive into DL2.
+  covers the run, so the events have a pointing and survive into DL2;
+- two STAND-INS (``standins/``), named as the executables they replace and configured as those
+  steps' executables: gain selection (``lstchain_r0_to_r0g`` needs four streams and R1v1 data;
+  the stand-in copies the file, selecting no gain) and the tail-cut finder
+  (``lstchain_find_tailcuts`` needs interleaved pedestals; the stand-in writes fixed, stricter
+  cuts). Their orchestration is tested, their science is not; every other step is lstchain's own.
 
 Everything that imports ctapipe or lstchain runs in a child interpreter (this file run as a
 script): the pytest process stays free of them, so a test elsewhere in the session can still
@@ -40,6 +45,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RAW_FILE = ROOT.parent / "shared" / "data" / "lst1" / "LST-1.1.Run02008.0000_first50.fits.fz"
 VENV_BIN = Path(sys.executable).parent
+STANDINS = Path(__file__).resolve().parent / "standins"
+"""Stand-in executables for the stages the shipped file cannot feed (see the module docstring)."""
 
 NIGHT = dt.date(2020, 2, 18)
 DRS4_RUN, PEDCAL_RUN, DATA_RUN, DATA_SUBRUNS = 2005, 2006, 2008, 3
@@ -55,6 +62,9 @@ TRAINING_NODES = [(zd, az) for zd in (10.0, 30.0, 50.0) for az in (90.0, 270.0)]
 
 EXECUTABLES = (
     "lstchain_create_drs4_pedestal_file",
+    "lstchain_dl1ab",
+    "lstchain_longterm_dl1_check",
+    "lstchain_cherenkov_transparency",
     "lstchain_data_r0_to_dl1",
     "lstchain_check_dl1",
     "lstchain_dl1_to_dl2",
@@ -204,8 +214,13 @@ def lstchain_night(lstchain_raw_night: Path, lstchain_products: Path) -> Lstchai
             "pointing": str(lstchain_products / drive_log_name()),
             # The run-wise datacheck PDF cannot be drawn from these events: lstchain log-scales
             # 2-D histograms that are empty here and matplotlib stops ("Invalid vmin or vmax").
-            # The datacheck files are still merged run-wise.
-            "extra_args": {"datacheck_run": ["--omit-pdf"]},
+            # The datacheck files are still merged run-wise. DL1ab: the file has no pedestal
+            # events, so no pedestal-threshold cleaning (the tail cuts' own thresholds apply).
+            "extra_args": {"datacheck_run": ["--omit-pdf"], "dl1ab": ["--no-pedestal-cleaning"]},
+            "executables": {
+                "gain_selection": str(STANDINS / "lstchain_r0_to_r0g"),
+                "find_tailcuts": str(STANDINS / "lstchain_find_tailcuts"),
+            },
         },
         calibration={
             "charge": str(lstchain_products / f"calibration_filters_52.Run{PEDCAL_RUN:05d}.0000.h5"),

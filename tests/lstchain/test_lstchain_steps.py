@@ -3,8 +3,10 @@
 No engine and no scheduler: each StepCommand's argv runs as a process, in order, the way the
 job-side runner runs it (inputs checked first, outputs checked after). One calibration (DRS4
 baseline really computed from the raw file; charge and time calibration external) and one data
-subrun (R0->DL1, datacheck, muons, DL1->DL2), then the closer's run-wise merges. The assertions
-read the products' contents.
+subrun (gain selection by a STAND-IN that copies the file, then R0->DL1 from its R0G output,
+datacheck, muons, DL1->DL2), then the closer's run-wise merges. The assertions read the
+products' contents. DL1ab and the night-wise checks run in the SLURM night test
+(test_lstchain_night.py), which shares these fixtures: they are off here, to run once.
 """
 
 from __future__ import annotations
@@ -79,7 +81,13 @@ def processed(
     lstchain_night: Any, tmp_path_factory: pytest.TempPathFactory, step_timings: list[Any]
 ) -> Processed:
     work = tmp_path_factory.mktemp("lstchain_work")
-    config = lstchain_night.config(work)
+    settings = lstchain_night.config_dict(work)
+    settings["pipeline"]["stages"] = {
+        "dl1ab": False,
+        "longterm_check": False,
+        "cherenkov_transparency": False,
+    }
+    config = config_from_dict(settings, base=work)
     layout = NightLayout(config, lstchain_night.date)
     layout.make_dirs()
     profile = LstchainProfile(config)
@@ -93,6 +101,22 @@ def processed(
     for subrun, steps in subruns.items():
         run_steps(steps, work / f"subrun_{subrun}_logs", lstchain_night.env, step_timings, f"{subrun:04d} ")
     return Processed(layout, profile, calibration, subruns)
+
+
+@pytest.mark.lstchain
+def test_gain_selection_stand_in_feeds_r0_to_dl1(processed: Processed) -> None:
+    """Orchestration only: the STAND-IN copies the raw file (the real tool needs 4 streams, R1v1)."""
+    layout = processed.layout
+    for subrun, steps in processed.subruns.items():
+        assert [s.name for s in steps][:2] == ["gain_selection", "r0_to_dl1"]
+        r0g = layout.r0g_dir / layout.raw_file(2008, subrun).name
+        assert steps[0].outputs == (r0g,) and "standins" in steps[0].argv[0]
+        assert steps[1].argv[steps[1].argv.index("--input-file") + 1] == str(r0g)
+        assert r0g.stat().st_size == layout.raw_file(2008, subrun).stat().st_size
+        assert (
+            "WITHOUT gain selection"
+            in (layout.job_log_dir / f"R0_to_R0g_Run02008.{subrun:04d}.log").read_text()
+        )
 
 
 @pytest.mark.lstchain
@@ -195,9 +219,12 @@ def test_subrun_products_land_at_layout_paths(tmp_path: Path) -> None:
     profile, layout = _profile(tmp_path, lstchain=lstchain)
     calib = profile.calibration_products(layout, 2005, 2006)
     steps = profile.subrun_steps(SubrunContext(layout, 2008, 1, 1, calib))
-    assert [s.name for s in steps] == ["r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2"]
-    r0, check, muons, dl2 = steps
-    assert layout.raw_file(2008, 1) in r0.inputs and calib.drs4 in r0.inputs and calib.time in r0.inputs
+    names = ["gain_selection", "r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2"]
+    assert [s.name for s in steps] == names
+    r0g, r0, check, muons, dl2 = steps
+    assert r0g.argv[:3] == ("lstchain_r0_to_r0g", "--R0-file", str(layout.raw_file(2008, 1)))
+    assert r0g.outputs == (layout.r0g_dir / layout.raw_file(2008, 1).name,)
+    assert r0g.outputs[0] in r0.inputs and calib.drs4 in r0.inputs and calib.time in r0.inputs
     assert r0.outputs == (layout.dl1(2008, 1),)
     assert ("--pointing-file", str(tmp_path / "drive.txt")) == tuple(r0.argv[-4:-2])
     assert r0.argv[-2:] == ("--max-events", "7")
@@ -227,5 +254,6 @@ def test_overrides_and_no_models(tmp_path: Path) -> None:
     )
     calib = profile.calibration_products(layout, 2005, 2006)
     steps = profile.subrun_steps(SubrunContext(layout, 2008, 0, 1, calib))
-    assert steps[0].argv[0] == "/opt/r0dl1" and steps[0].argv[-2:] == ("--x", "1")
+    r0 = next(s for s in steps if s.name == "r0_to_dl1")
+    assert r0.argv[0] == "/opt/r0dl1" and r0.argv[-2:] == ("--x", "1")
     assert "dl1_to_dl2" not in [s.name for s in steps]
