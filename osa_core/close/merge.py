@@ -56,8 +56,10 @@ class Product:
 
     @property
     def from_subruns(self) -> bool:
-        """Its events are the sum over the subrun files of the same kind."""
-        return self.kind not in ("pdf", "config")
+        """Its events are the sum over the subrun files of the same kind. Not so for a file in a
+        subdirectory (``tailcut/``): made from a merged file, with cuts of its own, it is checked to
+        open with its table."""
+        return self.kind not in ("pdf", "config") and "/" not in self.name
 
 
 def staging_root(layout: NightLayout) -> Path:

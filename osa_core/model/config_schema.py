@@ -44,6 +44,7 @@ LSTCHAIN_STEPS = (
     "find_tailcuts",
     "dl1ab",
     "merge_dl2",
+    "dl1ab_to_dl2",
     "merge_muons",
     "datacheck_run",
     "longterm_check",

@@ -1,16 +1,26 @@
 """The real LST analysis chain through the real SLURM: run 2008 of 2020-02-18, three subruns
 made from the shipped LST-1 raw file, the DRS4 baseline really computed, the charge and time
-calibration supplied as external files by the fixture, and per subrun R0->DL1, datacheck, muons
-and DL1->DL2 run by lstchain 0.12. One subrun's raw file is missing at first: it fails at
-R0->DL1 with that reason, and completes once the file is there and it is resubmitted. Then the
-night is closed: lstchain's merges run as SLURM jobs, the closer counts the merged events against
-the subrun files before it moves anything, and only then deletes the subrun files."""
+calibration supplied as external files by the fixture, and per subrun gain selection (a STAND-IN:
+the real tool needs four streams and R1v1 data), R0->DL1 from its output, datacheck, muons and
+DL1->DL2 run by lstchain 0.12. One subrun's raw file is missing at first: it fails at its first
+step with that reason, and completes once the file is there and it is resubmitted. Then the
+night is closed: lstchain's merges run as SLURM jobs, then the tail-cut finder (a STAND-IN: the
+file has no interleaved pedestals) and the real lstchain_dl1ab re-cleaning the merged DL1 with
+its cuts; the closer counts the merged events against the subrun files before it moves anything.
+The night-wise job runs the real lstchain_longterm_dl1_check on the run-wise products; on this
+file it writes the night's table and then stops at its HTML plot (no pedestals: exit 1), which
+the closing reports without being held open. The real lstchain_cherenkov_transparency then runs
+on that table from the job side. Only then are the subrun files deleted."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +81,13 @@ def test_real_night_on_slurm_with_a_missing_raw_file(
 
     failed = by_key[(night_data.data_run, 2)]
     assert failed["state"] == "FAILED"
-    assert failed["reason"].startswith("r0_to_dl1 exited 66: missing input:"), failed["reason"]
+    assert failed["reason"].startswith("gain_selection exited 66: missing input:"), failed["reason"]
     assert str(missing) in failed["reason"]
     for subrun in (0, 1):
         done = by_key[(night_data.data_run, subrun)]
         assert done["state"] == "COMPLETED", done
         names = [s["name"] for s in done["steps"]]
-        assert names == ["r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2"]
+        assert names == ["gain_selection", "r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2"]
         assert all(s["exit_code"] == 0 and s["seconds"] > 0 for s in done["steps"])
 
     missing.symlink_to(target)
@@ -121,6 +131,7 @@ def test_real_night_on_slurm_with_a_missing_raw_file(
     )
     closed = night.cli("close", "--wait", "--timeout", "900", env=night_data.env, check=False, timeout=1000)
     assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert "night-wise checks: running (job " in closed.stdout, closed.stdout
 
     layout = NightLayout(load_config(night.config), dt.date.fromisoformat(night.date))
     tag = f"LST-1.Run{night_data.data_run:05d}"
@@ -139,3 +150,34 @@ def test_real_night_on_slurm_with_a_missing_raw_file(
     assert [p["run"] for p in flag["processed"]] == [night_data.data_run]
     assert flag["simulation"] is False and flag["excluded"] == []
     assert night.status()["closing"].startswith("closed ")
+
+    # --- DL1ab: the real lstchain_dl1ab, with the stand-in finder's stricter cuts (12/6 p.e.) ----
+    cuts = json.loads((layout.dl1ab_dir / f"dl1ab_Run{night_data.data_run:05d}.json").read_text())
+    assert cuts["tailcut"]["picture_thresh"] == 12
+    dl1ab = pd.read_hdf(layout.dl1ab_dir / f"dl1_{tag}.h5", PARAMETERS)
+    assert list(dl1ab["event_id"]) == list(merged_dl1["event_id"])  # the same events, re-cleaned
+    assert (dl1ab["n_pixels"] <= merged_dl1["n_pixels"]).all()
+    assert (dl1ab["n_pixels"] < merged_dl1["n_pixels"]).any()  # stricter cuts keep fewer pixels
+    assert not np.allclose(dl1ab["intensity"].fillna(0), merged_dl1["intensity"].fillna(0))
+    assert len(pd.read_hdf(layout.final_dir("DL2") / "tailcut" / f"dl2_{tag}.h5", DL2_PARAMETERS)) > 0
+
+    # --- the night-wise job: the real long-term check wrote the night's table, then its plot ----
+    # needed interleaved pedestals (exit 1); the night closed and says so.
+    assert flag["night_checks"].startswith("night-wise checks: failed (job "), flag["night_checks"]
+    assert "FAILED (exit code 1)" in flag["night_checks"]
+    runsummary = pd.read_hdf(layout.longterm_file, "runsummary")
+    assert list(runsummary["runnumber"]) == [night_data.data_run]
+    # --- the real transparency on that table, from the job side (the long-term check off) ------
+    settings = toml_dumps(deep_merge(tomllib.loads(night.config.read_text()),
+                                     {"pipeline": {"stages": {"longterm_check": False}}}))  # fmt: skip
+    transparency = tmp_path / "work" / "transparency.toml"
+    transparency.write_text(settings)
+    job = subprocess.run(
+        [sys.executable, "-m", "osa_core", "--config", str(transparency), "run-night-checks",
+         "--date", night.date, "--runs", str(night_data.data_run)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **night_data.env},
+    )  # fmt: skip
+    assert job.returncode == 0, job.stdout + job.stderr
+    with tables.open_file(layout.longterm_file) as longterm:
+        assert "/cosmics_intensity_spectrum" in longterm
+        assert "/runsummary" in longterm
