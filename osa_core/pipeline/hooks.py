@@ -97,6 +97,9 @@ def _simulate_step_values(
     config: Config, level: Level, step: str, values: Mapping[str, Value]
 ) -> dict[str, Value]:
     sim = config.pipeline.simulate
+    if level is Level.CLOSING:  # the night-wise job: no run, no subrun, no injected failure
+        seconds = str(sim.step_seconds.get(step, sim.default_seconds))
+        return {"seconds": seconds, "events": None, "fail_exit_code": None, "fail_allocate_mb": None}
     run = int(values["run"])  # type: ignore[arg-type]
     subrun = int(values["subrun"]) if level is Level.SUBRUN else None  # type: ignore[arg-type]
     attempt = int(values["attempt"])  # type: ignore[arg-type]
