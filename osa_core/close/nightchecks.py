@@ -27,6 +27,7 @@ from osa_core.jobs.scripts import directive, runner_command
 from osa_core.model.closestate import ClosingRun, RunClose
 from osa_core.model.config import Config
 from osa_core.model.errors import OsaError
+from osa_core.model.faults import kill_point
 from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
 from osa_core.model.states import JobState
@@ -175,6 +176,7 @@ class NightChecks:
         except Exception:
             self._save(state)
             raise
+        kill_point("night-checks-submitted")
         self.job_ids.append(job_id)
         log.info("night-wise checks job %s submitted (runs %s)", job_id, ",".join(map(str, runs)))
         return self._save(

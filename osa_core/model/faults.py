@@ -36,6 +36,8 @@ POINTS: dict[str, str] = {
     "datacheck": "the night's datacheck was built",
     "cleaned-file": "one subrun file was removed after its run was moved",
     "flag": "the night-finished flag is written; the ledger has not recorded the closing",
+    # close, the night-wise job (osa_core/close/nightchecks.py)
+    "night-checks-submitted": "the night-wise job was submitted; the ledger has not heard of it",
     # push (osa_core/publish/push.py), once per file
     "push-partial": "a file is uploaded under its temporary name, not yet renamed",
     "push-renamed": "a file is in place on the server; the local manifest has not recorded it",

@@ -144,6 +144,7 @@ def test_campaign_covers_every_point_of_every_scheduler_mutation() -> None:
     closing = {"merge-submitted", "merged", "verified", "moved-file", "moved", "datacheck", "cleaned-file"}
     closing |= {"flag", "merge-partial"}  # tried in tests/integration/test_close.py
     closing |= {"alert-claimed", "alert-sent"}  # tried in tests/integration/test_alerts.py
+    closing |= {"night-checks-submitted"}  # tried in tests/integration/test_night_checks.py
     from test_kill_push import POINTS as PUSH
 
     tried |= {p.split(":")[0] for p in PUSH}

@@ -10,8 +10,10 @@ tests/lstchain/test_lstchain_night.py; this test is about the closer's orchestra
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +25,11 @@ from osa_core.jobs.history import read_records
 from osa_core.model.config import load_config
 from osa_core.model.layout import NightLayout
 from osa_core.pipeline.factory import shipped_profile
+from osa_core.scheduler.factory import make_scheduler
 
 RUNS = [1874, 1875, 1876, 1877, 1878, 1879, 1880, 1881]
 CLOSING = 12
+KILLED = -signal.SIGKILL
 
 STANDIN = '''\
 """STAND-IN long-term check: lists what it was given to read (no lstchain here)."""
@@ -99,3 +103,33 @@ def test_the_night_wise_job_runs_after_the_merges_and_before_the_cleaning(night:
     # a closed night submits nothing more
     again = night.cli("close", check=False)
     assert again.returncode == 0 and "closed" in again.stdout
+
+
+def test_a_closer_killed_after_submitting_the_job_finds_it_again(night: Night) -> None:
+    """A real SIGKILL between sbatch's answer and the ledger: the next round adopts that job."""
+    night.cli("submit")
+    night.wait_finished()
+    deadline = time.monotonic() + 180
+    while True:
+        killed = night.cli("close", check=False, env={"OSA_FAULT_KILL_AT": "night-checks-submitted:1"})
+        if killed.returncode == KILLED:
+            break
+        assert killed.returncode == CLOSING, killed.stdout + killed.stderr
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    while True:
+        result = night.cli("close", check=False)
+        if result.returncode != CLOSING:
+            break
+        assert time.monotonic() < deadline, result.stdout
+        time.sleep(0.5)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    config = load_config(night.config)
+    layout = NightLayout(config, dt.date.fromisoformat(night.date))
+    infos = asyncio.run(make_scheduler(config).query([layout.closing_checks_job_name], started))
+    jobs = {i.job_id for i in infos}
+    assert len(jobs) == 1, jobs  # adopted, never submitted twice
+    flag = json.loads(layout.closed_flag.read_text())
+    assert flag["night_checks"] == f"night-wise checks: done (job {jobs.pop()})"
