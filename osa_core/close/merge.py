@@ -24,6 +24,7 @@ from osa_core.model.config import Config
 from osa_core.model.faults import kill_point
 from osa_core.model.fileio import fsync_dir
 from osa_core.model.layout import NightLayout
+from osa_core.pipeline.factory import is_simulation
 
 KINDS = {"dl1_": "dl1", "dl2_": "dl2", "muons_": "muons", "datacheck_dl1_": "datacheck"}
 
@@ -83,7 +84,7 @@ def final(layout: NightLayout, product: Product) -> Path:
 def run_products(layout: NightLayout, run: int, subruns: int) -> tuple[Product, ...]:
     """The run-wise files a profile makes for a run."""
     tag = f"LST-{layout.tel}.Run{run:05d}"
-    if layout.config.pipeline.profile == "simulate":
+    if is_simulation(layout.config):
         return (
             Product(f"dl1_{tag}.h5", "DL1"),
             Product(f"datacheck_dl1_{tag}.h5", "datacheck"),
@@ -148,7 +149,7 @@ def run_merge(config: Config, layout: NightLayout, run: int, subruns: int, attem
     """Merge a run's subrun products into the staging area; 0, or the exit code of what failed."""
     discard_staged(layout, run, subruns)
     products = run_products(layout, run, subruns)
-    if config.pipeline.profile != "simulate":
+    if not is_simulation(config):
         return _merge_lstchain(layout, run, subruns, products, attempt)
     print(f"[osa] SIMULATION: merging the placeholders of run {run:05d}", flush=True)
     for product in products:

@@ -15,6 +15,7 @@ from osa_core.close.merge import MergeError, run_products, staged, subrun_file
 from osa_core.model.closestate import VerifiedProduct
 from osa_core.model.config import Config
 from osa_core.model.layout import EVENT_TABLES, NightLayout
+from osa_core.pipeline.factory import is_simulation
 
 
 def verify_run(layout: NightLayout, run: int, subruns: int) -> tuple[VerifiedProduct, ...]:
@@ -50,7 +51,7 @@ def count_events(config: Config, path: Path, kind: str) -> int | None:
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise MergeError(f"{path}: not a JSON file ({exc})") from None
         return None
-    if config.pipeline.profile == "simulate":
+    if is_simulation(config):
         return _placeholder_events(path)
     if kind == "muons":
         return _fits_rows(path)

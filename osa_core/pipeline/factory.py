@@ -55,6 +55,12 @@ def shipped_profile(name: str) -> Path:
     return Path(str(resources.files("osa_core.pipeline").joinpath("profiles", f"{name}.toml")))
 
 
+def is_simulation(config: Config) -> bool:
+    """Whether the configured profile file says it is a simulation (its merges are the closer's own),
+    whatever its name: a site's copy of the simulate profile is one too."""
+    return load_spec(profile_path(config)).simulation
+
+
 def get_profile(config: Config) -> Profile:
     """The configured profile; lstchain itself is never imported here (only its executables run)."""
     return get_file_profile(config)

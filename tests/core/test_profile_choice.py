@@ -11,7 +11,9 @@ from pathlib import Path
 
 from test_profile_rfmodels import CATALOGUE, SEED, TREE
 
-from osa_core.pipeline.factory import shipped_profile
+from osa_core.model.config import load_config
+from osa_core.model.config_schema import PipelineConfig
+from osa_core.pipeline.factory import is_simulation, shipped_profile
 
 
 def osa(tmp_path: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,6 +46,9 @@ def test_a_sites_own_profile_runs_from_beside_the_config(tmp_path: Path) -> None
     result = osa(tmp_path, config, "plan", str(SEED), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["profile"] == {"name": "lst1_site", "file": str(own)}
+    # the closer merges a simulation's placeholders by itself, whatever the file is named
+    assert is_simulation(load_config(config))
+    assert not is_simulation(load_config(config).replace(pipeline=PipelineConfig(profile="lstchain")))
 
 
 def model_night(tmp_path: Path, catalog_dir: str | None) -> Path:
