@@ -226,7 +226,7 @@ class Engine:
         # Both read files (bounded, but up to a deadline on a stalled mount): off the event loop.
         plan = await asyncio.to_thread(self.plan)
         await asyncio.to_thread(check_submission_inputs, self.config, self.layout)
-        await asyncio.to_thread(check_plan, self.profile, self.layout, plan)
+        await asyncio.to_thread(check_plan, self.profile, self.layout, plan, runs)
         async with self._mutation("submit"):
             self.ledger.sync_plan(plan.sequences)
             self.state.set_sequences(self.ledger.sequences())

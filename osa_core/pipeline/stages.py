@@ -120,7 +120,9 @@ def _resources(profile: FileProfile, level: Level) -> tuple[str, ...]:
     return tuple(out)
 
 
-def run_problems(profile: Profile, layout: NightLayout, plan: Plan) -> list[str]:
+def run_problems(
+    profile: Profile, layout: NightLayout, plan: Plan, runs: frozenset[int] | None = None
+) -> list[str]:
     """Per data run, why its subruns or its closing could not be built (e.g. no pointing for its models).
 
     Each data run's first subrun and its run-wise steps are built as the job side and the closer
@@ -128,6 +130,8 @@ def run_problems(profile: Profile, layout: NightLayout, plan: Plan) -> list[str]
     """
     problems: list[str] = []
     for seq in plan.data:
+        if runs is not None and seq.run not in runs:
+            continue
         parent = plan.by_seq(seq.parent) if seq.parent is not None else None
         products = None
         if parent is not None and parent.drs4_run is not None:
@@ -140,13 +144,14 @@ def run_problems(profile: Profile, layout: NightLayout, plan: Plan) -> list[str]
     return problems
 
 
-def check_plan(profile: Profile, layout: NightLayout, plan: Plan) -> None:
+def check_plan(profile: Profile, layout: NightLayout, plan: Plan, runs: frozenset[int] | None = None) -> None:
     """Refuse a submission with a run that cannot be built: every such run said, nothing submitted.
 
     Data runs without a calibration sequence need the configured calibration files.
     A run without pointing, or outside the model tree, would otherwise be an array of subruns that
     all fail at DL1->DL2 (or a closing that cannot merge it); the whole night waits for the fix
-    (catalogue, config) rather than being submitted in part and resubmitted by hand.
+    (catalogue, config) rather than being submitted in part and resubmitted by hand. ``runs``: a
+    submission of only those runs (the autopilot's, as their raw files complete) is judged on them.
     """
     orphans = [s.run for s in plan.data if s.parent is None]
     if orphans and not layout.config.pipeline.calibration.external:
@@ -157,7 +162,7 @@ def check_plan(profile: Profile, layout: NightLayout, plan: Plan) -> None:
             + " ".join(plan.problems),
             path=layout.night_summary,
         )
-    problems = run_problems(profile, layout, plan)
+    problems = run_problems(profile, layout, plan, runs)
     if problems:
         raise PlanError(
             f"{len(problems)} run(s) cannot be processed as configured; nothing was submitted: "

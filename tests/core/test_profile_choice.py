@@ -3,17 +3,23 @@ for runs whose models cannot be chosen (real files, the real CLI, the local back
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_profile_rfmodels import CATALOGUE, SEED, TREE
 
 from osa_core.model.config import load_config
 from osa_core.model.config_schema import PipelineConfig
-from osa_core.pipeline.factory import is_simulation, shipped_profile
+from osa_core.model.errors import PlanError
+from osa_core.model.layout import NightLayout
+from osa_core.pipeline.factory import get_profile, is_simulation, shipped_profile
+from osa_core.pipeline.stages import check_plan
+from osa_core.plan.planner import plan_file
 
 
 def osa(tmp_path: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -102,3 +108,15 @@ def test_submit_refuses_runs_whose_models_cannot_be_chosen_and_submits_nothing(t
     assert not list(tmp_path.glob("analysis/**/*.sh"))
     status = osa(tmp_path, config, "status", "--date", "2020-01-27", "--json")
     assert '"job_id": "' not in status.stdout, status.stdout
+
+
+def test_a_submission_of_some_runs_is_judged_on_them(tmp_path: Path) -> None:
+    """The autopilot submits runs as their raw files complete: a later run's missing pointing
+    does not hold back one whose models can be chosen."""
+    config = load_config(model_night(tmp_path, "catalog"))
+    layout = NightLayout(config, dt.date(2020, 1, 27))
+    plan = plan_file(SEED)
+    profile = get_profile(config)
+    check_plan(profile, layout, plan, frozenset({1874, 1876}))
+    with pytest.raises(PlanError, match=r"1 run\(s\) cannot be processed.*run 1875: no pointing"):
+        check_plan(profile, layout, plan, frozenset({1874, 1875}))
