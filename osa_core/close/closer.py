@@ -83,6 +83,9 @@ class Closer:
             return ActionReport("close", False, decision.refusal, (), decision.missing)
         lines = [f"would merge run {r.run:05d} ({r.subruns} subruns) as a job" for r in decision.included]
         lines += [f"would exclude run {r.run:05d}: {r.reason}" for r in decision.excluded]
+        checks = self.engine.profile.closing_steps(self.layout, [r.run for r in decision.included])
+        if checks and decision.included:
+            lines.append(f"then one night-wise job: {', '.join(s.name for s in checks)}")
         return ActionReport("close", True, f"would close {len(decision.included)} run(s)", (), tuple(lines))
 
     async def advance(self, force: bool) -> ActionReport:

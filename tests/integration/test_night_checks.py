@@ -74,6 +74,8 @@ def night(tmp_path: Path) -> Iterator[Night]:
 def test_the_night_wise_job_runs_after_the_merges_and_before_the_cleaning(night: Night) -> None:
     night.cli("submit")
     night.wait_finished()
+    preview = night.cli("close", "--dry-run").stdout
+    assert "then one night-wise job: longterm_check" in preview, preview
     said = []
     deadline = time.monotonic() + 180
     while True:
