@@ -18,6 +18,7 @@ from functools import partial
 
 from osa_core.autopilot.acting import act
 from osa_core.autopilot.closing import advance_closing, consider_closing
+from osa_core.autopilot.pending import PendingBudget, tasks_of
 from osa_core.autopilot.policy import Retry, Verdict, judge
 from osa_core.autopilot.publishing import publish
 from osa_core.autopilot.report import NightReport
@@ -35,11 +36,17 @@ from osa_core.track.ledger import SubmissionRow
 SILENT_META = "autopilot.scheduler_silent_since"
 
 
-async def night_pass(engine: Engine, now: dt.datetime, dry_run: bool) -> NightReport:
-    """Look at the night once and do what it needs; never raises for the night's own trouble."""
+async def night_pass(
+    engine: Engine, now: dt.datetime, dry_run: bool, budget: PendingBudget | None = None
+) -> NightReport:
+    """Look at the night once and do what it needs; never raises for the night's own trouble.
+
+    ``budget``: the pass's room in the queue, shared by its nights (one of its own by default).
+    """
     report = NightReport(engine.date)
+    budget = budget or PendingBudget(engine.config.autopilot.max_pending_tasks)
     try:
-        await _pass(engine, report, now, dry_run)
+        await _pass(engine, report, now, dry_run, budget)
     except LockBusy as exc:
         report.skipped = f"a person holds the night's lock, left for the next pass ({exc.message})"
     except OsaError as exc:
@@ -50,7 +57,9 @@ async def night_pass(engine: Engine, now: dt.datetime, dry_run: bool) -> NightRe
     return report
 
 
-async def _pass(engine: Engine, report: NightReport, now: dt.datetime, dry_run: bool) -> None:
+async def _pass(
+    engine: Engine, report: NightReport, now: dt.datetime, dry_run: bool, budget: PendingBudget
+) -> None:
     hold = read_hold(engine.ledger)
     if hold is not None:
         report.skipped = hold.describe()
@@ -58,7 +67,7 @@ async def _pass(engine: Engine, report: NightReport, now: dt.datetime, dry_run: 
     closing = engine.ledger.closing()
     waiting = False
     if closing is None:
-        waiting = await _submit_new(engine, report, now, dry_run)
+        waiting = await _submit_new(engine, report, now, dry_run, budget)
         if report.skipped:
             return
     snapshot = await engine.refresh()
@@ -70,7 +79,7 @@ async def _pass(engine: Engine, report: NightReport, now: dt.datetime, dry_run: 
     if not _scheduler_answers(engine, snapshot, report, now, dry_run):
         return
     if verdict is not None:
-        retried = await _retry(engine, verdict, report, dry_run)
+        retried = await _retry(engine, verdict, report, dry_run, budget)
         if report.skipped:
             return
         if not retried and not waiting:
@@ -81,7 +90,9 @@ async def _pass(engine: Engine, report: NightReport, now: dt.datetime, dry_run: 
         await publish(engine, report, now, dry_run)
 
 
-async def _submit_new(engine: Engine, report: NightReport, now: dt.datetime, dry_run: bool) -> bool:
+async def _submit_new(
+    engine: Engine, report: NightReport, now: dt.datetime, dry_run: bool, budget: PendingBudget
+) -> bool:
     """Submit the runs whose raw files are all there; True while some run still waits for its files."""
     path = engine.layout.night_summary
     try:
@@ -118,6 +129,8 @@ async def _submit_new(engine: Engine, report: NightReport, now: dt.datetime, dry
             report.notes.append(f"run {sequence.run:05d}: waiting for its calibration run's raw files")
     report.notes += [w.line() for w in raw.waiting]
     report.conditions += raw.conditions
+    go = await _fit(engine, go, budget, report)
+    budget.spend(sum(tasks_of(s) for s in go))
     if go:
         what = ", ".join(
             f"{s.run:05d} (calibration)" if s.is_calibration else f"{s.run:05d} ({s.subruns} subruns)"
@@ -128,6 +141,27 @@ async def _submit_new(engine: Engine, report: NightReport, now: dt.datetime, dry
         await act(engine, report, "submit", message, dry_run, lambda: engine.submit(runs))
     # a dry run submitted nothing: the night is not complete, whatever the snapshot says
     return len(go) < len(todo) or (dry_run and bool(go))
+
+
+async def _fit(
+    engine: Engine, go: list[Sequence], budget: PendingBudget, report: NightReport
+) -> list[Sequence]:
+    """The runs of ``go`` that fit under ``max_pending_tasks``, in order: the first that does not
+    fit waits, and every run after it (a later run never overtakes an earlier one)."""
+    if not go:
+        return go
+    room = await budget.room(engine)
+    if room is None:
+        return go
+    fits = 0
+    while fits < len(go) and tasks_of(go[fits]) <= room:
+        room -= tasks_of(go[fits])
+        fits += 1
+    if fits < len(go):
+        runs = ", ".join(f"{s.run:05d}" for s in go[fits:])
+        ahead = sum(tasks_of(s) for s in go[:fits])
+        report.notes.append(f"{budget.waiting(ahead)}: run(s) {runs} wait for room in the queue")
+    return go[:fits]
 
 
 def _submitted(engine: Engine, sequence: Sequence | None) -> bool:
@@ -165,8 +199,11 @@ def _scheduler_answers(
     return False
 
 
-async def _retry(engine: Engine, verdict: Verdict, report: NightReport, dry_run: bool) -> bool:
-    """Resubmit what the retry rules chose; True when anything was (or would be) resubmitted."""
+async def _retry(
+    engine: Engine, verdict: Verdict, report: NightReport, dry_run: bool, budget: PendingBudget
+) -> bool:
+    """Resubmit what the retry rules chose; True when anything was (or would be) resubmitted, or
+    waits for room in the queue (the night is not closed meanwhile)."""
     acted = False
     if not verdict.retries:
         return False
@@ -176,6 +213,12 @@ async def _retry(engine: Engine, verdict: Verdict, report: NightReport, dry_run:
         preview = engine.preview_resubmit(selection)
         if not preview.submissions:
             continue
+        room = await budget.room(engine)
+        if room is not None and len(retry.keys) > room:
+            report.notes.append(f"{budget.waiting()}: the retry of run {retry.run:05d} waits for room")
+            acted = True  # not closing while a retry waits
+            continue
+        budget.spend(len(retry.keys))
         planned = preview.submissions[0]
         message = _retry_message(engine, retry, planned.memory, planned.walltime, jobs)
         acted = True

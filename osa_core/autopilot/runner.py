@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from osa_core.alert.notifier import Notifier, notifier_from_config
 from osa_core.autopilot.alerting import alert
 from osa_core.autopilot.decide import night_pass
+from osa_core.autopilot.pending import PendingBudget
 from osa_core.autopilot.publishing import PUSHED_META
 from osa_core.autopilot.report import NightReport, PassReport
 from osa_core.engine import Engine
@@ -60,6 +61,7 @@ async def one_pass(
     dates = list(dates)
     newest = max(dates, default=None)
     notifier = notifier or notifier_from_config(config.alerts)
+    budget = PendingBudget(config.autopilot.max_pending_tasks)  # one count for every night
     for date in dates:
         if NightLayout(config, date).ledger_path.exists() and not unfinished(config, date):
             # closed (and pushed): judged from its ledger alone, no engine, no scheduler query
@@ -74,7 +76,7 @@ async def one_pass(
             report.nights.append(NightReport(date, error=str(error), exit_code=error.exit_code))
             continue
         try:
-            night = await night_pass(engine, utcnow(), dry_run)
+            night = await night_pass(engine, utcnow(), dry_run, budget)
             report.nights.append(night)
             if not dry_run:
                 alert(config, engine.ledger, night, notifier, utcnow(), with_disk=date == newest)

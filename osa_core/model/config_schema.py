@@ -356,6 +356,10 @@ class AutopilotConfig(Section, frozen=True, kw_only=True):
     lock_wait: Annotated[float, Meta(ge=0, le=600)] = 5.0
     """Seconds the autopilot waits for a night's lock; a night whose lock a person holds longer is
     skipped for this pass (and said so)."""
+    max_pending_tasks: Annotated[int, Meta(ge=0, le=10_000_000)] = 0
+    """Our pending tasks (jobs named for this telescope, every night together) never exceed this:
+    a submission that would go over waits for a later pass, the runs that fit go first, in order.
+    Counted with one scheduler call per pass. 0: no limit."""
     watch_min_seconds: Annotated[float, Meta(ge=1, le=LONG_SECONDS)] = 60.0
     """``--watch``: seconds between passes while something happens."""
     watch_max_seconds: Annotated[float, Meta(ge=1, le=LONG_SECONDS)] = 600.0

@@ -106,6 +106,11 @@ class Scheduler(abc.ABC):
     async def set_dependency(self, job_id: str, after_ok: Sequence[str]) -> None:
         """Replace a pending job's dependency (re-arms data waiting on a failed calibration)."""
 
+    async def pending_tasks(self, name_prefix: str) -> int:
+        """How many of our tasks (this user's) whose job name starts with ``name_prefix`` are
+        pending, across every night: one call. The autopilot's ``max_pending_tasks`` reads it."""
+        raise NotImplementedError(f"{self.name} cannot count pending tasks")
+
     async def hold(self, job_id: str) -> None:
         raise NotImplementedError(f"{self.name} cannot hold jobs")
 

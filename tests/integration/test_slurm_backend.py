@@ -379,3 +379,25 @@ async def test_a_requeued_finished_task_is_seen_by_the_next_full_sweep(
             for row in rows:
                 await sched.cancel(row.job_id)
         engine.shutdown()
+
+
+async def test_pending_tasks_counts_our_held_tasks_in_one_squeue_call(
+    slurm_cluster: str, tmp_path: Path
+) -> None:
+    sched = CountingSlurm(TIMEOUT)
+    tag = uuid.uuid4().hex[:8]
+    script = write_script(tmp_path / "quick.sh", "sleep 1")
+    # Submitted held: they stay pending whatever else the shared cluster runs meanwhile.
+    ours = await sched.submit(
+        make_request(tmp_path, f"OSAPEND{tag}_1", script, array=(0, 1, 2, 3), extra=("--hold",))
+    )
+    other = await sched.submit(make_request(tmp_path, f"OSAOTHER{tag}", script, extra=("--hold",)))
+    try:
+        sched.calls.clear()
+        assert await sched.pending_tasks(f"OSAPEND{tag}_") == 4  # each array task, not the job
+        assert [argv[0] for argv in sched.calls] == ["squeue"]
+        await sched.cancel(ours, [0, 1])
+        assert await sched.pending_tasks(f"OSAPEND{tag}_") == 2
+    finally:
+        await sched.cancel(ours)
+        await sched.cancel(other)

@@ -48,6 +48,7 @@ from osa_core.scheduler.local.spool import (
     LOG_NAME,
     PID_NAME,
     connect,
+    count_pending,
     from_epoch,
     interpreter,
     parse_memory,
@@ -96,6 +97,9 @@ class LocalScheduler(Scheduler):
 
     async def set_dependency(self, job_id: str, after_ok: Sequence[str]) -> None:
         await asyncio.to_thread(self._set_dependency, job_id, list(after_ok))
+
+    async def pending_tasks(self, name_prefix: str) -> int:
+        return await asyncio.to_thread(self._pending, name_prefix)
 
     async def hold(self, job_id: str) -> None:
         await asyncio.to_thread(self._hold, job_id, True)
@@ -198,6 +202,13 @@ class LocalScheduler(Scheduler):
         ):
             self._ensure_daemon()
         return tasks
+
+    def _pending(self, prefix: str) -> int:
+        conn = _open(self.spool)
+        try:
+            return count_pending(conn, prefix)
+        finally:
+            conn.close()
 
     def _cancel(self, job_id: str, indices: list[int] | None) -> None:
         number = _job_number(job_id)

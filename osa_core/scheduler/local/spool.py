@@ -141,6 +141,16 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
+def count_pending(conn: sqlite3.Connection, prefix: str) -> int:
+    """Pending tasks of the jobs whose name starts with ``prefix``, every night together."""
+    # substr, not LIKE: the "_" of a job name is a LIKE wildcard
+    sql = (
+        "SELECT COUNT(*) FROM jobs JOIN tasks USING (job_id) "
+        "WHERE state = 'PENDING' AND substr(name, 1, ?) = ?"
+    )
+    return int(conn.execute(sql, (len(prefix), prefix)).fetchone()[0])
+
+
 def to_epoch(when: dt.datetime) -> float:
     """Epoch seconds; a naive datetime is taken as UTC (everything in this project is UTC)."""
     if when.tzinfo is None:

@@ -217,6 +217,10 @@ class SlurmScheduler(Scheduler):
             raise
         return answers.parse_squeue_reasons(out)
 
+    async def pending_tasks(self, name_prefix: str) -> int:
+        out = await self._run(cmd.squeue_pending_names_argv())
+        return sum(1 for line in out.splitlines() if line.strip().startswith(name_prefix))
+
     async def ping(self) -> None:
         """Raise SchedulerUnreachable unless slurmctld answers (one ``scontrol ping``)."""
         # With the controller down, scontrol ping exits 1 and says "... is DOWN" on stdout.

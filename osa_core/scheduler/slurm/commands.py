@@ -138,6 +138,12 @@ def squeue_argv(job_ids: Sequence[str]) -> list[str]:
     ]
 
 
+def squeue_pending_names_argv() -> list[str]:
+    """The job name of every pending task of this user, one line per task (``--array``): the
+    caller counts those of its own names (squeue's ``--name`` takes whole names only)."""
+    return ["squeue", "--noheader", "--me", "--array", "--states=PENDING", "--format=%j"]
+
+
 def scancel_argv(job_id: str, indices: Sequence[int] | None = None) -> list[str]:
     if indices is None:
         return ["scancel", job_id]

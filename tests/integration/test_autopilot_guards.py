@@ -1,0 +1,98 @@
+"""The autopilot's guards for a shared cluster, on the local backend's real executor:
+``max_pending_tasks`` holds submissions back while our queue is full, and lets them go, in
+order, once it drains."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.nights import Night, make_night
+
+from osa_core.scheduler.base import JobRequest
+from osa_core.scheduler.local.backend import LocalScheduler, stop_executor
+
+DATE = dt.date(2020, 3, 3)
+RUNS = [(3101, "DRS4"), (3102, "CALI"), (3103, "DATA"), (3104, "DATA")]
+SUBRUNS = 3
+
+
+def night_line(run: int, kind: str, index: int) -> str:
+    when = dt.datetime.combine(DATE, dt.time(21, 0)) + dt.timedelta(minutes=10 * index)
+    return (
+        f"{run:05d}  {SUBRUNS:3d} {kind} {when:%Y-%m-%d %H:%M:%S} 0001 1580154753739954334 5739954100"
+        " 0001 1580154753739954334 5739951300\n"
+    )
+
+
+def one_pass(night: Night) -> dict[str, Any]:
+    result = night.cli("autopilot", "--json", check=False, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])["nights"][0]
+    return report
+
+
+@pytest.fixture
+def night(tmp_path: Path) -> Iterator[Night]:
+    start = tmp_path / "in" / f"NightSummary_{DATE:%Y%m%d}.txt"
+    start.parent.mkdir()
+    start.write_text("".join(night_line(r, k, i) for i, (r, k) in enumerate(RUNS)))
+    extra = {
+        "pipeline": {"simulate": {"max_subruns": SUBRUNS, "default_seconds": 0.1}},
+        "autopilot": {"max_pending_tasks": 9},
+        "alerts": {"min_free_gib": 0.0},
+    }
+    built = make_night(tmp_path / "night", "local", extra, night_file=start, date=DATE.isoformat())
+    raw = built.root / "raw" / f"{DATE:%Y%m%d}"
+    for run, _ in RUNS:
+        for subrun in range(SUBRUNS):
+            (raw / f"LST-1.1.Run{run:05d}.{subrun:04d}.fits.fz").write_bytes(b"R0")
+    yield built
+    stop_executor(built.root / "state" / "local-scheduler", kill_tasks=True)
+
+
+def test_submissions_wait_while_our_queue_is_full(night: Night, tmp_path: Path) -> None:
+    spool = night.root / "state" / "local-scheduler"
+    sched = LocalScheduler(spool)
+    script = tmp_path / "sleep.sh"
+    script.write_text("#!/bin/sh\nsleep 120\n")
+    script.chmod(0o755)
+
+    def request(name: str, **kw: Any) -> JobRequest:
+        out = str(tmp_path / f"{name}.%a.out")
+        return JobRequest(name=name, script=str(script), workdir=str(tmp_path), stdout=out, stderr=out, **kw)
+
+    # Another night's work, pending behind a running job: 5 of our tasks in the queue.
+    parent = asyncio.run(sched.submit(request("LST1_09999_20200302")))
+    blocker = asyncio.run(
+        sched.submit(request("LST1_09998_20200302", array=(0, 1, 2, 3, 4), after_ok=(parent,)))
+    )
+    deadline = time.monotonic() + 30
+    while asyncio.run(sched.pending_tasks("LST1_")) != 5:  # until the executor starts the parent
+        assert time.monotonic() < deadline, "the local executor did not start the blocking job"
+        time.sleep(0.2)
+
+    # room for 4: the calibration (1 task) and run 3103 (3 subruns); run 3104 waits
+    first = one_pass(night)
+    assert [d["kind"] for d in first["decisions"]][:1] == ["submit"]
+    submitted = first["decisions"][0]["message"]
+    assert "03102 (calibration)" in submitted and "03103 (3 subruns)" in submitted
+    assert "03104" not in submitted
+    assert (
+        "waiting: 9 tasks pending, max_pending_tasks 9: run(s) 03104 wait for room in the queue"
+        in first["notes"]
+    )
+
+    # once the other night's work is gone, the pass after lets run 3104 go
+    asyncio.run(sched.cancel(parent))  # its dependants never run; the queue drains
+    asyncio.run(sched.cancel(blocker))
+    night.wait(lambda s: not any(r["state"] == "PENDING" for r in s["subruns"]), timeout=60)
+    second = one_pass(night)
+    assert any("submitted run(s) 03104 (3 subruns)" in d["message"] for d in second["decisions"])
+    assert not any(note.startswith("waiting:") for note in second["notes"])
