@@ -15,6 +15,7 @@ import os
 from collections.abc import Awaitable
 
 from osa_core.autopilot.acting import act, probe_lock
+from osa_core.autopilot.diskroom import room_for
 from osa_core.autopilot.policy import Verdict
 from osa_core.autopilot.report import Decision, NightReport
 from osa_core.close.closer import close_phase
@@ -70,6 +71,8 @@ async def consider_closing(
     )
     if incomplete:
         why += f"; run(s) {runs} excluded, their subruns failed for good (close_incomplete = true)"
+    if not await room_for(engine, sum(snapshot.totals.values()), "closing the night", report):
+        return
     force = bool(incomplete)
     message = f"closing the night: {why}"
     answer = await _guarded(

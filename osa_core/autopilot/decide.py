@@ -18,6 +18,7 @@ from functools import partial
 
 from osa_core.autopilot.acting import act
 from osa_core.autopilot.closing import advance_closing, consider_closing
+from osa_core.autopilot.diskroom import room_for
 from osa_core.autopilot.pending import PendingBudget, tasks_of
 from osa_core.autopilot.policy import Retry, Verdict, judge
 from osa_core.autopilot.publishing import publish
@@ -130,6 +131,9 @@ async def _submit_new(
     report.notes += [w.line() for w in raw.waiting]
     report.conditions += raw.conditions
     go = await _fit(engine, go, budget, report)
+    named = ", ".join(f"{s.run:05d}" for s in go)
+    if go and not await room_for(engine, sum(tasks_of(s) for s in go), f"submitting run(s) {named}", report):
+        go = []  # the disk guard said why (a note and a disk_low condition)
     budget.spend(sum(tasks_of(s) for s in go))
     if go:
         what = ", ".join(

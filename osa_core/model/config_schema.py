@@ -360,6 +360,12 @@ class AutopilotConfig(Section, frozen=True, kw_only=True):
     """Our pending tasks (jobs named for this telescope, every night together) never exceed this:
     a submission that would go over waits for a later pass, the runs that fit go first, in order.
     Counted with one scheduler call per pass. 0: no limit."""
+    disk_margin_gib: Annotated[float, Meta(ge=0, le=1_000_000)] = 0.0
+    """Before submitting or closing, the analysis and final file systems must hold the bytes it
+    needs and this many GiB to spare; short of it the action waits, with a ``disk_low`` alert."""
+    bytes_per_subrun: Annotated[int, Meta(ge=0, le=1_000_000_000_000)] = 0
+    """What a subrun writes, for the disk guard's estimate before any subrun of the night has
+    finished (afterwards: the night's analysis directory over its finished subruns)."""
     watch_min_seconds: Annotated[float, Meta(ge=1, le=LONG_SECONDS)] = 60.0
     """``--watch``: seconds between passes while something happens."""
     watch_max_seconds: Annotated[float, Meta(ge=1, le=LONG_SECONDS)] = 600.0

@@ -1,19 +1,22 @@
 """The autopilot's guards for a shared cluster, on the local backend's real executor:
 ``max_pending_tasks`` holds submissions back while our queue is full, and lets them go, in
-order, once it drains."""
+order, once it drains; the disk guard refuses a submission or a closing the real file system has
+no room for (thresholds set above and below its real free space: no fake file system)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
+import os
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.nights import Night, make_night
+from support.nights import Night, make_night, toml_dumps
 
 from osa_core.scheduler.base import JobRequest
 from osa_core.scheduler.local.backend import LocalScheduler, stop_executor
@@ -21,6 +24,7 @@ from osa_core.scheduler.local.backend import LocalScheduler, stop_executor
 DATE = dt.date(2020, 3, 3)
 RUNS = [(3101, "DRS4"), (3102, "CALI"), (3103, "DATA"), (3104, "DATA")]
 SUBRUNS = 3
+GIB = 1024**3
 
 
 def night_line(run: int, kind: str, index: int) -> str:
@@ -96,3 +100,44 @@ def test_submissions_wait_while_our_queue_is_full(night: Night, tmp_path: Path) 
     second = one_pass(night)
     assert any("submitted run(s) 03104 (3 subruns)" in d["message"] for d in second["decisions"])
     assert not any(note.startswith("waiting:") for note in second["notes"])
+
+
+def set_autopilot(night: Night, **settings: Any) -> None:
+    data = tomllib.loads(night.config.read_text())
+    data["autopilot"] = {**data.get("autopilot", {}), **settings}
+    night.config.write_text(toml_dumps(data))
+
+
+def test_no_submission_and_no_closing_without_room_on_disk(night: Night) -> None:
+    stats = os.statvfs(night.root)
+    free = stats.f_bavail * stats.f_frsize
+    # before any subrun finished, the configured figure: one subrun alone needs more than the disk has
+    set_autopilot(night, max_pending_tasks=0, quiet_minutes=0.0, bytes_per_subrun=free + GIB)
+    refused = one_pass(night)
+    assert [d["kind"] for d in refused["decisions"]] == []
+    assert any(
+        n.startswith("not submitting run(s) 03102, 03103, 03104: no room on disk") for n in refused["notes"]
+    )
+    assert [c["kind"] for c in refused["conditions"]] == ["disk_low"]
+    assert "no room for submitting run(s) 03102, 03103, 03104" in refused["conditions"][0]["summary"]
+    assert "incident opened" in " ".join(refused["notes"])  # the alert goes out through alerting.py
+
+    # a figure below the free space: everything goes, and the incident clears
+    set_autopilot(night, bytes_per_subrun=1_000_000)
+    going = one_pass(night)
+    assert [d["kind"] for d in going["decisions"]][:1] == ["submit"]
+    assert "03104 (3 subruns)" in going["decisions"][0]["message"]
+    assert "incident resolved" in " ".join(going["notes"])
+    night.wait_finished(timeout=120)
+
+    # the night is over, but the margin asked for is more than the disk has: no closing
+    set_autopilot(night, disk_margin_gib=free / GIB + 1)
+    waits = one_pass(night)
+    assert "close" not in [d["kind"] for d in waits["decisions"]]
+    assert any(n.startswith("not closing the night: no room on disk for") for n in waits["notes"])
+    assert "(from 7 finished subruns tonight)" in " ".join(waits["notes"])
+    assert [c["kind"] for c in waits["conditions"]] == ["disk_low"]
+
+    set_autopilot(night, disk_margin_gib=0.0)
+    closes = one_pass(night)
+    assert "close" in [d["kind"] for d in closes["decisions"]]
