@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from osa_core.cli.support import NightCommand, setup_logging
+from osa_core.cli.support import NightCommand, parse_date, setup_logging
 
 
 def add_autopilot_commands(sub: Any, night_command: NightCommand) -> None:
@@ -24,6 +24,19 @@ def add_autopilot_commands(sub: Any, night_command: NightCommand) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="say what the pass would do, do nothing")
     p.add_argument("--watch", action="store_true", help="pass again and again (a systemd service)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per pass")
+    p.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)  # --watch passes (tests)
+
+    p = sub.add_parser(
+        "reprocess",
+        help="past nights through the autopilot's pass, at a lower priority (sbatch --nice)",
+        description="past nights through the autopilot's pass, at a lower priority (sbatch --nice)",
+    )
+    p.add_argument("--from", dest="first", type=parse_date, required=True, help="first night (YYYY-MM-DD)")
+    p.add_argument("--to", dest="last", type=parse_date, required=True, help="last night, before tonight")
+    p.add_argument("--nice", type=int, default=1000, help="sbatch --nice of every job (default 1000)")
+    p.add_argument("--dry-run", action="store_true", help="say what the pass would do, do nothing")
+    p.add_argument("--watch", action="store_true", help="pass again and again, with the autopilot's back-off")
     p.add_argument("--json", action="store_true", help="print one JSON object per pass")
     p.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)  # --watch passes (tests)
 
@@ -38,6 +51,7 @@ def add_autopilot_commands(sub: Any, night_command: NightCommand) -> None:
 
 
 def cmd_autopilot(args: argparse.Namespace) -> int:
+    from osa_core.autopilot.reprocess import niced, nights_between
     from osa_core.autopilot.runner import nights_to_look_at, one_pass, watch
     from osa_core.model.config import load_config
     from osa_core.model.layout import NightLayout
@@ -45,6 +59,11 @@ def cmd_autopilot(args: argparse.Namespace) -> int:
     from osa_core.scheduler.base import utcnow
 
     config = load_config(args.config)
+    past: list[dt.date] = []
+    if args.command == "reprocess":  # the same pass over past nights, every job niced
+        tonight = current_night(utcnow(), config.night.day_boundary_hour)
+        past = nights_between(args.first, args.last, tonight)
+        config, args.date = niced(config, args.nice), None
     if config.alerts.urls and not args.dry_run:
         from osa_core.alert.notifier import check_urls
 
@@ -53,6 +72,8 @@ def cmd_autopilot(args: argparse.Namespace) -> int:
     setup_logging(NightLayout(config, night).engine_log, args.verbose)
 
     def dates() -> list[dt.date]:
+        if past:
+            return past
         return [args.date] if args.date else nights_to_look_at(config, utcnow())
 
     def show(report: Any) -> None:

@@ -119,6 +119,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "nights": cmd_nights,
     "alerts": cmd_alerts,
     "autopilot": cmd_autopilot,
+    "reprocess": cmd_autopilot,
     "events": cmd_events,
     "hold": cmd_hold,
     "release": cmd_hold,

@@ -130,3 +130,14 @@ def test_only_runs_whose_raw_files_are_all_there_may_go(tmp_path: Path) -> None:
     # within the grace period a missing file is only awaited
     recent = check_raw(layout, [RUN_B], {1875: NOW}, NOW, dt.timedelta(minutes=30))
     assert recent.conditions == () and not recent.waiting[0].late
+
+
+def test_reprocess_nices_every_sbatch_and_keeps_the_other_options(tmp_path: Path) -> None:
+    from osa_core.autopilot.reprocess import niced
+    from osa_core.model.config import config_from_dict
+
+    config = config_from_dict(
+        {"scheduler": {"extra_sbatch_args": ["--qos=short", "--nice=5"]}}, tmp_path, source="t.toml"
+    )
+    assert niced(config, 1000).scheduler.extra_sbatch_args == ["--qos=short", "--nice=1000"]
+    assert config.scheduler.extra_sbatch_args == ["--qos=short", "--nice=5"]

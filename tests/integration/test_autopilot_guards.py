@@ -9,6 +9,8 @@ import asyncio
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 import time
 import tomllib
 from collections.abc import Iterator
@@ -141,3 +143,48 @@ def test_no_submission_and_no_closing_without_room_on_disk(night: Night) -> None
     set_autopilot(night, disk_margin_gib=0.0)
     closes = one_pass(night)
     assert "close" in [d["kind"] for d in closes["decisions"]]
+
+
+def test_reprocess_takes_past_nights_through_the_pass_niced(tmp_path: Path) -> None:
+    nights = [dt.date(2020, 3, 5), dt.date(2020, 3, 6)]
+    first = tmp_path / "in" / "NightSummary_20200305.txt"
+    first.parent.mkdir()
+    first.write_text("".join(night_line(r, k, i) for i, (r, k) in enumerate(RUNS[:3])))
+    extra = {
+        "paths": {"night_summary": "raw/{night}/NightSummary_{night}.txt"},
+        "pipeline": {"simulate": {"max_subruns": SUBRUNS, "default_seconds": 0.1}},
+        "alerts": {"min_free_gib": 0.0},
+    }
+    night = make_night(tmp_path / "night", "local", extra, night_file=first, date="2020-03-05")
+    try:
+        for date in nights:
+            raw = night.root / "raw" / f"{date:%Y%m%d}"
+            raw.mkdir(exist_ok=True)
+            (raw / f"NightSummary_{date:%Y%m%d}.txt").write_text(first.read_text())
+            for run, _ in RUNS[:3]:
+                for subrun in range(SUBRUNS):
+                    (raw / f"LST-1.1.Run{run:05d}.{subrun:04d}.fits.fz").write_bytes(b"R0")
+        argv = [sys.executable, "-m", "osa_core", "--config", str(night.config), "reprocess"]
+        done = subprocess.run(
+            [*argv, "--from", "2020-03-05", "--to", "2020-03-06", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout.splitlines()[-1])
+        assert [n["date"] for n in report["nights"]] == ["2020-03-05", "2020-03-06"]
+        for one in report["nights"]:
+            assert one["decisions"][0]["message"].startswith("submitted run(s) 03102 (calibration), 03103")
+
+        # bad ranges: one line, exit code 2, nothing submitted
+        today = dt.datetime.now(dt.UTC).date()
+        for bad, why in [
+            (["--from", "2020-03-06", "--to", "2020-03-05"], "is before --from"),
+            (["--from", "2020-03-05", "--to", today.isoformat()], "reprocess is for past nights"),
+        ]:
+            refused = subprocess.run([*argv, *bad], capture_output=True, text=True, timeout=60)
+            assert refused.returncode == 2 and why in refused.stderr, refused.stderr
+            assert len(refused.stderr.strip().splitlines()) == 1
+    finally:
+        stop_executor(night.root / "state" / "local-scheduler", kill_tasks=True)
