@@ -182,6 +182,10 @@ class NightLayout:
         """The night page: ``dl1/YYYYMMDD/<prod_id>/index.html``."""
         return self.web_night_dir("dl1") / "index.html"
 
+    def web_provenance(self, run: int) -> Path:
+        """A run's W3C PROV record (PROV-JSON), published beside the datacheck."""
+        return self.web_night_dir("dl1") / "provenance" / f"Run{run:05d}.prov.json"
+
     # --- final places -----------------------------------------------------------------------------
     def final_dir(self, level: str) -> Path:
         """``final/<level>/YYYYMMDD/<prod_id>`` for level DL1, DL2, muons, datacheck, calibration."""

@@ -2,8 +2,10 @@
 
 One self-contained file (inline CSS, no script): when the night should be done (and on what
 basis), the state counts, the sequence table, the failures grouped by signature, the closing
-state, links to the plots and PDFs. Every value is escaped; links are relative, so the
-page works from the work area and from the web server alike.
+state, then the datacheck's sections (processing timing, DRS4, ENF calibration, DL1,
+provenance), each with its notes, tables, plots and documents. Every value is escaped; links are
+relative and images are files beside the page, so it works from the work area and from the web
+server alike. A section whose input is missing says so in words, never with a broken image.
 """
 
 from __future__ import annotations
@@ -32,6 +34,61 @@ class Plot:
     title: str
 
 
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One part of the datacheck on the page: what it says, its tables, plots and documents."""
+
+    key: str
+    """The HTML id (``timing``, ``drs4``, ``enf``, ``dl1``, ``provenance``)."""
+    title: str
+    notes: tuple[str, ...] = ()
+    """Paragraphs of plain text: what was read, the rules applied, why something is missing."""
+    tables: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    """Each table's rows, the first one its header."""
+    plots: tuple[Plot, ...] = ()
+    documents: tuple[Plot, ...] = ()
+    warning: str = ""
+    """Shown first and highlighted (e.g. "these values are not physical")."""
+
+    def to_json(self, root: Path) -> dict[str, object]:
+        """Paths relative to ``root`` (the web tree): the page can be rewritten from it later."""
+
+        def files(items: tuple[Plot, ...]) -> list[dict[str, str]]:
+            return [
+                {"category": i.category, "path": i.path.relative_to(root).as_posix(), "title": i.title}
+                for i in items
+            ]
+
+        return {
+            "key": self.key,
+            "title": self.title,
+            "notes": list(self.notes),
+            "tables": [[list(row) for row in table] for table in self.tables],
+            "plots": files(self.plots),
+            "documents": files(self.documents),
+            "warning": self.warning,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object], root: Path) -> Section:
+        def files(items: object) -> tuple[Plot, ...]:
+            assert isinstance(items, list)
+            return tuple(Plot(str(i["category"]), root / str(i["path"]), str(i["title"])) for i in items)
+
+        tables = data.get("tables") or []
+        notes = data.get("notes") or []
+        assert isinstance(tables, list) and isinstance(notes, list)
+        return cls(
+            key=str(data["key"]),
+            title=str(data["title"]),
+            notes=tuple(str(n) for n in notes),
+            tables=tuple(tuple(tuple(str(c) for c in row) for row in table) for table in tables),
+            plots=files(data.get("plots") or []),
+            documents=files(data.get("documents") or []),
+            warning=str(data.get("warning") or ""),
+        )
+
+
 CSS = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
@@ -47,6 +104,7 @@ table { display: block; max-width: 100%; overflow-x: auto; }
 th, td { white-space: nowrap; }
 h1, p, li { overflow-wrap: anywhere; }
 @media (max-width: 600px) { body { margin: 0.5em; } figure { margin: 0.5em 0; } }
+.warn { background: #fdecea; border: 2px solid #c62828; padding: 0.5em 1em; font-weight: bold; }
 """
 
 
@@ -127,9 +185,7 @@ def _failure_rows(snapshot: NightSnapshot) -> list[str]:
     return rows
 
 
-def render_page(
-    snapshot: NightSnapshot, layout: NightLayout, plots: Sequence[Plot], documents: Sequence[Plot]
-) -> str:
+def render_page(snapshot: NightSnapshot, layout: NightLayout, sections: Sequence[Section]) -> str:
     here = os.path.dirname(_page_rel(layout))
     title = f"LST-1 OSA night {snapshot.date.isoformat()} ({layout.config.night.prod_id})"
     out = [
@@ -176,21 +232,38 @@ def render_page(
         out.append('<table id="failures"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>")
         out += failures
         out.append("</table>")
-    out.append("<h2>Plots</h2>")
-    if not plots:
-        out.append("<p>No plot yet: nothing has run.</p>")
-    for plot in plots:
+    for section in sections:
+        out += _section(layout, section, here)
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def _section(layout: NightLayout, section: Section, here: str) -> list[str]:
+    out = [f'<section id="{_e(section.key)}"><h2>{_e(section.title)}</h2>']
+    if section.warning:
+        out.append(f'<p class="warn">{_e(section.warning)}</p>')
+    out += [f"<p>{_e(note)}</p>" for note in section.notes]
+    for table in section.tables:
+        if not table:
+            continue
+        head, *rows = table
+        out.append("<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>")
+        out += ["<tr>" + "".join(f'<td class="l">{_e(c)}</td>' for c in row) + "</tr>" for row in rows]
+        out.append("</table>")
+    for plot in section.plots:
         href = _e(_rel(layout, plot, here))
         out.append(
             f'<figure><a href="{href}"><img src="{href}" alt="{_e(plot.title)}"></a>'
             f"<figcaption>{_e(plot.title)}</figcaption></figure>"
         )
-    if documents:
-        out.append("<h2>lstchain datacheck</h2><ul>")
-        out += [f'<li><a href="{_e(_rel(layout, d, here))}">{_e(d.title)}</a></li>' for d in documents]
+    if section.documents:
+        out.append("<ul>")
+        out += [
+            f'<li><a href="{_e(_rel(layout, d, here))}">{_e(d.title)}</a></li>' for d in section.documents
+        ]
         out.append("</ul>")
-    out.append("</body></html>\n")
-    return "\n".join(out)
+    out.append("</section>")
+    return out
 
 
 def _page_rel(layout: NightLayout) -> str:

@@ -20,7 +20,7 @@ C, F, P, OOM = JobState.COMPLETED, JobState.FAILED, JobState.PENDING, JobState.O
 def page(tmp_path: Path, tasks: list[TaskRow]) -> str:
     config = config_from_dict({"paths": {"analysis": "a", "raw": "r"}}, base=tmp_path)
     _, snapshot = night(tasks)
-    return render_page(snapshot, NightLayout(config, snapshot.date), [], [])
+    return render_page(snapshot, NightLayout(config, snapshot.date), [])
 
 
 def rows(html: str, prefix: str) -> list[list[str]]:

@@ -163,7 +163,7 @@ def test_the_page_escapes_what_it_shows(nights: tuple[Night, Night]) -> None:
     snapshot = dataclasses.replace(
         snapshot, sequences=(snapshot.sequences[0], first, *snapshot.sequences[2:])
     )
-    html = render_page(snapshot, engine.layout, [], [])
+    html = render_page(snapshot, engine.layout, [])
     assert "<script>" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in html
 
