@@ -334,15 +334,33 @@ class Closer:
             log.exception("night page not rewritten")
 
     def _datacheck(self) -> ClosingDatacheck:
-        """The plots and the page; a plotting problem is reported, it does not hold the night open."""
+        """Provenance, the plots and the page; a problem in them is reported, it does not hold the
+        night open."""
         from osa_core.publish.datacheck import build_datacheck
 
+        self._provenance()
         try:
             built = build_datacheck(self.engine.snapshot, self.layout)
         except Exception as exc:  # a bug in a plot must not keep merged data from being closed
             log.exception("datacheck failed")
             return ClosingDatacheck(error=f"{type(exc).__name__}: {exc}")
         return ClosingDatacheck(dir=str(built.root), files=len(built.files))
+
+    def _provenance(self) -> None:
+        """A PROV record per merged run, before the cleaning removes the subrun files it names."""
+        from osa_core.close.provenance import Checksums, write_run_provenance
+
+        checksums = Checksums()
+        for run in self.ledger.closing_runs():
+            if run.state not in (RunClose.MOVED, RunClose.CLEANED):
+                continue
+            try:
+                write_run_provenance(
+                    self.layout, self.engine.profile, self.engine.state.sequences, run, checksums
+                )
+            except Exception:  # a record that cannot be written must not keep merged data from closing
+                log.exception("run %05d: provenance record not written", run.run)
+                self.ledger.log_event("close", f"run {run.run:05d}: provenance record not written")
 
     def _copy_calibration(self) -> list[dict[str, object]]:
         """Computed calibration files are copied (they are small) to the final calibration place."""

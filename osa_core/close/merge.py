@@ -13,19 +13,23 @@ pointed at the staging area by giving them a layout whose final places are the s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from osa_core.jobs.runner import MISSING_INPUT
+from osa_core.jobs.history import StepRecord, append_record, now_iso
+from osa_core.jobs.runner import MISSING_INPUT, TaskIdentity
 from osa_core.model.config import Config
 from osa_core.model.faults import kill_point
 from osa_core.model.fileio import fsync_dir
 from osa_core.model.layout import NightLayout
 from osa_core.pipeline.factory import is_simulation
 
+SIMULATED_MERGE = "merge_simulated"
+"""The simulate profile's merge, as its step records name it."""
 KINDS = {"dl1_": "dl1", "dl2_": "dl2", "muons_": "muons", "datacheck_dl1_": "datacheck"}
 
 
@@ -152,14 +156,30 @@ def run_merge(config: Config, layout: NightLayout, run: int, subruns: int, attem
     if not is_simulation(config):
         return _merge_lstchain(layout, run, subruns, products, attempt)
     print(f"[osa] SIMULATION: merging the placeholders of run {run:05d}", flush=True)
+    # step records as the lstchain merges' runner writes them: the run's provenance reads them
+    who = TaskIdentity.from_environment(attempt)
+    history = merge_history(layout, run)
+
+    def record(event: str, code: int | None = None, outputs: tuple[str, ...] = (), detail: str = "") -> None:
+        step = StepRecord(event, SIMULATED_MERGE, now_iso(), who.attempt, who.host, who.job_id, None)
+        append_record(history, dataclasses.replace(step, exit_code=code, outputs=outputs, detail=detail))
+
+    record("start")
     for product in products:
         try:
             merge_simulated(layout, product, run, subruns)
         except MergeError as exc:
             print(f"[osa] merge of run {run:05d}: {exc}", file=sys.stderr, flush=True)
+            record("end", MISSING_INPUT, detail=str(exc))
             return MISSING_INPUT
+    record("end", 0, tuple(str(staged(layout, p)) for p in products))
     print(f"[osa] run {run:05d}: merged {', '.join(p.name for p in products)}", flush=True)
     return 0
+
+
+def merge_history(layout: NightLayout, run: int) -> Path:
+    """The step records of a run's merge jobs (every attempt appends)."""
+    return layout.history_dir / f"Run{run:05d}.merge.history"
 
 
 def merge_simulated(layout: NightLayout, product: Product, run: int, subruns: int) -> None:
@@ -185,15 +205,14 @@ def merge_simulated(layout: NightLayout, product: Product, run: int, subruns: in
 def _merge_lstchain(
     layout: NightLayout, run: int, subruns: int, products: tuple[Product, ...], attempt: int
 ) -> int:
-    from osa_core.jobs.runner import TaskIdentity, run_steps
+    from osa_core.jobs.runner import run_steps
     from osa_core.pipeline.lstchain import merge_steps
 
     stage = staging_layout(layout)
     for product in products:  # lstchain does not create its output directories
         staged(layout, product).parent.mkdir(parents=True, exist_ok=True)
     steps = merge_steps(stage, run, range(subruns))
-    history = layout.history_dir / f"Run{run:05d}.merge.history"
-    code = run_steps(steps, history, TaskIdentity.from_environment(attempt))
+    code = run_steps(steps, merge_history(layout, run), TaskIdentity.from_environment(attempt))
     if code != 0:
         return code
     for product in products:
