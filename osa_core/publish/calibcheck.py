@@ -120,7 +120,7 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout) -> Section:
                 "of this night's DL1 is not physical; the processing chain is."
             )
         tables.append(_table(files, cal))
-        plots.append(_draw(layout, files, cal, bool(why)))
+        plots.append(draw_run(layout.web_night_dir("enf_calibration"), files, cal, bool(why)))
     return Section("enf", title, tuple(notes), tuple(tables), tuple(plots), warning=" ".join(warnings))
 
 
@@ -149,11 +149,11 @@ def _table(files: CalibrationFiles, cal: ChargeCalibration) -> tuple[tuple[str, 
     return tuple(rows)
 
 
-def _draw(layout: NightLayout, files: CalibrationFiles, cal: ChargeCalibration, unphysical: bool) -> Plot:
+def draw_run(where: Path, files: CalibrationFiles, cal: ChargeCalibration, unphysical: bool) -> Plot:
+    """Draw one charge calibration on the camera and write its values beside it, in ``where``."""
     import numpy as np
 
     stem = f"calibration.Run{files.pedcal_run:05d}"
-    where = layout.web_night_dir("enf_calibration")
     sidecar = {
         "pedcal_run": files.pedcal_run,
         "file": str(files.charge),

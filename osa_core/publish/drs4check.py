@@ -71,7 +71,7 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout) -> Section:
             notes.append(f"DRS4 run {files.drs4_run:05d}: not produced: {files.drs4} does not exist.")
             continue
         try:
-            plot, table = _one(layout, files)
+            plot, table = build_run(layout.web_night_dir("drs4"), files)
         except (OSError, KeyError, ValueError, IndexError, LookupError) as exc:
             notes.append(f"DRS4 run {files.drs4_run:05d}: {name} cannot be read: {exc}")
             continue
@@ -88,11 +88,11 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout) -> Section:
     return Section("drs4", "DRS4 baseline", tuple(notes), tuple(tables), tuple(plots))
 
 
-def _one(layout: NightLayout, files: CalibrationFiles) -> tuple[Plot, tuple[tuple[str, ...], ...]]:
+def build_run(where: Path, files: CalibrationFiles) -> tuple[Plot, tuple[tuple[str, ...], ...]]:
+    """Draw one DRS4 file's camera plot and write its values beside it, in ``where``; the table rows."""
     import numpy as np
 
     baseline, spread = pixel_baselines(files.drs4)
-    where = layout.web_night_dir("drs4")
     stem = f"drs4_baseline.Run{files.drs4_run:05d}"
     sidecar: dict[str, object] = {
         "drs4_run": files.drs4_run,

@@ -11,6 +11,7 @@ products' contents. DL1ab and the night-wise checks run in the SLURM night test
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -257,3 +258,80 @@ def test_overrides_and_no_models(tmp_path: Path) -> None:
     r0 = next(s for s in steps if s.name == "r0_to_dl1")
     assert r0.argv[0] == "/opt/r0dl1" and r0.argv[-2:] == ("--x", "1")
     assert "dl1_to_dl2" not in [s.name for s in steps]
+
+
+# --- the datacheck's calibration sections, from these real files -----------------------------------
+SECTIONS_CHILD = """
+import json, sys
+from pathlib import Path
+from osa_core.publish import calibcheck, drs4check
+from osa_core.publish.camera import CalibrationFiles
+drs4, charge, out = (Path(a) for a in sys.argv[1:4])
+files = CalibrationFiles(2005, 2006, drs4, charge, ("charge",))
+_, drs4_rows = drs4check.build_run(out / "drs4", files)
+cal = calibcheck.read_calibration(charge)
+why = calibcheck.not_physical(cal)
+calibcheck.draw_run(out / "enf", files, cal, bool(why))
+print(json.dumps({"drs4_rows": drs4_rows, "why": why}))
+"""
+
+
+@pytest.mark.lstchain
+def test_calibration_sections_show_the_values_of_the_real_drs4_file(
+    processed: Processed, lstchain_night: Any, tmp_path: Path
+) -> None:
+    """The DRS4 section's values are those computed here from the pedestal file lstchain wrote;
+    the fixture's nominal charge calibration is called not physical."""
+    drs4 = processed.layout.drs4_file(2005)
+    charge = Path(lstchain_night.calibration["charge"])
+    # ctapipe draws the camera: in a child interpreter, as everything that imports it here
+    child = subprocess.run(
+        [sys.executable, "-c", SECTIONS_CHILD, str(drs4), str(charge), str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, **lstchain_night.env},
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr[-3000:]
+    said = json.loads(child.stdout.splitlines()[-1])
+    shown = json.loads((tmp_path / "drs4" / "drs4_baseline.Run02005.json").read_text())
+
+    with tables.open_file(drs4) as f:
+        row = f.root.r1.monitoring.drs4_baseline.tel_001[0]
+    for g, gain in enumerate(("high", "low")):
+        # pixel by pixel, over the capacitors that got samples
+        expected = np.full(1855, np.nan)
+        spread = np.full(1855, np.nan)
+        for pixel in range(1855):
+            weights = row["baseline_counts"][g, pixel].astype(float)
+            sampled = weights > 0
+            if sampled.any():
+                values_c = row["baseline_mean"][g, pixel, sampled].astype(float)
+                expected[pixel] = np.average(values_c, weights=weights[sampled])
+                deviations = (values_c - expected[pixel]) ** 2
+                spread[pixel] = np.sqrt(np.average(deviations, weights=weights[sampled]))
+        values = shown["gains"][gain]
+        assert np.allclose(np.array(values["baseline"], dtype=float), expected, atol=1e-3, equal_nan=True)
+        assert np.allclose(np.array(values["spread"], dtype=float), spread, atol=1e-3, equal_nan=True)
+        # the outlier rule the page states, applied here to the values computed here
+        outliers = set()
+        for value in (expected, spread):
+            median = np.nanmedian(value)
+            sigma = 1.4826 * np.nanmedian(np.abs(value - median))
+            outliers |= set(
+                np.flatnonzero(~np.isfinite(value) | (np.abs(value - median) > 5 * sigma)).tolist()
+            )
+        assert values["outliers"] == sorted(outliers)
+        table_row = said["drs4_rows"][1 + g]
+        assert table_row[1] == gain and table_row[2] == f"{np.nanmedian(expected):.1f}"
+        assert table_row[5] == str(len(outliers))
+    assert png_size(tmp_path / "drs4" / "drs4_baseline.Run02005.png")[0] > 500
+
+    enf = json.loads((tmp_path / "enf" / "calibration.Run02006.json").read_text())
+    assert enf["physical"] is False and enf["flatfield_events"] == 1
+    assert any("1 event" in why for why in said["why"])
+    assert enf["gains"]["high"]["median_dc_to_pe"] == pytest.approx(1 / 80)
+    assert png_size(tmp_path / "enf" / "calibration.Run02006.png")[0] > 500
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
