@@ -87,17 +87,17 @@ def _read_merged(layout: NightLayout, run: int, lstchain: bool, stats: Dl1Stats)
 
 
 def _read_lstchain(path: Path, run: int, subrun: int, stats: Dl1Stats) -> None:
-    import h5py
     import numpy as np
+    import tables  # lstchain compresses DL1 with blosc: h5py alone cannot read it (no plugin)
 
     try:
-        with h5py.File(path, "r") as h5:
-            table = h5[EVENT_TABLES["dl1"]]
-            names = table.dtype.names or ()
-            events = int(table.shape[0])
-            intensity = np.asarray(table["intensity"], dtype=float) if "intensity" in names else None
-            pixels = np.asarray(table["n_pixels"]) if "n_pixels" in names else None
-    except (OSError, KeyError):
+        with tables.open_file(path, "r") as h5:
+            table = h5.get_node(EVENT_TABLES["dl1"])
+            names = table.colnames
+            events = int(table.nrows)
+            intensity = np.asarray(table.col("intensity"), dtype=float) if "intensity" in names else None
+            pixels = np.asarray(table.col("n_pixels")) if "n_pixels" in names else None
+    except (OSError, KeyError, tables.NoSuchNodeError, tables.HDF5ExtError):
         return
     surviving = None
     if pixels is not None:
