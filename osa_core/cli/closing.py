@@ -133,7 +133,7 @@ def cmd_datacheck(args: argparse.Namespace) -> int:
         engine.shutdown()
     if not snapshot.health.ok:
         print(f"osa-core: the scheduler did not answer ({snapshot.health.error}): states as last known")
-    pdfs = len(built.files) - len(built.plots) - 1
+    pdfs = sum(1 for path in built.files if path.suffix == ".pdf")
     print(f"datacheck of {snapshot.date}: {len(built.plots)} plot(s), {pdfs} PDF(s)")
     print(f"  {engine.layout.web_page}")
     return 0

@@ -85,27 +85,21 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout, plots: list[Plot
     return Section("dl1", "DL1", tuple(notes), tuple(tables), tuple(plots), tuple(documents))
 
 
-def _closed(snapshot: NightSnapshot) -> bool:
-    return (snapshot.closing or "").startswith(("closed", "finishing"))
-
-
 def _pdf_reason(snapshot: NightSnapshot, layout: NightLayout) -> str:
     if layout.config.pipeline.profile == "simulate":
         return "the simulate profile runs no lstchain_check_dl1."
     extra = layout.config.pipeline.lstchain.extra_args.get("datacheck_run", ())
     if "--omit-pdf" in extra:
         return "--omit-pdf is in pipeline.lstchain.extra_args.datacheck_run (the files are merged only)."
-    if not _closed(snapshot):
-        return "it is made run-wise when the night is closed."
-    return f"no such PDF in {layout.final_dir('datacheck')} (see the run's merge job log)."
+    where = layout.final_dir("datacheck")
+    return f"none in {where}; it is made when the night is closed (see the run's merge job log)."
 
 
 def _longterm_reason(snapshot: NightSnapshot, layout: NightLayout) -> str:
     if layout.config.pipeline.profile == "simulate":
         return "the simulate profile runs no lstchain_longterm_dl1_check."
-    if not _closed(snapshot):
-        return "it runs over the night's run-wise checks when the night is closed."
-    return f"{layout.longterm_file} does not exist (see the closing's log)."
+    path = layout.longterm_file
+    return f"{path} does not exist; it is made when the night is closed, over the run-wise checks."
 
 
 def _longterm_table(path: Path) -> tuple[tuple[tuple[str, ...], ...], str]:

@@ -242,3 +242,47 @@ print(json.dumps(heavy))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
+def test_sections_without_their_input_say_so_and_link_nothing_broken(
+    nights: tuple[Night, Night], tmp_path: Path
+) -> None:
+    """An lstchain night whose calibration files and closing products are not there (yet): each
+    section names what is missing and why; no image or link points at nothing. Then the same
+    page with the simulate profile: the calibration sections say it makes no such files."""
+    import asyncio
+
+    from osa_core.engine import Engine
+    from osa_core.publish.datacheck import build_datacheck
+
+    night = nights[0]
+    config = load_config(night.config)
+    engine = Engine(config, dt.date.fromisoformat(night.date))
+    try:
+        snapshot = asyncio.run(engine.refresh())
+    finally:
+        engine.shutdown()
+    lst = config.replace(
+        paths=config.paths.replace(analysis=tmp_path / "analysis", final=tmp_path / "final"),
+        pipeline=config.pipeline.replace(profile="lstchain"),
+    )
+    layout = NightLayout(lst, dt.date.fromisoformat(night.date))
+    build_datacheck(snapshot, layout)
+    page = _Page()
+    page.feed(layout.web_page.read_text())
+    text = " ".join(page.text)
+    drs4 = layout.drs4_file(1872)
+    assert f"DRS4 run 01872: not produced: {drs4} does not exist." in text
+    assert f"Calibration run 01873: not produced: {layout.charge_file(1873)} does not exist." in text
+    final = layout.final_dir("datacheck")
+    assert f"Run 01874: lstchain's run-wise datacheck PDF not produced: none in {final}" in text
+    assert f"Long-term DL1 check not produced: {layout.longterm_dl1_check} does not exist" in text
+    assert "Run 01874: no provenance record yet" in text
+    for link in page.links:
+        assert (layout.web_page.parent / link).resolve().is_file(), link
+    assert not any("drs4_baseline" in link or "calibration.Run" in link for link in page.links)
+
+    night.cli("datacheck")
+    own = (web_dir(night, "dl1") / "index.html").read_text()  # the simulate night's own page
+    assert "DRS4 run 01872: not shown: the simulate profile makes no DRS4 file." in own
+    assert "Long-term DL1 check not produced: the simulate profile runs no" in own

@@ -10,17 +10,25 @@ its cuts; the closer counts the merged events against the subrun files before it
 The night-wise job runs the real lstchain_longterm_dl1_check on the run-wise products; on this
 file it writes the night's table and then stops at its HTML plot (no pedestals: exit 1), which
 the closing reports without being held open. The real lstchain_cherenkov_transparency then runs
-on that table from the job side. Only then are the subrun files deleted."""
+on that table from the job side. Only then are the subrun files deleted. The night
+page shows the datacheck's sections from these products (the DRS4 baseline computed here, the
+fixture's charge calibration called not physical, why lstchain's run-wise PDF is absent), and
+each run has a PROV record naming the real raw files with their checksums and the job ids SLURM
+gave."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import importlib.metadata
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tomllib
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +189,93 @@ def test_real_night_on_slurm_with_a_missing_raw_file(
     with tables.open_file(layout.longterm_file) as longterm:
         assert "/cosmics_intensity_spectrum" in longterm
         assert "/runsummary" in longterm
+
+    # --- the datacheck's sections and the run's provenance, from the real products ------------
+    check_night_page(layout, night_data)
+    check_provenance(layout, night_data, night.config)
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.append(found["id"] or "")
+        if tag in ("img", "a"):
+            self.links.append(found.get("src") or found.get("href") or "")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def check_night_page(layout: NightLayout, night_data: Any) -> None:
+    import tables
+
+    page = _Page()
+    page.feed(layout.web_page.read_text())
+    text = " ".join(page.text)
+    assert {"timing", "drs4", "enf", "dl1", "provenance"} <= set(page.ids)
+    for link in page.links:  # images are files beside the page; every link resolves
+        assert (layout.web_page.parent / link).resolve().is_file(), link
+    # DRS4: the camera median of the pixels' baselines, as computed here from the pedestal file
+    with tables.open_file(layout.drs4_file(night_data.drs4_run)) as f:
+        row = f.root.r1.monitoring.drs4_baseline.tel_001[0]
+    counts = row["baseline_counts"][0].astype(float)
+    per_pixel = (row["baseline_mean"][0] * counts).sum(axis=1) / counts.sum(axis=1)
+    assert f"{night_data.drs4_run:05d} high {np.median(per_pixel):.1f}" in " ".join(
+        t.strip() for t in page.text
+    )
+    assert any(link.endswith("drs4_baseline.Run02005.png") for link in page.links)
+    # ENF: the fixture's charge calibration is nominal, and the page says so
+    assert "these values are NOT PHYSICAL" in text
+    assert any(link.endswith("calibration.Run02006.png") for link in page.links)
+    # DL1: the run-wise PDF is not made here (see the fixture), and the page says why
+    assert "--omit-pdf is in pipeline.lstchain.extra_args.datacheck_run" in text
+    if layout.longterm_file.is_file():  # the long-term check's closing job, where it runs
+        assert any(link.endswith(layout.longterm_file.name) for link in page.links)
+    else:
+        assert "Long-term DL1 check not produced" in text
+    assert f"provenance/Run{night_data.data_run:05d}.prov.json" in page.links
+
+
+def check_provenance(layout: NightLayout, night_data: Any, config: Path) -> None:
+    from prov.model import ProvDocument
+
+    run = night_data.data_run
+    doc = ProvDocument.deserialize(content=layout.web_provenance(run).read_text(), format="json")
+    records = list(doc.get_records())
+
+    def attrs(record: Any) -> dict[str, Any]:
+        return {str(k): v for k, v in record.attributes}
+
+    entities = {str(attrs(e)["osa:path"]): attrs(e) for e in records if str(e.get_type()) == "prov:Entity"}
+    activities = {str(a.identifier): attrs(a) for a in records if str(a.get_type()) == "prov:Activity"}
+    agents = {str(a.identifier): attrs(a) for a in records if str(a.get_type()) == "prov:Agent"}
+    raw = hashlib.sha256(night_data.raw_dir.joinpath(f"LST-1.1.Run{run:05d}.0000.fits.fz").read_bytes())
+    for subrun in range(night_data.data_subruns):
+        path = night_data.raw_dir / f"LST-1.1.Run{run:05d}.{subrun:04d}.fits.fz"
+        assert entities[str(path)]["osa:sha256"] == raw.hexdigest()
+    for path in (layout.drs4_file(night_data.drs4_run), Path(night_data.calibration["charge"]), config):
+        assert entities[str(path)]["osa:sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    lstchain_config = entities[night_data.lstchain["config"]]
+    assert str(lstchain_config["prov:type"]) == "osa:config"
+    version = f"lstchain {importlib.metadata.version('lstchain')}"
+    assert agents["osa:software_lstchain_data_r0_to_dl1"]["osa:version"] == version
+    merged = layout.final_dir("DL1") / f"dl1_LST-1.Run{run:05d}.h5"
+    assert entities[str(merged)]["osa:sha256"] == hashlib.sha256(merged.read_bytes()).hexdigest()
+    with sqlite3.connect(layout.ledger_path) as db:
+        seq = db.execute("SELECT seq FROM sequences WHERE run = ?", (run,)).fetchone()[0]
+        query = "SELECT subrun, attempt, job_id, array_index FROM tasks WHERE seq = ?"
+        tasks = {(s, a): f"{j}_{i}" for s, a, j, i in db.execute(query, (seq,))}
+        merge_job = db.execute("SELECT job_id FROM closing_runs WHERE run = ?", (run,)).fetchone()[0]
+    assert (2, 2) in tasks and tasks[(2, 1)] != tasks[(2, 2)]  # the resubmission was a new job
+    for (subrun, attempt), job in tasks.items():
+        activity = activities[f"osa:Run{run:05d}.{subrun:04d}.r0_to_dl1.attempt{attempt}"]
+        assert activity["osa:job_id"] == job and activity["osa:host"]
+    assert activities[f"osa:Run{run:05d}.0002.r0_to_dl1.attempt1"]["osa:exit_code"] == 66
+    assert activities[f"osa:Run{run:05d}.merge.merge_dl1.attempt1"]["osa:job_id"] == merge_job
