@@ -121,7 +121,8 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout) -> Section:
             )
         tables.append(_table(files, cal))
         plots.append(draw_run(layout.web_night_dir("enf_calibration"), files, cal, bool(why)))
-    return Section("enf", title, tuple(notes), tuple(tables), tuple(plots), warning=" ".join(warnings))
+    values = tuple(Plot(p.category, p.path.with_suffix(".json"), f"{p.title}: values (JSON)") for p in plots)
+    return Section("enf", title, tuple(notes), tuple(tables), tuple(plots), values, " ".join(warnings))
 
 
 def _table(files: CalibrationFiles, cal: ChargeCalibration) -> tuple[tuple[str, ...], ...]:

@@ -74,6 +74,8 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout, plots: list[Plot
             documents.append(
                 Plot("dl1", publish_copy(layout, html), "long-term DL1 check (interactive page)")
             )
+        else:
+            notes.append(f"Long-term DL1 check: its interactive page was not made ({html.name}).")
         table, said = _longterm_table(longterm)
         if table:
             tables.append(table)

@@ -85,7 +85,8 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout) -> Section:
         "Baseline: each pixel's mean over its capacitors, weighted by their samples; spread: the "
         "weighted standard deviation of its capacitors' baselines. Outliers: " + OUTLIER_RULE + "."
     )
-    return Section("drs4", "DRS4 baseline", tuple(notes), tuple(tables), tuple(plots))
+    values = tuple(Plot("drs4", p.path.with_suffix(".json"), f"{p.title}: values (JSON)") for p in plots)
+    return Section("drs4", "DRS4 baseline", tuple(notes), tuple(tables), tuple(plots), values)
 
 
 def build_run(where: Path, files: CalibrationFiles) -> tuple[Plot, tuple[tuple[str, ...], ...]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -125,4 +124,8 @@ def test_closing_writes_a_prov_record_per_run_with_checksums_and_job_ids(
     # published beside the datacheck: the page links it, the push takes it
     page = layout.web_page.read_text()
     assert f'href="provenance/Run{RUN:05d}.prov.json"' in page
-    json.loads(record.read_text())
+    from osa_core.publish.publisher import push_items
+
+    remote = [item.remote for item in push_items(layout)]
+    assert f"dl1/20200127/test/provenance/Run{RUN:05d}.prov.json" in remote
+    assert remote[-1] == "dl1/20200127/test/index.html"  # the page still goes last
