@@ -13,7 +13,6 @@ pointed at the staging area by giving them a layout whose final places are the s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -161,8 +160,11 @@ def run_merge(config: Config, layout: NightLayout, run: int, subruns: int, attem
     history = merge_history(layout, run)
 
     def record(event: str, code: int | None = None, outputs: tuple[str, ...] = (), detail: str = "") -> None:
-        step = StepRecord(event, SIMULATED_MERGE, now_iso(), who.attempt, who.host, who.job_id, None)
-        append_record(history, dataclasses.replace(step, exit_code=code, outputs=outputs, detail=detail))
+        when = now_iso()
+        step = StepRecord(
+            event, SIMULATED_MERGE, when, who.attempt, who.host, who.job_id, None, code, outputs, detail
+        )
+        append_record(history, step)
 
     record("start")
     for product in products:
