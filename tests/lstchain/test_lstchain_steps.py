@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -335,3 +336,56 @@ def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.lstchain
+def test_dl1_section_shows_the_real_long_term_check(
+    processed: Processed, lstchain_night: Any, step_timings: list[Any]
+) -> None:
+    """lstchain_longterm_dl1_check run on the run-wise datacheck file, as the closing runs it, at
+    the layout's path; the DL1 section links its output and shows its per-run summary.
+
+    lstchain 0.12.3 writes the HDF5 summary, then fails drawing its interactive page for a run
+    without interleaved pedestals (a bokeh figure is None): the section must say the page is
+    missing and still show the summary."""
+    import datetime as dt
+
+    from osa_core.model.snapshot import NightSnapshot, SchedulerHealth, SequenceStatus
+    from osa_core.model.states import JobState, SequenceType
+    from osa_core.publish.dl1check import build_section
+
+    layout = processed.layout
+    # the run-wise datacheck file, where the closer moves it: lstchain writes it beside its inputs
+    steps = [s for s in processed.profile.merge_steps(layout, 2008, SUBRUNS) if s.name == "datacheck_run"]
+    made = steps[0].outputs[0]
+    if not made.is_file():  # made by test_closer_merges_the_run when the module runs whole
+        run_steps(steps, layout.analysis_dir / "longterm_logs", lstchain_night.env, step_timings)
+    run_check = layout.final_dir("datacheck") / made.name
+    run_check.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(made, run_check)
+    longterm = layout.longterm_dl1_check
+    layout.final_dir("muons").mkdir(parents=True, exist_ok=True)
+    argv = ["lstchain_longterm_dl1_check", "--input-dir", str(run_check.parent), "--output-file",
+            str(longterm), "--muons-dir", str(layout.final_dir("muons")), "--batch"]  # fmt: skip
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=300, env={**os.environ, **lstchain_night.env}
+    )
+    assert longterm.is_file(), done.stdout[-2000:] + done.stderr[-2000:]
+
+    # the night as the engine would show it: one data run, complete
+    status = SequenceStatus(1, SequenceType.DATA, 2008, len(SUBRUNS), 0, None, JobState.COMPLETED,
+                            {JobState.COMPLETED: len(SUBRUNS)}, 1, "1", None, None)  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    snapshot = NightSnapshot(layout.date, "slurm", "lstchain", False, now, SchedulerHealth(True),
+                             (status,), {}, {}, {})  # fmt: skip
+    with tables.open_file(run_check) as f:
+        cosmics = int(f.get_node("/dl1datacheck/cosmics").col("num_events").sum())
+    section = build_section(snapshot, layout, [])
+    head, *rows = section.tables[0]
+    assert len(rows) == 1
+    shown = dict(zip(head, rows[0], strict=True))
+    assert shown["run"] == "2008" and shown["cosmics"] == str(cosmics)
+    linked = [d.path for d in section.documents]
+    assert layout.web_night_dir("dl1") / longterm.name in linked and linked[0].is_file()
+    if not longterm.with_suffix(".html").is_file():
+        assert any("its interactive page was not made" in note for note in section.notes)
