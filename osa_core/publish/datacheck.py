@@ -182,13 +182,16 @@ def write_page(snapshot: NightSnapshot, layout: NightLayout) -> Path:
     try:
         data = json.loads(sections_path(layout).read_text())
         sections = [Section.from_json(item, layout.web_root) for item in data]
-    except (OSError, ValueError, KeyError, TypeError, AssertionError):
-        timing = [
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):  # never built: what is there
+        drawn = [
             Plot(category, layout.web_night_dir(category) / name, caption)
-            for category, name, caption, _ in SNAPSHOT_PLOTS
+            for category, name, caption, _ in (*SNAPSHOT_PLOTS, *DL1_PLOTS)
             if (layout.web_night_dir(category) / name).is_file()
         ]
-        sections = [timing_section(timing)]
+        dl1 = {name for _, name, _, _ in DL1_PLOTS}
+        timing = [p for p in drawn if p.path.name not in dl1]
+        dl1_plots = tuple(p for p in drawn if p.path.name in dl1)
+        sections = [timing_section(timing)] + ([Section("dl1", "DL1", plots=dl1_plots)] if dl1_plots else [])
     # only what is still there: a page never links to a file that went away
     sections = [
         dataclasses.replace(
