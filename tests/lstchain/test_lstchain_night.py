@@ -236,6 +236,8 @@ def check_night_page(layout: NightLayout, night_data: Any) -> None:
     assert any(link.endswith("calibration.Run02006.png") for link in page.links)
     # DL1: the run-wise PDF is not made here (see the fixture), and the page says why
     assert "--omit-pdf is in pipeline.lstchain.extra_args.datacheck_run" in text
+    # the DL1 plots read lstchain's (blosc-compressed) DL1 tables at closing, before the cleaning
+    assert {"dl1_events.png", "dl1_intensity.png"} <= {Path(link).name for link in page.links}
     if layout.longterm_file.is_file():  # the long-term check's closing job, where it runs
         assert any(link.endswith(layout.longterm_file.name) for link in page.links)
     else:
