@@ -78,7 +78,7 @@ def test_the_night_page_names_the_sources(tmp_path: Path) -> None:
         snapshot = engine.snapshot
     finally:
         engine.shutdown()
-    page = render_page(snapshot, engine.layout, [], [])
+    page = render_page(snapshot, engine.layout, [])
     assert "<th>source</th>" in page
     row = page[page.index('<tr id="seq-1">') :].split("</tr>")[0]
     assert "01874" in row and '<td class="l">Crab</td>' in row

@@ -276,7 +276,7 @@ def test_sections_without_their_input_say_so_and_link_nothing_broken(
     assert f"Calibration run 01873: not produced: {layout.charge_file(1873)} does not exist." in text
     final = layout.final_dir("datacheck")
     assert f"Run 01874: lstchain's run-wise datacheck PDF not produced: none in {final}" in text
-    assert f"Long-term DL1 check not produced: {layout.longterm_dl1_check} does not exist" in text
+    assert f"Long-term DL1 check not produced: {layout.longterm_file} does not exist" in text
     assert "Run 01874: no provenance record yet" in text
     for link in page.links:
         assert (layout.web_page.parent / link).resolve().is_file(), link

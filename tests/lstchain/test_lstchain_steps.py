@@ -363,7 +363,7 @@ def test_dl1_section_shows_the_real_long_term_check(
     run_check = layout.final_dir("datacheck") / made.name
     run_check.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(made, run_check)
-    longterm = layout.longterm_dl1_check
+    longterm = layout.longterm_file
     layout.final_dir("muons").mkdir(parents=True, exist_ok=True)
     argv = ["lstchain_longterm_dl1_check", "--input-dir", str(run_check.parent), "--output-file",
             str(longterm), "--muons-dir", str(layout.final_dir("muons")), "--batch"]  # fmt: skip
