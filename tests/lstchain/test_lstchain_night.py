@@ -276,8 +276,11 @@ def check_provenance(layout: NightLayout, night_data: Any, config: Path) -> None
         tasks = {(s, a): f"{j}_{i}" for s, a, j, i in db.execute(query, (seq,))}
         merge_job = db.execute("SELECT job_id FROM closing_runs WHERE run = ?", (run,)).fetchone()[0]
     assert (2, 2) in tasks and tasks[(2, 1)] != tasks[(2, 2)]  # the resubmission was a new job
-    for (subrun, attempt), job in tasks.items():
-        activity = activities[f"osa:Run{run:05d}.{subrun:04d}.r0_to_dl1.attempt{attempt}"]
-        assert activity["osa:job_id"] == job and activity["osa:host"]
-    assert activities[f"osa:Run{run:05d}.0002.r0_to_dl1.attempt1"]["osa:exit_code"] == 66
+    for (subrun, attempt), job in tasks.items():  # every step of every attempt, in its own job
+        task = f"osa:Run{run:05d}.{subrun:04d}."
+        ran = [a for n, a in activities.items() if n.startswith(task) and n.endswith(f".attempt{attempt}")]
+        assert ran and all(a["osa:job_id"] == job and a["osa:host"] for a in ran), (subrun, attempt)
+    failed_task = f"osa:Run{run:05d}.0002."
+    first = [a for n, a in activities.items() if n.startswith(failed_task) and n.endswith(".attempt1")]
+    assert [a["osa:exit_code"] for a in first] == [66]  # the missing raw file, at its first step
     assert activities[f"osa:Run{run:05d}.merge.merge_dl1.attempt1"]["osa:job_id"] == merge_job
