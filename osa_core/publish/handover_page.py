@@ -94,6 +94,7 @@ def page(h: Handover) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # no icon to ask the server for (a 404 per page)
         f"<title>{esc(title(h))}</title>",
         "<style>body{font-family:sans-serif;margin:1em;max-width:60em}"
         "li{margin:.2em 0;overflow-wrap:anywhere}"

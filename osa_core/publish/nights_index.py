@@ -47,6 +47,7 @@ def index_page(rows: Sequence[tuple[NightSummary, str | None]]) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',  # no icon to ask the server for (a 404 per page)
         "<title>LST-1 OSA nights</title>",
         "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
         "td,th{padding:.2em .6em;text-align:right;border-bottom:1px solid #ccc}"

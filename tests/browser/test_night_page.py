@@ -10,6 +10,7 @@ tables have rows, and on a phone (375 px) nothing makes the page scroll sideways
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import http.server
@@ -23,8 +24,10 @@ import pytest
 from chromium import Browser, Page, distinct_colours
 from support.nights import Night, make_night
 
+from osa_core.engine import Engine
 from osa_core.model.config import load_config
 from osa_core.model.layout import NightLayout
+from osa_core.publish.publisher import write_handover
 
 PHONE = (375, 740)
 DESKTOP = (1280, 900)
@@ -69,6 +72,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         night.cli("submit")
         night.wait_finished()
         night.cli("datacheck")
+        # what a push writes beside the page: the shift's handover report, and the nights index
+        # at the web tree's root
+        config = load_config(night.config)
+        engine = Engine(config, dt.date.fromisoformat(night.date))
+        try:
+            write_handover(engine.layout, asyncio.run(engine.refresh()))
+        finally:
+            engine.shutdown()
     finally:
         from osa_core.scheduler.local.backend import stop_executor
 
@@ -88,7 +99,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
 
 def pages(web: Path) -> list[Path]:
     found = sorted(web.rglob("*.html"))
-    assert found, f"no HTML page under {web}"
+    names = {p.name for p in found}
+    assert {"index.html", "handover.html", "nights.html"} <= names, f"pages under {web}: {names}"
     return found
 
 
@@ -126,7 +138,7 @@ def test_every_page_loads_cleanly_with_its_images_links_and_tables(
 def test_the_night_page_shows_the_night(page: Page, site: tuple[str, Path]) -> None:
     """The main page has what an expert opens it for: the sequences and the plots."""
     base, web = site
-    (main,) = [p for p in pages(web) if p.parts[-4:-1] == ("dl1", "20200127", "test")]
+    (main,) = [p for p in pages(web) if p.parts[-4:] == ("dl1", "20200127", "test", "index.html")]
     shown = inspect(page, base + main.relative_to(web).as_posix(), DESKTOP)
     sequences = next(t for t in shown["tables"] if t["id"] == "sequences")
     assert sequences["rows"] == 1 + 9  # the header, the calibration sequence and 8 data runs
