@@ -88,11 +88,11 @@ def tree(root: Path) -> dict[str, bytes]:
 def test_push_killed_then_pushed_again_leaves_the_server_whole(closed_night: Night, point: str) -> None:
     remote = closed_night.root.parent / "www" / point.replace(":", "-")
     night = with_root(closed_night, remote)
-    local = tree(closed_night.root / "running_analysis" / "20200127" / "test" / "datacheck_web")
-    assert len(local) > max(int(p.split(":")[1]) for p in POINTS)
-
     killed = night.cli("push", check=False, env={"OSA_FAULT_KILL_AT": point})
     assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    # read after the push began: a push writes the handover report and the nights index first
+    local = tree(closed_night.root / "running_analysis" / "20200127" / "test" / "datacheck_web")
+    assert len(local) > max(int(p.split(":")[1]) for p in POINTS)
     # whatever is on the server under a final name is whole
     for name, data in tree(remote).items():
         assert ".partial-" in name or data == local[name], f"{name} is not whole under its final name"
