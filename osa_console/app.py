@@ -240,7 +240,8 @@ class OsaConsole(App[None]):
             self.refresher.request()
 
     def _tick(self) -> None:
-        if isinstance(self.screen, NightScreen) and self.screen.ready:
+        # not `ready` alone: a screen being dismissed has lost its widgets before its unmount
+        if isinstance(self.screen, NightScreen) and self.screen.live:
             self.screen.tick()
 
     def _theme_changed(self, theme: Theme) -> None:

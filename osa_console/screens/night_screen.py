@@ -71,10 +71,13 @@ class NightScreen(Screen[None]):
             self._pending = self._pending | changed
             self._pending_force = self._pending_force or force
             return
+        top = self._top()
+        if top is None:
+            return
         now = self.now()
         with self.app.batch_update():
-            self.query_one(NightHeader).show(snapshot, now, self.palette, self.where, self.host.eta)
-            self.query_one(SchedulerBanner).show(snapshot, now)
+            top[0].show(snapshot, now, self.palette, self.where, self.host.eta)
+            top[1].show(snapshot, now)
             if snapshot is not None:
                 self.apply(snapshot, changed, now, force)
 
@@ -93,14 +96,31 @@ class NightScreen(Screen[None]):
     ) -> None:
         """Bring the screen's own widgets up to date with ``snapshot``."""
 
+    def _top(self) -> tuple[NightHeader, SchedulerBanner] | None:
+        """The header and the banner; None while the screen is being closed (dismissed, its
+        widgets already removed, its unmount not yet run: a tick can fall in between)."""
+        headers, banners = self.query(NightHeader), self.query(SchedulerBanner)
+        if not headers or not banners:
+            return None
+        return headers.first(), banners.first()
+
+    @property
+    def live(self) -> bool:
+        """Mounted and not being closed: its widgets can be drawn into."""
+        return self.ready and self._top() is not None
+
     def show_header(self) -> None:
         """The top line again (a new ETA arrived)."""
-        header = self.query_one(NightHeader)
-        header.show(self.host.snapshot, self.now(), self.palette, self.where, self.host.eta)
+        top = self._top()
+        if top is not None:
+            top[0].show(self.host.snapshot, self.now(), self.palette, self.where, self.host.eta)
 
     def tick(self) -> None:
         """Once a second: ages and running durations move with the clock."""
+        top = self._top()
+        if top is None:
+            return
         now = self.now()
         snapshot = self.host.snapshot
-        self.query_one(NightHeader).show(snapshot, now, self.palette, self.where, self.host.eta)
-        self.query_one(SchedulerBanner).show(snapshot, now)
+        top[0].show(snapshot, now, self.palette, self.where, self.host.eta)
+        top[1].show(snapshot, now)

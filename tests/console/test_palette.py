@@ -14,8 +14,10 @@ from console_fakes import FixedPort, synthetic_night
 from textual.command import CommandPalette
 
 from osa_console.app import OsaConsole
+from osa_console.screens.failures_screen import FailuresScreen
 from osa_console.screens.overview_screen import OverviewScreen
 from osa_console.settings import ConsoleSettings
+from osa_console.widgets.night_header import NightHeader
 
 
 @pytest.mark.parametrize(
@@ -43,4 +45,26 @@ async def test_page_keys_in_the_palette_keep_the_console(
         assert app.is_running and isinstance(app.screen, CommandPalette)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen), 10, "the palette to close")
+    assert app.return_code in (None, 0)
+
+
+async def test_a_tick_while_a_screen_is_being_closed_keeps_the_console(settings: ConsoleSettings) -> None:
+    """A screen being dismissed loses its widgets before its unmount runs; the once-a-second tick
+    (or a new ETA) falling in between crashed the console with NoMatches (seen in CI, on the
+    failures screen). Here the in-between state is made by removing the header by hand."""
+    port = FixedPort(synthetic_night())
+    app = OsaConsole(lambda: port, settings)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, 10, "the night")
+        await pilot.press("F")
+        await wait_for(pilot, lambda: isinstance(app.screen, FailuresScreen), 10, "the failures")
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        await screen.query_one(NightHeader).remove()
+        app._tick()
+        screen.show_header()
+        screen.show_snapshot(app.snapshot, frozenset(), force=True)
+        await pilot.pause(0.1)
+        assert not screen.live
+        assert app.is_running and app.screen is screen
     assert app.return_code in (None, 0)
