@@ -11,6 +11,7 @@ import html
 
 from osa_core.model.states import JobState
 from osa_core.publish.handover import Deed, Handover
+from osa_core.publish.nightpage import page_head
 
 Section = tuple[str, list[str]]
 """A heading and its lines (each one list item); a section with no lines says ``none``."""
@@ -88,18 +89,13 @@ def page(h: Handover) -> str:
     esc = html.escape
     failed = sum(n for state, n in h.totals.items() if state.failed)
     badge = "failures" if failed else ("done" if h.totals.get(JobState.COMPLETED) else "")
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<link rel="icon" href="data:,">',  # no icon to ask the server for (a 404 per page)
-        f"<title>{esc(title(h))}</title>",
-        "<style>body{font-family:sans-serif;margin:1em;max-width:60em}"
+    css = (
+        "body{font-family:sans-serif;margin:1em;max-width:60em}"
         "li{margin:.2em 0;overflow-wrap:anywhere}"
-        ".failures{color:#b00}</style>",
-        "</head>",
+        ".failures{color:#b00}"
+    )
+    out = [
+        *page_head(title(h), css),
         "<body>",
         f"<h1>{esc(title(h))}</h1>",
         f'<p class="{badge}">{esc(as_of(h))}</p>',

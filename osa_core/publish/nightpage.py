@@ -185,17 +185,25 @@ def _failure_rows(snapshot: NightSnapshot) -> list[str]:
     return rows
 
 
+def page_head(title: str, css: str) -> list[str]:
+    """The start of every published page, up to ``</head>``: UTF-8, a phone's viewport, and no
+    favicon for the browser to ask the server for (a 404 per page otherwise)."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        '<head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
+        f"<title>{escape(title)}</title>",
+        f"<style>{css}</style>",
+        "</head>",
+    ]
+
+
 def render_page(snapshot: NightSnapshot, layout: NightLayout, sections: Sequence[Section]) -> str:
     here = os.path.dirname(_page_rel(layout))
     title = f"LST-1 OSA night {snapshot.date.isoformat()} ({layout.config.night.prod_id})"
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<link rel="icon" href="data:,">',  # no icon: a browser would ask the server for one
-        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
-    ]
+    out = [*page_head(title, CSS), "<body>", f"<h1>{_e(title)}</h1>"]
     if snapshot.simulation:
         out.append(
             '<p class="sim">SIMULATION: this night was processed with the simulate profile; '

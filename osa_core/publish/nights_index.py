@@ -18,6 +18,7 @@ from osa_core.model.config import Config
 from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
 from osa_core.publish.handover import REPORT_NAME
+from osa_core.publish.nightpage import page_head
 from osa_core.track.nights import NightSummary, night_dirs, summarise
 
 INDEX_NAME = "nights.html"
@@ -41,19 +42,14 @@ def _when(at: dt.datetime | None) -> str:
 def index_page(rows: Sequence[tuple[NightSummary, str | None]]) -> str:
     """(summary, link to its night page or None) per night, newest first -> a plain HTML page."""
     esc = html.escape
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<link rel="icon" href="data:,">',  # no icon to ask the server for (a 404 per page)
-        "<title>LST-1 OSA nights</title>",
-        "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+    css = (
+        "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
         "td,th{padding:.2em .6em;text-align:right;border-bottom:1px solid #ccc}"
         "td:first-child{white-space:nowrap}"
-        ".wrap{overflow-x:auto}.failed{color:#b00}</style>",
-        "</head>",
+        ".wrap{overflow-x:auto}.failed{color:#b00}"
+    )
+    out = [
+        *page_head("LST-1 OSA nights", css),
         "<body>",
         "<h1>LST-1 OSA nights</h1>",
         '<div class="wrap">',
