@@ -164,8 +164,11 @@ class CampaignNight:
 
 
 def finished(status: Mapping[str, Any]) -> bool:
+    """Every subrun in a state the scheduler will not change. BLOCKED is not one: a data task
+    shows BLOCKED in the moment between its calibration's cancel and its own (CI saw it)."""
     return bool(status["subruns"]) and all(
-        r["state"] not in ("PENDING", "RUNNING", "NOT_SUBMITTED", "UNKNOWN") for r in status["subruns"]
+        r["state"] not in ("PENDING", "BLOCKED", "RUNNING", "NOT_SUBMITTED", "UNKNOWN")
+        for r in status["subruns"]
     )
 
 
