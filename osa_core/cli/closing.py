@@ -44,6 +44,8 @@ def add_closing_commands(sub: Any, night_command: NightCommand) -> None:
     p.add_argument("--run", type=int, required=True)
     p.add_argument("--subruns", type=int, required=True)
     p.add_argument("--attempt", type=int, default=1)
+    p.add_argument("--drs4-run", type=int, help="the run's calibration sequence: its DRS4 run")
+    p.add_argument("--pedcal-run", type=int, help="the run's calibration sequence: its pedcal run")
 
     p = night_command("run-night-checks", "job side: the night-wise checks at closing (called by its job)")
     p.add_argument("--runs", type=_runs, required=True, help="the merged runs, e.g. 2008,2010")
@@ -196,11 +198,16 @@ def cmd_run_merge(args: argparse.Namespace) -> int:
     from osa_core.close.merge import run_merge
     from osa_core.model.config import load_config
     from osa_core.model.layout import NightLayout
+    from osa_core.pipeline.factory import get_profile
 
     config = load_config(args.config)
     if args.date is None:
         raise OsaError("the job side needs --date")
-    return run_merge(config, NightLayout(config, args.date), args.run, args.subruns, args.attempt)
+    layout = NightLayout(config, args.date)
+    calibration = None
+    if args.drs4_run is not None and args.pedcal_run is not None:
+        calibration = get_profile(config).calibration_products(layout, args.drs4_run, args.pedcal_run)
+    return run_merge(config, layout, args.run, args.subruns, args.attempt, calibration)
 
 
 def cmd_run_night_checks(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from osa_core.model.fileio import atomic_write, fsync_dir
 from osa_core.model.placing import copy_into_place, move_into_place
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import JobState
+from osa_core.pipeline.base import CalibrationProducts, calibration_of
 from osa_core.scheduler.base import QUERY_SLACK, JobRequest, TaskInfo, utcnow
 from osa_core.track.intents import find_job
 
@@ -162,9 +163,12 @@ class Closer:
                 kill_point("merged")
             elif run.state is RunClose.MERGED:
                 try:
-                    products = await asyncio.to_thread(verify_run, self.layout, run.run, run.subruns)
+                    calibration = self._calibration(run)
+                    products = await asyncio.to_thread(
+                        verify_run, self.layout, run.run, run.subruns, calibration
+                    )
                 except MergeError as exc:
-                    await asyncio.to_thread(discard_staged, self.layout, run.run, run.subruns)
+                    await asyncio.to_thread(discard_staged, self.layout, run.run, run.subruns, calibration)
                     run = self._retry(run, f"merge of job {run.job_id} failed verification: {exc}")
                     continue
                 run = self._save(run, state=RunClose.VERIFIED, products=products, reason="")
@@ -190,10 +194,22 @@ class Closer:
             return self._save(run, state=RunClose.FAILED, reason=f"{why} (after {run.attempt} merge jobs)")
         return self._save(run, state=RunClose.PENDING, reason=f"{why}; merging again")
 
+    def _calibration(self, run: ClosingRun) -> CalibrationProducts | None:
+        """The calibration the run's data read (its run-wise steps read it too: Cat-B)."""
+        return self.engine.profile.run_calibration(self.layout, self.engine.state.sequences, run.seq)
+
+    def _calibration_runs(self, run: ClosingRun) -> tuple[int, int] | None:
+        """(DRS4 run, pedcal run) of the run's calibration sequence, given to its merge job."""
+        parent = calibration_of(self.engine.state.sequences, run.seq)
+        if parent is None or parent.drs4_run is None:
+            return None
+        return parent.drs4_run, parent.run
+
     async def _submit(self, run: ClosingRun) -> None:
         script = self.layout.merge_script(run.run)
         try:
-            text = render_merge_script(self.config, self.layout, run.run, run.subruns)
+            calibration = self._calibration_runs(run)
+            text = render_merge_script(self.config, self.layout, run.run, run.subruns, calibration)
         except ValueError as exc:
             raise MergeError(str(exc)) from None
         atomic_write(script, text, mode=0o755)
@@ -277,7 +293,7 @@ class Closer:
             if not matches(dst, product):  # never delete inputs whose merged file is not in place
                 return self._retry(run, f"{dst} is missing or changed after it was moved; subrun files kept")
         removed: set[Path] = set()
-        for path in subrun_files(self.layout, run.run, run.subruns):
+        for path in subrun_files(self.layout, run.run, run.subruns, self._calibration(run)):
             if path.exists():
                 path.unlink()
                 removed.add(path.parent)

@@ -25,11 +25,18 @@ from osa_core.model.config import Config
 from osa_core.model.faults import kill_point
 from osa_core.model.fileio import fsync_dir
 from osa_core.model.layout import NightLayout
+from osa_core.pipeline.base import CalibrationProducts
 from osa_core.pipeline.factory import is_simulation
 
 SIMULATED_MERGE = "merge_simulated"
 """The simulate profile's merge, as its step records name it."""
-KINDS = {"dl1_": "dl1", "dl2_": "dl2", "muons_": "muons", "datacheck_dl1_": "datacheck"}
+KINDS = {
+    "dl1_": "dl1",
+    "dl2_": "dl2",
+    "muons_": "muons",
+    "datacheck_dl1_": "datacheck",
+    "cat_B_calibration": "catB",
+}
 
 
 class MergeError(Exception):
@@ -46,8 +53,9 @@ class Product:
 
     @property
     def kind(self) -> str:
-        """``dl1``, ``dl2``, ``muons``, ``datacheck`` (tables with events), ``pdf`` or ``config`` (a
-        JSON file a step wrote for the next one, e.g. the run's tail cuts)."""
+        """``dl1``, ``dl2``, ``muons``, ``datacheck`` (tables with events), ``catB`` (the run's Cat-B
+        calibration), ``pdf`` or ``config`` (a JSON file a step wrote for the next one, e.g. the
+        run's tail cuts)."""
         base = Path(self.name).name
         if base.endswith(".pdf"):
             return "pdf"
@@ -63,7 +71,7 @@ class Product:
         """Its events are the sum over the subrun files of the same kind. Not so for a file in a
         subdirectory (``tailcut/``): made from a merged file, with cuts of its own, it is checked to
         open with its table."""
-        return self.kind not in ("pdf", "config") and "/" not in self.name
+        return self.kind not in ("pdf", "config", "catB") and "/" not in self.name
 
 
 def staging_root(layout: NightLayout) -> Path:
@@ -84,8 +92,11 @@ def final(layout: NightLayout, product: Product) -> Path:
     return layout.final_dir(product.level) / product.name
 
 
-def run_products(layout: NightLayout, run: int, subruns: int) -> tuple[Product, ...]:
-    """The run-wise files a profile makes for a run."""
+def run_products(
+    layout: NightLayout, run: int, subruns: int, calibration: CalibrationProducts | None = None
+) -> tuple[Product, ...]:
+    """The run-wise files a profile makes for a run (``calibration``: the run's, see
+    :meth:`osa_core.pipeline.base.Profile.run_calibration`)."""
     tag = f"LST-{layout.tel}.Run{run:05d}"
     if is_simulation(layout.config):
         return (
@@ -98,7 +109,7 @@ def run_products(layout: NightLayout, run: int, subruns: int) -> tuple[Product, 
 
     stage = staging_layout(layout)
     out = []
-    for step in merge_steps(stage, run, range(subruns)):
+    for step in merge_steps(stage, run, range(subruns), calibration):
         for path in step.outputs:
             if path.parent == layout.datacheck_dir:  # lstchain writes the run's datacheck beside its inputs
                 out.append(Product(path.name, "datacheck"))
@@ -114,15 +125,19 @@ def subrun_file(layout: NightLayout, kind: str, run: int, subrun: int) -> Path:
     )
 
 
-def subrun_files(layout: NightLayout, run: int, subruns: int) -> list[Path]:
+def subrun_files(
+    layout: NightLayout, run: int, subruns: int, calibration: CalibrationProducts | None = None
+) -> list[Path]:
     """Every subrun product of a run that a merge replaces (what ``keep_subrun_files`` governs)."""
-    kinds = [p.kind for p in run_products(layout, run, subruns) if p.from_subruns]
+    kinds = [p.kind for p in run_products(layout, run, subruns, calibration) if p.from_subruns]
     return [subrun_file(layout, kind, run, s) for kind in kinds for s in range(subruns)]
 
 
-def discard_staged(layout: NightLayout, run: int, subruns: int) -> None:
+def discard_staged(
+    layout: NightLayout, run: int, subruns: int, calibration: CalibrationProducts | None = None
+) -> None:
     """Outputs of an earlier merge of this run: never verified, they replace nothing."""
-    for product in run_products(layout, run, subruns):
+    for product in run_products(layout, run, subruns, calibration):
         path = staged(layout, product)
         path.unlink(missing_ok=True)
         partial_name(path).unlink(missing_ok=True)
@@ -148,12 +163,19 @@ def write_whole(path: Path, data: str) -> None:
 # --- the job side -------------------------------------------------------------------------------------
 
 
-def run_merge(config: Config, layout: NightLayout, run: int, subruns: int, attempt: int = 1) -> int:
+def run_merge(
+    config: Config,
+    layout: NightLayout,
+    run: int,
+    subruns: int,
+    attempt: int = 1,
+    calibration: CalibrationProducts | None = None,
+) -> int:
     """Merge a run's subrun products into the staging area; 0, or the exit code of what failed."""
-    discard_staged(layout, run, subruns)
-    products = run_products(layout, run, subruns)
+    discard_staged(layout, run, subruns, calibration)
+    products = run_products(layout, run, subruns, calibration)
     if not is_simulation(config):
-        return _merge_lstchain(layout, run, subruns, products, attempt)
+        return _merge_lstchain(layout, run, subruns, products, attempt, calibration)
     print(f"[osa] SIMULATION: merging the placeholders of run {run:05d}", flush=True)
     # step records as the lstchain merges' runner writes them: the run's provenance reads them
     who = TaskIdentity.from_environment(attempt)
@@ -205,7 +227,12 @@ def merge_simulated(layout: NightLayout, product: Product, run: int, subruns: in
 
 
 def _merge_lstchain(
-    layout: NightLayout, run: int, subruns: int, products: tuple[Product, ...], attempt: int
+    layout: NightLayout,
+    run: int,
+    subruns: int,
+    products: tuple[Product, ...],
+    attempt: int,
+    calibration: CalibrationProducts | None,
 ) -> int:
     from osa_core.jobs.runner import run_steps
     from osa_core.pipeline.lstchain import merge_steps
@@ -213,7 +240,7 @@ def _merge_lstchain(
     stage = staging_layout(layout)
     for product in products:  # lstchain does not create its output directories
         staged(layout, product).parent.mkdir(parents=True, exist_ok=True)
-    steps = merge_steps(stage, run, range(subruns))
+    steps = merge_steps(stage, run, range(subruns), calibration)
     code = run_steps(steps, merge_history(layout, run), TaskIdentity.from_environment(attempt))
     if code != 0:
         return code

@@ -41,6 +41,7 @@ from osa_core.pipeline.base import (
     StepCommand,
     SubrunContext,
 )
+from osa_core.pipeline.factory import is_simulation
 
 if TYPE_CHECKING:
     from prov.model import ProvDocument
@@ -117,10 +118,10 @@ def run_tasks(
         ctx_s = SubrunContext(layout, run.run, subrun, _last_attempt(records), calibration)
         yield Task(f"Run{run.run:05d}.{subrun:04d}", tuple(profile.subrun_steps(ctx_s)), records)
     records = _records(merge_history(layout, run.run))
-    merge = profile.merge_steps(staging_layout(layout), run.run, range(run.subruns))
-    if layout.config.pipeline.profile == "simulate":  # merged by osa-core itself, not by a profile step
+    merge = profile.merge_steps(staging_layout(layout), run.run, range(run.subruns), calibration)
+    if is_simulation(layout.config):  # merged by osa-core itself, not by a profile step
         argv = ("osa-core", "run-merge", "--run", str(run.run), "--subruns", str(run.subruns))
-        inputs = tuple(subrun_files(layout, run.run, run.subruns))
+        inputs = tuple(subrun_files(layout, run.run, run.subruns, calibration))
         merge = [StepCommand(SIMULATED_MERGE, argv, inputs=inputs)]
     # the merge job writes to staging; verified files keep their names in their final places
     finals = {p.name: layout.final_dir(p.level) / p.name for p in run.products}

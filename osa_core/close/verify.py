@@ -15,13 +15,19 @@ from osa_core.close.merge import MergeError, run_products, staged, subrun_file
 from osa_core.model.closestate import VerifiedProduct
 from osa_core.model.config import Config
 from osa_core.model.layout import EVENT_TABLES, NightLayout
+from osa_core.pipeline.base import CalibrationProducts
 from osa_core.pipeline.factory import is_simulation
 
+CATB_TABLE = "/tel_1/calibration"
+"""A Cat-B calibration file's coefficients, one row per interval (what lstchain_dl1ab reads)."""
 
-def verify_run(layout: NightLayout, run: int, subruns: int) -> tuple[VerifiedProduct, ...]:
+
+def verify_run(
+    layout: NightLayout, run: int, subruns: int, calibration: CalibrationProducts | None = None
+) -> tuple[VerifiedProduct, ...]:
     """Every staged product of a run, checked; raises MergeError naming the first bad one."""
     verified = []
-    for product in run_products(layout, run, subruns):
+    for product in run_products(layout, run, subruns, calibration):
         path = staged(layout, product)
         if not path.is_file():
             raise MergeError(f"{path}: the merge job did not leave it")
@@ -55,6 +61,8 @@ def count_events(config: Config, path: Path, kind: str) -> int | None:
         return _placeholder_events(path)
     if kind == "muons":
         return _fits_rows(path)
+    if kind == "catB":  # one row per calibration interval of the run
+        return _h5_rows(path, CATB_TABLE)
     return _h5_rows(path, EVENT_TABLES[kind])
 
 

@@ -112,13 +112,24 @@ def render_script(
 
 
 def render_merge_script(
-    config: Config, layout: NightLayout, run: int, subruns: int, *, now: dt.datetime | None = None
+    config: Config,
+    layout: NightLayout,
+    run: int,
+    subruns: int,
+    calibration: tuple[int, int] | None = None,
+    *,
+    now: dt.datetime | None = None,
 ) -> str:
-    """The batch script of one run's merge job (the closer submits it; ``osa-core run-merge`` runs)."""
+    """The batch script of one run's merge job (the closer submits it; ``osa-core run-merge`` runs).
+
+    ``calibration``: the (DRS4, pedcal) runs of the run's calibration sequence, whose products
+    its run-wise steps may read (the Cat-B calibration reads the Cat-A one)."""
     if config.source is None:
         raise ValueError("merge jobs need a configuration file the job can read")
     argv = [*runner_command(config), "--config", str(config.source), "run-merge"]
     argv += ["--date", layout.date.isoformat(), "--run", str(run), "--subruns", str(subruns)]
+    if calibration is not None:
+        argv += ["--drs4-run", str(calibration[0]), "--pedcal-run", str(calibration[1])]
     stamp = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     return "\n".join(
         [

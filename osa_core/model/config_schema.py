@@ -41,6 +41,7 @@ LSTCHAIN_STEPS = (
     "gain_selection",
     *SIMULATE_STEPS,
     "merge_dl1",
+    "catb_calibration",
     "find_tailcuts",
     "dl1ab",
     "merge_dl2",

@@ -150,6 +150,11 @@ class NightLayout:
     def dl1(self, run: int, subrun: int) -> Path:
         return self.dl1_dir / f"dl1_LST-1.Run{run:05d}.{subrun:04d}.h5"
 
+    def interleaved(self, run: int, subrun: int) -> Path:
+        """The subrun's interleaved pedestal and flat-field events, written by R0->DL1 (lstchain's
+        name: the DL1 file's, ``dl1`` replaced) and read by the run's Cat-B calibration."""
+        return self.dl1_dir / "interleaved" / f"interleaved_LST-1.Run{run:05d}.{subrun:04d}.h5"
+
     def dl2(self, run: int, subrun: int) -> Path:
         return self.dl2_dir / f"dl2_LST-1.Run{run:05d}.{subrun:04d}.h5"
 

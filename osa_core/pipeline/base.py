@@ -7,12 +7,13 @@ Profiles are pure: they build argument lists and name outputs; the job-side runn
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from osa_core.model.config import Config
 from osa_core.model.layout import NightLayout
+from osa_core.model.records import Sequence as NightSequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,13 @@ class SubrunContext:
     calibration: CalibrationProducts | None
 
 
+def calibration_of(sequences: Iterable[NightSequence], seq: int) -> NightSequence | None:
+    """The calibration sequence data sequence ``seq`` depends on, if any."""
+    by_seq = {s.seq: s for s in sequences}
+    data = by_seq.get(seq)
+    return by_seq.get(data.parent) if data is not None and data.parent is not None else None
+
+
 class Profile(abc.ABC):
     name: str = "abstract"
     simulation: bool = False
@@ -86,6 +94,16 @@ class Profile(abc.ABC):
             external=tuple(name for name in ("drs4", "charge", "time") if getattr(ext, name) is not None),
         )
 
+    def run_calibration(
+        self, layout: NightLayout, sequences: Iterable[NightSequence], seq: int
+    ) -> CalibrationProducts | None:
+        """The calibration products data sequence ``seq`` reads (None: it has no calibration
+        sequence, and its steps take the config's external files)."""
+        parent = calibration_of(sequences, seq)
+        if parent is None or parent.drs4_run is None:
+            return None
+        return self.calibration_products(layout, parent.drs4_run, parent.run)
+
     def prepare(self, layout: NightLayout) -> None:  # noqa: B027 - most profiles read no config
         """Write what the night's steps read (configs) before anything is submitted."""
 
@@ -97,8 +115,15 @@ class Profile(abc.ABC):
     def subrun_steps(self, ctx: SubrunContext) -> list[StepCommand]:
         """One data subrun's steps, in order."""
 
-    def merge_steps(self, layout: NightLayout, run: int, subruns: Sequence[int]) -> list[StepCommand]:
-        """A closed run's run-wise steps (none: the closer merges by itself)."""
+    def merge_steps(
+        self,
+        layout: NightLayout,
+        run: int,
+        subruns: Sequence[int],
+        calibration: CalibrationProducts | None = None,
+    ) -> list[StepCommand]:
+        """A closed run's run-wise steps (none: the closer merges by itself); ``calibration`` is the
+        run's calibration sequence's products (None: the config's external files)."""
         return []
 
     def closing_steps(self, layout: NightLayout, runs: Sequence[int]) -> list[StepCommand]:

@@ -13,7 +13,13 @@ from pathlib import Path
 from osa_core.model.config import Config
 from osa_core.model.errors import ConfigError, OsaError, PlanError
 from osa_core.model.layout import NightLayout
-from osa_core.pipeline.base import CalibrationContext, Profile, StepCommand, SubrunContext
+from osa_core.pipeline.base import (
+    CalibrationContext,
+    CalibrationProducts,
+    Profile,
+    StepCommand,
+    SubrunContext,
+)
 from osa_core.pipeline.hooks import PREPARE, SETTINGS
 from osa_core.pipeline.placeholders import (
     calibration_values,
@@ -83,9 +89,15 @@ class FileProfile(Profile):
     def subrun_steps(self, ctx: SubrunContext) -> list[StepCommand]:
         return self._build(Level.SUBRUN, ctx.layout, subrun_values(ctx))
 
-    def merge_steps(self, layout: NightLayout, run: int, subruns: Sequence[int]) -> list[StepCommand]:
+    def merge_steps(
+        self,
+        layout: NightLayout,
+        run: int,
+        subruns: Sequence[int],
+        calibration: CalibrationProducts | None = None,
+    ) -> list[StepCommand]:
         """The closer's run-wise steps; ``subruns`` are the subruns whose files are inputs."""
-        return self._build(Level.RUN, layout, run_values(layout, run, subruns))
+        return self._build(Level.RUN, layout, run_values(layout, run, subruns, calibration))
 
     def closing_steps(self, layout: NightLayout, runs: Sequence[int]) -> list[StepCommand]:
         """The closing's night-wise job: the steps over every merged run's products."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from osa_core.model.config import Config
 from osa_core.model.layout import NightLayout
-from osa_core.pipeline.base import StepCommand
+from osa_core.pipeline.base import CalibrationProducts, StepCommand
 from osa_core.pipeline.fileprofile import FileProfile, load_spec
 from osa_core.pipeline.lstchain_setup import (
     camera_calibration_config_path,
@@ -44,8 +44,10 @@ class LstchainProfile(FileProfile):
         super().__init__(config, load_spec(path))
 
 
-def merge_steps(layout: NightLayout, run: int, subruns: Sequence[int]) -> list[StepCommand]:
+def merge_steps(
+    layout: NightLayout, run: int, subruns: Sequence[int], calibration: CalibrationProducts | None = None
+) -> list[StepCommand]:
     """The closer's run-wise merge commands: the ``[run]`` level of the configured profile file."""
     from osa_core.pipeline.factory import get_file_profile
 
-    return get_file_profile(layout.config).merge_steps(layout, run, subruns)
+    return get_file_profile(layout.config).merge_steps(layout, run, subruns, calibration)

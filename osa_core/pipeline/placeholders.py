@@ -21,6 +21,7 @@ EVERY_LEVEL = frozenset(
         "night", "tel", "prod_id", "python", "python_bindir", "raw_dir", "analysis_dir",
         "calibration_dir", "dl1_dir", "dl2_dir", "muons_dir", "datacheck_dir", "r0g_dir", "log_dir",
         "final_dl1_dir", "final_dl2_dir", "final_muons_dir", "final_datacheck_dir", "dl1ab_dir",
+        "final_calibration_dir",
     }
 )  # fmt: skip
 CALIBRATION = frozenset(
@@ -38,7 +39,7 @@ SUBRUN = frozenset(
 RUN = frozenset(
     {
         "run", "tag", "subrun_count", "first_subrun", "single_subrun", "several_subruns",
-        "subrun_dl1", "subrun_dl2", "subrun_muons", "subrun_datacheck",
+        "subrun_dl1", "subrun_dl2", "subrun_muons", "subrun_datacheck", "subrun_interleaved", "charge",
     }
 )  # fmt: skip
 CLOSING = frozenset({"longterm_dir", "longterm_file", "longterm_page", "runs"})
@@ -70,7 +71,10 @@ def night_values(layout: NightLayout) -> dict[str, Value]:
         "r0g_dir": layout.r0g_dir,
         "log_dir": layout.job_log_dir,
         "dl1ab_dir": layout.dl1ab_dir,
-        **{f"final_{lv.lower()}_dir": layout.final_dir(lv) for lv in ("DL1", "DL2", "muons", "datacheck")},
+        **{
+            f"final_{lv.lower()}_dir": layout.final_dir(lv)
+            for lv in ("DL1", "DL2", "muons", "datacheck", "calibration")
+        },
     }
 
 
@@ -129,8 +133,13 @@ def subrun_values(ctx: SubrunContext) -> dict[str, Value]:
     }
 
 
-def run_values(layout: NightLayout, run: int, subruns: Sequence[int]) -> dict[str, Value]:
+def run_values(
+    layout: NightLayout, run: int, subruns: Sequence[int], calibration: CalibrationProducts | None = None
+) -> dict[str, Value]:
+    """A run's subrun files and its Cat-A (charge) calibration: its calibration sequence's, or the
+    config's external file."""
     subs = list(subruns)
+    charge = calibration.charge if calibration is not None else layout.config.pipeline.calibration.charge
     return {
         "run": run,
         "tag": f"LST-{layout.tel}.Run{run:05d}",
@@ -142,6 +151,8 @@ def run_values(layout: NightLayout, run: int, subruns: Sequence[int]) -> dict[st
         "subrun_dl2": tuple(layout.dl2(run, s) for s in subs),
         "subrun_muons": tuple(layout.muons(run, s) for s in subs),
         "subrun_datacheck": tuple(layout.datacheck(run, s) for s in subs),
+        "subrun_interleaved": tuple(layout.interleaved(run, s) for s in subs),
+        "charge": charge,
     }
 
 

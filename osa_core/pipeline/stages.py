@@ -78,7 +78,7 @@ def night_stages(profile: FileProfile, layout: NightLayout, plan: Plan) -> list[
         )
     if data is not None:
         contexts[Level.SUBRUN] = subrun_values(SubrunContext(layout, data.run, 0, 1, products))
-        contexts[Level.RUN] = run_values(layout, data.run, range(data.subruns))
+        contexts[Level.RUN] = run_values(layout, data.run, range(data.subruns), products)
         contexts[Level.CLOSING] = closing_values(layout, [s.run for s in plan.data])
     for level in (Level.CALIBRATION, Level.SUBRUN, Level.RUN, Level.CLOSING):
         lspec = spec.level(level)
@@ -138,7 +138,7 @@ def run_problems(
             products = profile.calibration_products(layout, parent.drs4_run, parent.run)
         try:
             profile.subrun_steps(SubrunContext(layout, seq.run, 0, 1, products))
-            profile.merge_steps(layout, seq.run, range(seq.subruns))
+            profile.merge_steps(layout, seq.run, range(seq.subruns), products)
         except OsaError as exc:
             problems.append(exc.message)
     return problems

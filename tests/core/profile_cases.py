@@ -101,7 +101,9 @@ CASES: dict[str, dict[str, Any]] = {
 # The stages the Python profiles did not have, off: with them off the file builds the same chain,
 # word for word (with them on: tests/core/test_profile_plan.py), but for merge_dl1's --keys-to-copy
 # (a fix: lstchain 0.12.3 appended every subrun's instrument tables to the merged file).
-NEW_STAGES = dict.fromkeys(("gain_selection", "dl1ab", "longterm_check", "cherenkov_transparency"), False)
+NEW_STAGES = dict.fromkeys(
+    ("gain_selection", "dl1ab", "catb_calibration", "longterm_check", "cherenkov_transparency"), False
+)
 
 
 def case_config(name: str) -> Config:

@@ -59,10 +59,13 @@ def test_the_shipped_profiles_read_with_their_levels() -> None:
     assert lst.step_names(Level.CALIBRATION) == ("drs4_baseline", "time_calibration", "charge_calibration")
     subrun = ("gain_selection", "r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2")
     assert lst.step_names(Level.SUBRUN) == subrun
-    run = ("merge_dl1", "find_tailcuts", "dl1ab", "merge_dl2", "dl1ab_to_dl2", "merge_muons", "datacheck_run")
+    run = (
+        *("merge_dl1", "catb_calibration", "find_tailcuts", "dl1ab", "merge_dl2", "dl1ab_to_dl2"),
+        *("merge_muons", "datacheck_run"),
+    )
     assert lst.step_names(Level.RUN) == run
     assert lst.step_names(Level.CLOSING) == ("longterm_check", "cherenkov_transparency")
-    stages = ("gain_selection", "dl1ab", "longterm_check", "cherenkov_transparency")
+    stages = ("gain_selection", "dl1ab", "catb_calibration", "longterm_check", "cherenkov_transparency")
     assert lst.stages == dict.fromkeys(stages, True)
     assert lst.level(Level.NIGHT).prepare == "lstchain_setup_files"
     sim = read_profile(shipped_profile("simulate"))

@@ -48,7 +48,8 @@ def test_lstchain_night_stages_follow_the_configuration(tmp_path: Path) -> None:
     assert [s["executable"] for s in by_level["subrun"]["steps"]] == [
         "lstchain_r0_to_r0g", "lstchain_data_r0_to_dl1", "lstchain_check_dl1", "mv"
     ]  # fmt: skip
-    assert names(by_level["run"]) == ["merge_dl1", "find_tailcuts", "dl1ab", "merge_muons", "datacheck_run"]
+    run = ["merge_dl1", "catb_calibration", "find_tailcuts", "dl1ab", "merge_muons", "datacheck_run"]
+    assert names(by_level["run"]) == run
     assert names(by_level["closing"]) == ["longterm_check", "cherenkov_transparency"]
     assert by_level["calibration"]["resources"] == ["memory >= 4G (configured 8G)"]
 
@@ -77,7 +78,7 @@ def test_an_unknown_stage_in_the_configuration_names_the_key(tmp_path: Path) -> 
     assert result.returncode == 2
     line = result.stderr.strip()
     assert line.startswith(f"osa-core: {config}: pipeline.stages.dl1b: the profile "), line
-    stages = "cherenkov_transparency, dl1ab, gain_selection, longterm_check"
+    stages = "catb_calibration, cherenkov_transparency, dl1ab, gain_selection, longterm_check"
     assert f"has no such stage (its stages: {stages})" in line
 
 

@@ -143,7 +143,7 @@ def test_the_profile_uses_the_runs_declination_line(tmp_path: Path) -> None:
     dl2 = steps["dl1_to_dl2"]
     assert dl2.argv[dl2.argv.index("--path-models") + 1] == str(line)
     assert line / "reg_energy.sav" in dl2.inputs
-    merge = {s.name: s for s in profile.merge_steps(layout, 1876, range(3))}["merge_dl2"]
+    merge = {s.name: s for s in profile.merge_steps(layout, 1876, range(3), products)}["merge_dl2"]
     assert merge.argv[merge.argv.index("--path-models") + 1] == str(tmp_path / "models" / "dec_3476")
     with pytest.raises(PlanError, match="run 1875: no pointing declination is known"):
         profile.subrun_steps(SubrunContext(layout, 1875, 0, 1, products))

@@ -12,9 +12,11 @@
 - random-forest models trained by lstchain's own ``build_models`` on synthetic DL1 tables;
 - lstchain's full standard config with ``pointing_information = true``, and a drive log that
   covers the run, so the events have a pointing and survive into DL2;
-- two STAND-INS (``standins/``), named as the executables they replace and configured as those
+- three STAND-INS (``standins/``), named as the executables they replace and configured as those
   steps' executables: gain selection (``lstchain_r0_to_r0g`` needs four streams and R1v1 data;
-  the stand-in copies the file, selecting no gain) and the tail-cut finder
+  the stand-in copies the file, selecting no gain), the Cat-B calibration
+  (``lstchain_create_cat_B_calibration_file`` needs thousands of interleaved events; the stand-in
+  reads the run's interleaved files and writes fixed coefficients) and the tail-cut finder
   (``lstchain_find_tailcuts`` needs interleaved pedestals; the stand-in writes fixed, stricter
   cuts). Their orchestration is tested, their science is not; every other step is lstchain's own.
 
@@ -219,6 +221,7 @@ def lstchain_night(lstchain_raw_night: Path, lstchain_products: Path) -> Lstchai
             "extra_args": {"datacheck_run": ["--omit-pdf"], "dl1ab": ["--no-pedestal-cleaning"]},
             "executables": {
                 "gain_selection": str(STANDINS / "lstchain_r0_to_r0g"),
+                "catb_calibration": str(STANDINS / "lstchain_create_cat_B_calibration_file"),
                 "find_tailcuts": str(STANDINS / "lstchain_find_tailcuts"),
             },
         },

@@ -4,9 +4,11 @@ calibration supplied as external files by the fixture, and per subrun gain selec
 the real tool needs four streams and R1v1 data), R0->DL1 from its output, datacheck, muons and
 DL1->DL2 run by lstchain 0.12. One subrun's raw file is missing at first: it fails at its first
 step with that reason, and completes once the file is there and it is resubmitted. Then the
-night is closed: lstchain's merges run as SLURM jobs, then the tail-cut finder (a STAND-IN: the
-file has no interleaved pedestals) and the real lstchain_dl1ab re-cleaning the merged DL1 with
-its cuts; the closer counts the merged events against the subrun files before it moves anything.
+night is closed: lstchain's merges run as SLURM jobs, then the run's Cat-B calibration from the
+interleaved events R0->DL1 wrote (a STAND-IN: one flat-field event, no pedestal; it writes fixed
+coefficients), the tail-cut finder (a STAND-IN: no interleaved pedestals) and the real
+lstchain_dl1ab re-cleaning the merged DL1 with its cuts and that Cat-B calibration; the closer
+counts the merged events against the subrun files before it moves anything.
 The night-wise job runs the real lstchain_longterm_dl1_check on the run-wise products; on this
 file it writes the night's table and then stops at its HTML plot (no pedestals: exit 1), which
 the closing reports without being held open. The real lstchain_cherenkov_transparency then runs
@@ -168,6 +170,14 @@ def test_real_night_on_slurm_with_a_missing_raw_file(
     assert (dl1ab["n_pixels"] < merged_dl1["n_pixels"]).any()  # stricter cuts keep fewer pixels
     assert not np.allclose(dl1ab["intensity"].fillna(0), merged_dl1["intensity"].fillna(0))
     assert len(pd.read_hdf(layout.final_dir("DL2") / "tailcut" / f"dl2_{tag}.h5", DL2_PARAMETERS)) > 0
+    # the run's Cat-B calibration (STAND-IN coefficients) was verified, moved, and applied by DL1ab
+    catb = layout.final_dir("calibration") / f"cat_B_calibration_filters_52.Run{night_data.data_run:05d}.h5"
+    with tables.open_file(catb) as h5:
+        assert h5.get_node("/tel_1/calibration").nrows == 1
+        assert h5.get_node("/tel_1/calibration").col("unusable_pixels")[0][:, :7].all()
+    with tables.open_file(layout.dl1ab_dir / f"dl1_{tag}.h5") as h5:
+        assert h5.get_node("/dl1/monitoring/telescope/catB/calibration").nrows == 1
+    assert (dl1ab["calibration_id"] == 0).all()  # every event calibrated with its one interval
 
     # --- the night-wise job: the real long-term check wrote the night's table, then its plot ----
     # needed interleaved pedestals (exit 1); the night closed and says so.
