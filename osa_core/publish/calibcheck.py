@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
 from osa_core.model.snapshot import NightSnapshot
+from osa_core.pipeline.factory import is_simulation
 from osa_core.publish.camera import GAINS, CalibrationFiles, calibration_files, camera_figure
 from osa_core.publish.figures import save_png
 from osa_core.publish.nightpage import Plot, Section
@@ -93,7 +94,7 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout) -> Section:
     tables: list[tuple[tuple[str, ...], ...]] = []
     for files in found:
         label = f"Calibration run {files.pedcal_run:05d}"
-        if layout.config.pipeline.profile == "simulate":
+        if is_simulation(layout.config):
             notes.append(f"{label}: not shown: the simulate profile makes no charge calibration file.")
             continue
         if not files.charge.is_file():

@@ -17,6 +17,7 @@ from osa_core.model.layout import NightLayout
 from osa_core.model.placing import copy_into_place
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import SequenceType
+from osa_core.pipeline.factory import is_simulation
 from osa_core.publish.nightpage import Plot, Section
 
 RUN_PDF = re.compile(r"^datacheck_dl1_LST-\d\.Run(\d{5})(\.\d{4})?\.pdf$")
@@ -88,7 +89,7 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout, plots: list[Plot
 
 
 def _pdf_reason(snapshot: NightSnapshot, layout: NightLayout) -> str:
-    if layout.config.pipeline.profile == "simulate":
+    if is_simulation(layout.config):
         return "the simulate profile runs no lstchain_check_dl1."
     extra = layout.config.pipeline.lstchain.extra_args.get("datacheck_run", ())
     if "--omit-pdf" in extra:
@@ -98,7 +99,7 @@ def _pdf_reason(snapshot: NightSnapshot, layout: NightLayout) -> str:
 
 
 def _longterm_reason(snapshot: NightSnapshot, layout: NightLayout) -> str:
-    if layout.config.pipeline.profile == "simulate":
+    if is_simulation(layout.config):
         return "the simulate profile runs no lstchain_longterm_dl1_check."
     path = layout.longterm_file
     return f"{path} does not exist; it is made when the night is closed, over the run-wise checks."

@@ -17,6 +17,7 @@ from pathlib import Path
 from osa_core.model.layout import EVENT_TABLES, NightLayout
 from osa_core.model.snapshot import NightSnapshot
 from osa_core.model.states import JobState, SequenceType
+from osa_core.pipeline.factory import is_simulation
 
 LOG_INTENSITY_BINS = tuple(0.5 + 0.1 * i for i in range(56))
 """log10(intensity / p.e.) bin edges, 0.5 to 6.0."""
@@ -42,7 +43,7 @@ class Dl1Stats:
 
 def collect(snapshot: NightSnapshot, layout: NightLayout) -> Dl1Stats:
     stats = Dl1Stats()
-    lstchain = layout.config.pipeline.profile == "lstchain"
+    lstchain = not is_simulation(layout.config)
     for status in snapshot.sequences:
         if status.type is not SequenceType.DATA:
             continue

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from osa_core.model.fileio import atomic_write
 from osa_core.model.layout import NightLayout
 from osa_core.model.snapshot import NightSnapshot
+from osa_core.pipeline.factory import is_simulation
 from osa_core.publish.camera import (
     GAINS,
     OUTLIER_RULE,
@@ -62,7 +63,7 @@ def build_section(snapshot: NightSnapshot, layout: NightLayout) -> Section:
     tables: list[tuple[tuple[str, ...], ...]] = []
     for files in found:
         name = files.drs4.name
-        if layout.config.pipeline.profile == "simulate":
+        if is_simulation(layout.config):
             notes.append(
                 f"DRS4 run {files.drs4_run:05d}: not shown: the simulate profile makes no DRS4 file."
             )
