@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -70,6 +71,17 @@ def add_night_commands(sub: Any, night_command: NightCommand) -> None:
                 "--failed", action="store_true", help="only failed subruns (default with no --subruns)"
             )
             p.add_argument("--force", action="store_true", help="also completed subruns, and past max_tries")
+            p.add_argument(
+                "--exclude",
+                action="append",
+                metavar="NODE",
+                help="never on this node (repeatable; sbatch --exclude), e.g. a node that fails them",
+            )
+            p.add_argument(
+                "--more-memory",
+                action="store_true",
+                help="raise the memory request as after an out-of-memory, whatever the failure",
+            )
 
     p = night_command("ledger", "repair the night's ledger: `ledger rebuild` after damage")
     p.add_argument("action", choices=["rebuild"], help="rebuild it from the scheduler and history files")
@@ -209,7 +221,11 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     try:
         # --force names completed subruns too: without --subruns it means every subrun selected
         failed_only = args.failed or not (args.subruns or args.force)
-        selection = _selection(engine, args, failed_only, args.force)
+        selection = dataclasses.replace(
+            _selection(engine, args, failed_only, args.force),
+            exclude_nodes=frozenset(args.exclude or ()),
+            more_memory=args.more_memory,
+        )
         if args.dry_run:
             asyncio.run(engine.refresh())
             preview = engine.preview_resubmit(selection)

@@ -111,6 +111,11 @@ def test_failed_subruns_are_resubmitted_alone_and_complete(night_factory: NightF
 
     dry = night.cli("resubmit", "--failed", "--dry-run").stdout
     assert "--array=1 " in dry and "--array=2 " in dry
+    assert "memory" not in dry and "--exclude" not in dry  # an exit code is not a memory problem
+    # what the console's M and X keys do, from the command line: shown, nothing submitted
+    shaped = night.cli("resubmit", "--failed", "--dry-run", "--more-memory", "--exclude", "cp23").stdout
+    assert shaped.count(", memory ") == 2 and shaped.count("--exclude=cp23") == 2, shaped
+    assert len(submissions(night)) == 9
     out = night.cli("resubmit", "--failed").stdout
     assert "resubmitted" in out
     subs = submissions(night)
