@@ -28,8 +28,9 @@ from osa_core.engine import Engine
 from osa_core.model.actions import Selection
 from osa_core.model.conditions import Condition, ConditionKind
 from osa_core.model.errors import LockBusy, OsaError, storage_error
-from osa_core.model.records import Sequence
+from osa_core.model.records import Plan, Sequence
 from osa_core.model.snapshot import NightSnapshot
+from osa_core.pipeline.stages import unbuildable_runs
 from osa_core.plan.nightfile import read_night_file
 from osa_core.track.hold import read_hold
 from osa_core.track.ledger import SubmissionRow
@@ -130,6 +131,7 @@ async def _submit_new(
             report.notes.append(f"run {sequence.run:05d}: waiting for its calibration run's raw files")
     report.notes += [w.line() for w in raw.waiting]
     report.conditions += raw.conditions
+    go = await _buildable(engine, plan, go, report)
     go = await _fit(engine, go, budget, report)
     named = ", ".join(f"{s.run:05d}" for s in go)
     if go and not await room_for(engine, sum(tasks_of(s) for s in go), f"submitting run(s) {named}", report):
@@ -145,6 +147,27 @@ async def _submit_new(
         await act(engine, report, "submit", message, dry_run, lambda: engine.submit(runs))
     # a dry run submitted nothing: the night is not complete, whatever the snapshot says
     return len(go) < len(todo) or (dry_run and bool(go))
+
+
+async def _buildable(engine: Engine, plan: Plan, go: list[Sequence], report: NightReport) -> list[Sequence]:
+    """The runs of ``go`` the engine would accept: one run that cannot be built as configured (no
+    calibration, no pointing for its models) is a condition and waits, the others go on. A
+    person's ``submit`` refuses the whole night instead (they are there to fix it)."""
+    data = frozenset(s.run for s in go if not s.is_calibration)
+    if not data:
+        return go
+    refused = await asyncio.to_thread(unbuildable_runs, engine.profile, engine.layout, plan, data)
+    for run, why in sorted(refused.items()):
+        report.conditions.append(
+            Condition(
+                ConditionKind.RUN_UNBUILDABLE,
+                f"run={run}",
+                why,
+                "Fix the configuration or catalogue the message names; the run is submitted by the "
+                "first pass after the fix, the other runs go on meanwhile.",
+            )
+        )
+    return [s for s in go if s.run not in refused]
 
 
 async def _fit(

@@ -123,7 +123,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         out = plan.to_json()
         out["profile"] = {"name": profile.name, "file": str(profile.spec.path)}
         out["stages"] = [stage.to_json() for stage in stages]
-        out["run_problems"] = problems
+        out["run_problems"] = list(problems.values())
         print(json.dumps(out, indent=2))
         return 0
     from rich.console import Console
@@ -135,7 +135,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     console.print(stages_table(profile.name, profile.spec.path, stages))
     from rich.text import Text
 
-    for problem in problems:
+    for problem in problems.values():
         console.print(Text(f"  - {problem}", style="red"))
     return 0
 

@@ -21,6 +21,7 @@ class ConditionKind(StrEnum):
     DATA_BLOCKED = "data_blocked"
     SCHEDULER_SILENT = "scheduler_silent"
     RAW_FILES_MISSING = "raw_files_missing"
+    RUN_UNBUILDABLE = "run_unbuildable"
     NIGHT_FILE_UNREADABLE = "night_file_unreadable"
     NOT_CLOSED = "not_closed"
     CLOSING_FAILED = "closing_failed"

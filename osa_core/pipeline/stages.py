@@ -122,13 +122,13 @@ def _resources(profile: FileProfile, level: Level) -> tuple[str, ...]:
 
 def run_problems(
     profile: Profile, layout: NightLayout, plan: Plan, runs: frozenset[int] | None = None
-) -> list[str]:
+) -> dict[int, str]:
     """Per data run, why its subruns or its closing could not be built (e.g. no pointing for its models).
 
     Each data run's first subrun and its run-wise steps are built as the job side and the closer
     will build them; a run's problem is said once, before anything is submitted.
     """
-    problems: list[str] = []
+    problems: dict[int, str] = {}
     for seq in plan.data:
         if runs is not None and seq.run not in runs:
             continue
@@ -140,8 +140,30 @@ def run_problems(
             profile.subrun_steps(SubrunContext(layout, seq.run, 0, 1, products))
             profile.merge_steps(layout, seq.run, range(seq.subruns), products)
         except OsaError as exc:
-            problems.append(exc.message)
+            problems[seq.run] = exc.message
     return problems
+
+
+def orphan_runs(layout: NightLayout, plan: Plan, runs: frozenset[int] | None = None) -> list[int]:
+    """Data runs with no calibration sequence while no calibration file is configured either."""
+    if layout.config.pipeline.calibration.external:
+        return []
+    return [s.run for s in plan.data if s.parent is None and (runs is None or s.run in runs)]
+
+
+def unbuildable_runs(
+    profile: Profile, layout: NightLayout, plan: Plan, runs: frozenset[int] | None = None
+) -> dict[int, str]:
+    """Every data run (of ``runs``) that a submission would refuse, with why: the autopilot leaves
+    those out and submits the others, where a person's ``submit`` refuses the whole night."""
+    out = {
+        run: f"run {run:05d} has no calibration sequence; name existing calibration files in "
+        "[pipeline.calibration] to process it"
+        for run in orphan_runs(layout, plan, runs)
+    }
+    for run, problem in run_problems(profile, layout, plan, runs).items():
+        out.setdefault(run, problem)
+    return out
 
 
 def check_plan(profile: Profile, layout: NightLayout, plan: Plan, runs: frozenset[int] | None = None) -> None:
@@ -153,8 +175,8 @@ def check_plan(profile: Profile, layout: NightLayout, plan: Plan, runs: frozense
     (catalogue, config) rather than being submitted in part and resubmitted by hand. ``runs``: a
     submission of only those runs (the autopilot's, as their raw files complete) is judged on them.
     """
-    orphans = [s.run for s in plan.data if s.parent is None]
-    if orphans and not layout.config.pipeline.calibration.external:
+    orphans = orphan_runs(layout, plan, runs)
+    if orphans:
         raise PlanError(
             "data runs without a calibration sequence: "
             + ", ".join(f"{r:05d}" for r in orphans)
@@ -166,6 +188,6 @@ def check_plan(profile: Profile, layout: NightLayout, plan: Plan, runs: frozense
     if problems:
         raise PlanError(
             f"{len(problems)} run(s) cannot be processed as configured; nothing was submitted: "
-            + "; ".join(problems),
+            + "; ".join(problems.values()),
             path=layout.night_summary,
         )

@@ -99,3 +99,40 @@ def test_without_a_date_a_quiet_day_creates_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("no night to look at") == 2
     assert ledger_files(night) == []
+
+
+def test_a_run_without_calibration_is_a_condition_and_waits_for_the_fix(tmp_path: Path) -> None:
+    """Data runs and no calibration: each is a ``run_unbuildable`` condition (exit 0, nothing
+    submitted); once calibration files are configured the next pass submits them."""
+    seed = Path(__file__).resolve().parents[2] / "osa_core" / "data" / "nights" / "NightSummary_20200127.txt"
+    data_only = tmp_path / "NightSummary_20200127.txt"
+    data_only.write_text("".join(line for line in seed.read_text().splitlines(True) if " DATA " in line[:16]))
+    night = make_night(tmp_path / "night", "local", night_file=data_only)
+    runs = [int(line[:5]) for line in data_only.read_text().splitlines()]
+    raw = night.root / "raw" / "20200127"
+    for run in runs:
+        for subrun in range(3):  # the simulate profile's max_subruns in make_night
+            (raw / f"LST-1.1.Run{run:05d}.{subrun:04d}.fits.fz").write_bytes(b"R0")
+    try:
+        result = night.cli("autopilot", "--json", check=False)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stdout + result.stderr
+        (report,) = json.loads(result.stdout)["nights"]
+        assert report["whole"] is True and report["decisions"] == []
+        conditions = {c["key"]: c["summary"] for c in report["conditions"] if c["key"].startswith("run_")}
+        assert sorted(conditions) == [f"run_unbuildable:run={run}" for run in sorted(runs)]
+        assert "has no calibration sequence" in conditions[f"run_unbuildable:run={runs[0]}"]
+
+        for name in ("drs4.h5", "charge.h5"):
+            (tmp_path / name).write_bytes(b"HDF")
+        config = night.config.read_text()
+        calibration = (
+            f'[pipeline.calibration]\ndrs4 = "{tmp_path / "drs4.h5"}"\ncharge = "{tmp_path / "charge.h5"}"\n'
+        )
+        night.config.write_text(config + "\n" + calibration)
+        (fixed,) = json.loads(night.cli("autopilot", "--json").stdout)["nights"]
+        assert [d["kind"] for d in fixed["decisions"] if d["kind"] == "submit"] == ["submit"]
+        assert not [c for c in fixed["conditions"] if c["key"].startswith("run_unbuildable")]
+    finally:
+        from osa_core.scheduler.local.backend import stop_executor
+
+        stop_executor(night.root / "state" / "local-scheduler", kill_tasks=True)
