@@ -245,6 +245,9 @@ async def _retry(
             report.notes.append(f"{budget.waiting()}: the retry of run {retry.run:05d} waits for room")
             acted = True  # not closing while a retry waits
             continue
+        if not await room_for(engine, len(retry.keys), f"retrying run {retry.run:05d}", report):
+            acted = True  # not closing while a retry waits for room; the others wait too
+            break
         budget.spend(len(retry.keys))
         planned = preview.submissions[0]
         message = _retry_message(engine, retry, planned.memory, planned.walltime, jobs)

@@ -145,6 +145,31 @@ def test_no_submission_and_no_closing_without_room_on_disk(night: Night) -> None
     assert "close" in [d["kind"] for d in closes["decisions"]]
 
 
+def test_a_retry_waits_for_room_on_disk_and_the_night_is_not_closed_meanwhile(night: Night) -> None:
+    data = tomllib.loads(night.config.read_text())
+    oom = {"run": 3103, "subrun": 1, "step": "r0_to_dl1", "allocate_mb": 400, "exit_code": 0}
+    data["pipeline"]["simulate"]["failures"] = [oom]
+    data["scheduler"]["memory"] = "150M"
+    night.config.write_text(toml_dumps(data))
+    set_autopilot(night, max_pending_tasks=0, quiet_minutes=0.0, bytes_per_subrun=1_000_000)
+    assert [d["kind"] for d in one_pass(night)["decisions"]][:1] == ["submit"]
+    night.wait_finished(timeout=120)
+
+    stats = os.statvfs(night.root)
+    set_autopilot(night, disk_margin_gib=stats.f_bavail * stats.f_frsize / GIB + 1)
+    waits = one_pass(night)
+    assert [d["kind"] for d in waits["decisions"]] == []  # neither the retry nor the closing
+    assert any(
+        n.startswith("not retrying run 03103: no room on disk for 1 subrun(s)") for n in waits["notes"]
+    )
+    assert [c["kind"] for c in waits["conditions"]] == ["disk_low"]
+
+    set_autopilot(night, disk_margin_gib=0.0)
+    retried = one_pass(night)
+    assert [d["kind"] for d in retried["decisions"]][:1] == ["resubmit"]
+    assert "OUT_OF_MEMORY" in retried["decisions"][0]["message"]
+
+
 def test_reprocess_takes_past_nights_through_the_pass_niced(tmp_path: Path) -> None:
     nights = [dt.date(2020, 3, 5), dt.date(2020, 3, 6)]
     first = tmp_path / "in" / "NightSummary_20200305.txt"
