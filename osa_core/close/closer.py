@@ -366,7 +366,7 @@ class Closer:
         """A PROV record per merged run, before the cleaning removes the subrun files it names."""
         from osa_core.close.provenance import Checksums, write_run_provenance
 
-        checksums = Checksums()
+        checksums = Checksums(int(self.config.close.provenance_checksum_max_mib * 2**20))
         for run in self.ledger.closing_runs():
             if run.state not in (RunClose.MOVED, RunClose.CLEANED):
                 continue

@@ -54,14 +54,21 @@ BLOCK = 1 << 20
 
 @dataclass
 class Checksums:
-    """sha256 of each file, read once per closing however many runs name it (the calibration)."""
+    """sha256 of each file, read once per closing however many runs name it (the calibration);
+    files over ``max_bytes`` (0: none) are not read: :meth:`of` gives their size only."""
 
+    max_bytes: int = 0
     known: dict[Path, tuple[str, int]] = field(default_factory=dict)
 
     def of(self, path: Path) -> tuple[str, int] | None:
+        """(sha256, size); the digest is ``""`` for a file over the limit; None if unreadable."""
         if path in self.known:
             return self.known[path]
         try:
+            size = path.stat().st_size
+            if self.max_bytes and size > self.max_bytes:
+                self.known[path] = ("", size)
+                return self.known[path]
             digest = hashlib.sha256()
             with path.open("rb") as fh:
                 while block := fh.read(BLOCK):
@@ -150,8 +157,15 @@ def provenance_document(layout: NightLayout, tasks: Sequence[Task], checksums: C
             return files[path]
         attrs: dict[str, Any] = {"prov:label": path.name, "osa:path": str(path)}
         found = checksums.of(path) if path.is_file() else None
-        if found is not None:
+        if found is not None and found[0]:
             attrs["osa:sha256"], attrs["osa:size"] = found
+        elif found is not None:
+            attrs["osa:size"] = found[1]
+            mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+            attrs["osa:modified"] = mtime.isoformat(timespec="seconds")
+            attrs["osa:sha256_skipped"] = (
+                f"larger than close.provenance_checksum_max_mib ({checksums.max_bytes / 2**20:g} MiB)"
+            )
         else:
             attrs["osa:state"] = "absent when the night was closed"
         if config or path.suffix in CONFIG_SUFFIXES:

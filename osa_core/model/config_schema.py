@@ -282,6 +282,10 @@ class PipelineConfig(Section, frozen=True, kw_only=True):
 class CloseConfig(Section, frozen=True, kw_only=True):
     keep_subrun_files: bool = True
     """Keep subrun products after their merged file is verified."""
+    provenance_checksum_max_mib: Annotated[float, Meta(ge=0, le=1_000_000)] = 1024.0
+    """The provenance record gives the sha256 of each file up to this size (MiB); a bigger one
+    gets its size and modification time only, and says so. Raw R0 files are the big ones: at
+    ~300 MB/s, hashing a night's raw data would hold the closing for hours. 0: hash every file."""
 
 
 class WebServerConfig(Section, frozen=True, kw_only=True):
