@@ -23,6 +23,7 @@ from osa_console.operations import Operations
 from osa_console.refresher import Refresher
 from osa_console.render import STATE_VARIABLES, Palette
 from osa_console.screens.activity_screen import ActivityScreen
+from osa_console.screens.closing_screen import ClosingScreen
 from osa_console.screens.command_palette import SafeCommandPalette
 from osa_console.screens.detail_screen import DetailScreen
 from osa_console.screens.failures_screen import FailuresScreen
@@ -60,6 +61,7 @@ class OsaConsole(App[None]):
         Binding("D", "nights", "Nights", show=False),
         Binding("E", "activity", "Activity", show=False),
         Binding("H", "handover", "Handover report", show=False),  # the footer is full: ? and ctrl+p list it
+        Binding("J", "closing_jobs", "Closing jobs", show=False),
         Binding("t", "next_theme", "Theme"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
@@ -73,6 +75,7 @@ class OsaConsole(App[None]):
         "nights": "the last nights (dates) from their ledgers; enter opens one",
         "activity": "the night's activity: the autopilot's decisions and why, who did what, alerts",
         "handover": "the shift's handover report: failures by signature, who resubmitted, what is open",
+        "closing_jobs": "the closing's jobs: each run's merge job and the night-wise checks, step by step",
         "next_theme": "next theme: dark, light, night (red on black); remembered",
         "help": "this help",
         "quit": "quit (jobs keep running, on SLURM and on the local executor alike)",
@@ -345,6 +348,14 @@ class OsaConsole(App[None]):
             return
         self.push_screen(ActivityScreen())
 
+    def action_closing_jobs(self) -> None:
+        if isinstance(self.screen, ClosingScreen):
+            return
+        if self.snapshot is None:
+            self.notify("The night is still being opened.", severity="warning")
+            return
+        self.push_screen(ClosingScreen())
+
     def action_nights(self) -> None:
         if isinstance(self.screen, NightsScreen):
             return
@@ -389,6 +400,7 @@ class OsaConsole(App[None]):
                     ("Failures by signature (F)", FailuresScreen.BINDINGS, FailuresScreen.KEY_HELP),
                     ("Nights (D)", NightsScreen.BINDINGS, NightsScreen.KEY_HELP),
                     ("Activity (E)", ActivityScreen.BINDINGS, ActivityScreen.KEY_HELP),
+                    ("Closing jobs (J)", ClosingScreen.BINDINGS, ClosingScreen.KEY_HELP),
                     ("Command palette", [Binding("ctrl+p", "command_palette", "every action, by name")], {}),
                 ],
                 night=self._night_notes(),

@@ -33,6 +33,7 @@ APP_COMMANDS = (
         "What ran, failed, was resubmitted and by whom, what is open (osa-core report)",
         "handover",
     ),
+    ("Closing jobs", "Each run's merge job and the night-wise checks, step by step, timed", "closing_jobs"),
     ("Next theme", "Cycle dark / light / night (red on black)", "next_theme"),
     ("Help", "Every key of every screen", "help"),
 )

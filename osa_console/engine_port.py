@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Protocol
 
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, Selection
+from osa_core.model.closestate import ClosingJob
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
 
 
@@ -46,6 +47,10 @@ class EnginePort(Protocol):
 
     def handover(self, html: bool = False) -> str:
         """The shift's handover report (Markdown, or HTML), from the ledger: blocking, call it in a worker."""
+        ...
+
+    def closing_jobs(self) -> tuple[ClosingJob, ...]:
+        """The closing's merge jobs and night-wise job with their steps: blocking, call it in a worker."""
         ...
 
     def shutdown(self) -> None: ...

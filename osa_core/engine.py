@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from osa_core.jobs.scripts import render_script
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
+from osa_core.model.closestate import ClosingJob
 from osa_core.model.config import Config
 from osa_core.model.errors import OsaError, SchedulerError, SchedulerUnreachable
 from osa_core.model.faults import kill_point
@@ -32,6 +33,7 @@ from osa_core.scheduler.base import Scheduler, TaskInfo, utcnow
 from osa_core.scheduler.factory import make_scheduler
 from osa_core.scheduler.requests import sequence_request
 from osa_core.track import activity, previews
+from osa_core.track.closing_jobs import closing_jobs
 from osa_core.track.history_ingest import HistoryIngest, log_refs
 from osa_core.track.intents import Intents
 from osa_core.track.ledger import Ledger
@@ -436,6 +438,9 @@ class Engine:
         from osa_core.publish.publisher import handover_text
 
         return handover_text(self.layout, self.snapshot, html=html)
+
+    def closing_jobs(self) -> tuple[ClosingJob, ...]:  # each merge job's steps, then the night-wise job's
+        return closing_jobs(self.layout, [r.run for r in self.ledger.closing_runs()])
 
     async def push(self) -> ActionReport:
         """Publish the night's datacheck (built first if it never was) in a worker thread (or say why not)."""

@@ -179,7 +179,7 @@ def run_merge(
     print(f"[osa] SIMULATION: merging the placeholders of run {run:05d}", flush=True)
     # step records as the lstchain merges' runner writes them: the run's provenance reads them
     who = TaskIdentity.from_environment(attempt)
-    history = merge_history(layout, run)
+    history = layout.merge_history(run)
 
     def record(event: str, code: int | None = None, outputs: tuple[str, ...] = (), detail: str = "") -> None:
         when = now_iso()
@@ -199,11 +199,6 @@ def run_merge(
     record("end", 0, tuple(str(staged(layout, p)) for p in products))
     print(f"[osa] run {run:05d}: merged {', '.join(p.name for p in products)}", flush=True)
     return 0
-
-
-def merge_history(layout: NightLayout, run: int) -> Path:
-    """The step records of a run's merge jobs (every attempt appends)."""
-    return layout.history_dir / f"Run{run:05d}.merge.history"
 
 
 def merge_simulated(layout: NightLayout, product: Product, run: int, subruns: int) -> None:
@@ -241,7 +236,7 @@ def _merge_lstchain(
     for product in products:  # lstchain does not create its output directories
         staged(layout, product).parent.mkdir(parents=True, exist_ok=True)
     steps = merge_steps(stage, run, range(subruns), calibration)
-    code = run_steps(steps, merge_history(layout, run), TaskIdentity.from_environment(attempt))
+    code = run_steps(steps, layout.merge_history(run), TaskIdentity.from_environment(attempt))
     if code != 0:
         return code
     for product in products:

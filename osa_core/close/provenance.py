@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osa_core.close.merge import SIMULATED_MERGE, merge_history, staging_layout, subrun_files
+from osa_core.close.merge import SIMULATED_MERGE, staging_layout, subrun_files
 from osa_core.jobs.history import StepRecord, read_records
 from osa_core.model.closestate import ClosingRun
 from osa_core.model.fileio import atomic_write
@@ -124,7 +124,7 @@ def run_tasks(
         records = _records(layout.history(run.run, subrun))
         ctx_s = SubrunContext(layout, run.run, subrun, _last_attempt(records), calibration)
         yield Task(f"Run{run.run:05d}.{subrun:04d}", tuple(profile.subrun_steps(ctx_s)), records)
-    records = _records(merge_history(layout, run.run))
+    records = _records(layout.merge_history(run.run))
     merge = profile.merge_steps(staging_layout(layout), run.run, range(run.subruns), calibration)
     if is_simulation(layout.config):  # merged by osa-core itself, not by a profile step
         argv = ("osa-core", "run-merge", "--run", str(run.run), "--subruns", str(run.subruns))

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from osa_core.model.snapshot import StepTiming
+
 
 class RunClose(StrEnum):
     PENDING = "pending"
@@ -122,3 +124,27 @@ class ClosingRecord:
     """The closing time, fixed before the flag is written so that the flag and the ledger agree."""
     datacheck: ClosingDatacheck | None = None
     """Set once the closing's datacheck ran (built or failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClosingJob:
+    """One job of the closing and the steps its last attempt ran: a run's merge job (``run`` set)
+    or the night-wise checks (``run`` None), as the job-side runner recorded them."""
+
+    run: int | None
+    attempt: int
+    job_id: str | None
+    host: str
+    steps: tuple[StepTiming, ...]
+
+    @property
+    def label(self) -> str:
+        return f"run {self.run:05d} merge" if self.run is not None else "night-wise checks"
+
+    @property
+    def failed(self) -> bool:
+        return any(s.exit_code not in (None, 0) for s in self.steps)
+
+    @property
+    def running(self) -> bool:
+        return any(s.running for s in self.steps)

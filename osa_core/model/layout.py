@@ -144,6 +144,10 @@ class NightLayout:
             return self.history_dir / f"Run{run:05d}.history"
         return self.history_dir / f"Run{run:05d}.{subrun:04d}.history"
 
+    def merge_history(self, run: int) -> Path:
+        """The step records of a run's merge jobs at closing (every attempt appends)."""
+        return self.history_dir / f"Run{run:05d}.merge.history"
+
     def raw_file(self, run: int, subrun: int, stream: int = 1) -> Path:
         return self.raw_dir / f"LST-1.{stream}.Run{run:05d}.{subrun:04d}.fits.fz"
 

@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from osa_core.model.closestate import RunClose
+from osa_core.model.closestate import ClosingJob, RunClose
 from osa_core.model.layout import NightLayout
 from osa_core.model.snapshot import NightSnapshot, SubrunKey, job_label, usage_summary
 from osa_core.model.states import JobState, SequenceType
+from osa_core.track.closing_jobs import closing_jobs
 from osa_core.track.eta import Eta, estimate
 from osa_core.track.signatures import failure_groups
 
@@ -80,6 +81,10 @@ class Handover:
     """False in the report that is itself being pushed: its push time would change it at every push."""
     efficiency: tuple[str, ...]
     events: tuple[Deed, ...] = field(default_factory=tuple)
+    closing_jobs: tuple[ClosingJob, ...] = ()
+    """Each run's merge job and the night-wise job, with their steps (track/closing_jobs.py)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The profile's step labels (``Merge DL1``)."""
 
 
 def subrun_name(snapshot: NightSnapshot, key: SubrunKey) -> str:
@@ -131,6 +136,8 @@ def gather(snapshot: NightSnapshot, layout: NightLayout, manifest: Path | None) 
         push_known=manifest is not None,
         efficiency=tuple(_efficiency(snapshot)),
         events=rows.events,
+        closing_jobs=closing_jobs(layout, list(rows.closing_runs)),
+        labels=labels,
     )
 
 
@@ -140,6 +147,7 @@ class _Rows:
     events: tuple[Deed, ...]
     open_intents: tuple[Deed, ...]
     excluded: tuple[str, ...]
+    closing_runs: tuple[int, ...] = ()
 
 
 def _ledger_rows(path: Path) -> _Rows:
@@ -171,9 +179,10 @@ def _ledger_rows(path: Path) -> _Rows:
                 (RunClose.EXCLUDED.value,),
             )
         )
+        closing_runs = tuple(run for (run,) in db.execute("SELECT run FROM closing_runs ORDER BY run"))
     finally:
         db.close()
-    return _Rows(submissions, events, intents, excluded)
+    return _Rows(submissions, events, intents, excluded, closing_runs)
 
 
 def _resubmissions(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Mapping
 
+from osa_core.model.closestate import ClosingJob
 from osa_core.model.states import JobState
 from osa_core.publish.handover import Deed, Handover
 from osa_core.publish.nightpage import page_head
@@ -24,6 +26,32 @@ def _when(at: dt.datetime | None) -> str:
 def _deed(deed: Deed) -> str:
     who = f" by {deed.user}" if deed.user else ""
     return f"{_when(deed.time)} {deed.kind}{who}: {deed.what}"
+
+
+def _closing_job(job: ClosingJob, labels: Mapping[str, str]) -> str:
+    """``run 02008 merge (job 8123, attempt 1): Merge DL1 3.7s, Cat-B cal 2.1s, ...``."""
+    steps = []
+    for step in job.steps:
+        text = f"{labels.get(step.name, step.name)} "
+        if step.skipped:
+            text += "skipped (done before)"
+        elif step.running:
+            text += "running"
+        else:
+            text += duration_text(step.seconds)
+            if step.exit_code not in (None, 0):
+                last = step.detail.splitlines()[-1] if step.detail else ""
+                text += f" exit {step.exit_code}" + (f" ({last})" if last else "")
+        steps.append(text)
+    return (
+        f"{job.label} (job {job.job_id or '?'}, attempt {job.attempt}): {', '.join(steps) or 'no step yet'}"
+    )
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def sections(h: Handover) -> list[Section]:
@@ -58,6 +86,7 @@ def sections(h: Handover) -> list[Section]:
         ("Resubmitted, cancelled, excluded", acted),
         ("Still open", list(h.still_open)),
         ("ETA, closing and push", state),
+        ("Closing jobs", [_closing_job(job, h.labels) for job in h.closing_jobs]),
         ("Efficiency", list(h.efficiency)),
         ("Events", [_deed(d) for d in h.events]),
     ]

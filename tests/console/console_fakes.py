@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
+from osa_core.model.closestate import ClosingJob
 from osa_core.model.snapshot import (
     NightSnapshot,
     SchedulerHealth,
@@ -297,6 +298,9 @@ class FixedPort:
 
     def handover(self, html: bool = False) -> str:
         return "# handover\n\nnot available here\n"
+
+    def closing_jobs(self) -> tuple[ClosingJob, ...]:
+        return ()
 
     def shutdown(self) -> None:
         self.shut = True

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from closing_check import check_closing_key
 from conftest import DemoNight, demo_app, wait_for, wait_night_done
 from handover_check import check_handover_key
 from rich.text import Text, TextType
@@ -305,6 +306,7 @@ async def test_close_and_push_show_the_engine_answer(
             assert answer.message in shown and ("NOT DONE" in shown) == (not answer.ok)
             await pilot.press("escape")
         await check_handover_key(pilot, app)  # on the same finished night: it takes half a minute
+        await check_closing_key(pilot, app)  # the close round above submitted the merge jobs
 
 
 async def test_theme_switch_is_remembered(demo_night: DemoNight, live_settings: ConsoleSettings) -> None:

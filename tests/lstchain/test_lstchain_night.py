@@ -200,6 +200,16 @@ def test_real_night_on_slurm_with_a_missing_raw_file(
         assert "/cosmics_intensity_spectrum" in longterm
         assert "/runsummary" in longterm
 
+    # --- the closing's jobs timed like the subruns' steps (the console's J shows the same) --------
+    report = night.cli("report").stdout
+    jobs = report.split("## Closing jobs", 1)[1].split("\n## ", 1)[0]
+    merge = next(line for line in jobs.splitlines() if f"run {night_data.data_run:05d} merge (job " in line)
+    for label in ("Merge DL1", "Cat-B cal", "Tail cuts", "DL1ab", "Merge DL2", "Merge muons"):
+        assert f"{label} " in merge and f"{label} skipped" not in merge, merge
+    assert " exit " not in merge  # every step of the merge job exited 0
+    checks = next(line for line in jobs.splitlines() if "night-wise checks (job " in line)
+    assert "Long-term check " in checks and "exit 1" in checks, checks
+
     # --- the datacheck's sections and the run's provenance, from the real products ------------
     check_night_page(layout, night_data)
     check_provenance(layout, night_data, night.config)
