@@ -367,12 +367,12 @@ class Closer:
         from osa_core.close.provenance import Checksums, write_run_provenance
 
         checksums = Checksums(int(self.config.close.provenance_checksum_max_mib * 2**20))
-        for run in self.ledger.closing_runs():
-            if run.state not in (RunClose.MOVED, RunClose.CLEANED):
-                continue
+        merged = [r for r in self.ledger.closing_runs() if r.state in (RunClose.MOVED, RunClose.CLEANED)]
+        night_runs = tuple(r.run for r in merged)  # what the night-wise job was given
+        for run in merged:
             try:
                 write_run_provenance(
-                    self.layout, self.engine.profile, self.engine.state.sequences, run, checksums
+                    self.layout, self.engine.profile, self.engine.state.sequences, run, checksums, night_runs
                 )
             except Exception:  # a record that cannot be written must not keep merged data from closing
                 log.exception("run %05d: provenance record not written", run.run)

@@ -97,9 +97,11 @@ def write_run_provenance(
     sequences: Sequence[NightSequence],
     run: ClosingRun,
     checksums: Checksums,
+    night_runs: Sequence[int] = (),
 ) -> Path:
-    """Write run ``run``'s PROV-JSON record beside the datacheck; return its path."""
-    tasks = list(run_tasks(layout, profile, sequences, run))
+    """Write run ``run``'s PROV-JSON record beside the datacheck; return its path. ``night_runs``:
+    the merged runs the night-wise job read (its steps are in each of their records)."""
+    tasks = list(run_tasks(layout, profile, sequences, run, night_runs))
     doc = provenance_document(layout, tasks, checksums)
     path = layout.web_provenance(run.run)
     text = doc.serialize(format="json", indent=1)
@@ -109,9 +111,14 @@ def write_run_provenance(
 
 
 def run_tasks(
-    layout: NightLayout, profile: Profile, sequences: Sequence[NightSequence], run: ClosingRun
+    layout: NightLayout,
+    profile: Profile,
+    sequences: Sequence[NightSequence],
+    run: ClosingRun,
+    night_runs: Sequence[int] = (),
 ) -> Iterable[Task]:
-    """The calibration task the run's data used, each subrun's task, and the run's merge job."""
+    """The calibration task the run's data used, each subrun's task, the run's merge job, and the
+    night-wise job when it read this run."""
     data = next((s for s in sequences if s.seq == run.seq), None)
     parent = next((s for s in sequences if data and s.seq == data.parent), None)
     calibration: CalibrationProducts | None = None
@@ -133,6 +140,9 @@ def run_tasks(
     # the merge job writes to staging; verified files keep their names in their final places
     finals = {p.name: layout.final_dir(p.level) / p.name for p in run.products}
     yield Task(f"Run{run.run:05d}.merge", tuple(merge), records, finals)
+    records = _records(layout.closing_checks_history)
+    if records and run.run in night_runs:
+        yield Task(f"Night{layout.night}.checks", tuple(profile.closing_steps(layout, night_runs)), records)
 
 
 def _records(path: Path) -> tuple[StepRecord, ...]:

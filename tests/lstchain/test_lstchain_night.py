@@ -304,3 +304,8 @@ def check_provenance(layout: NightLayout, night_data: Any, config: Path) -> None
     first = [a for n, a in activities.items() if n.startswith(failed_task) and n.endswith(".attempt1")]
     assert [a["osa:exit_code"] for a in first] == [66]  # the missing raw file, at its first step
     assert activities[f"osa:Run{run:05d}.merge.merge_dl1.attempt1"]["osa:job_id"] == merge_job
+    # the run's Cat-B calibration and the night-wise job that read the run are in its record
+    catb = activities[f"osa:Run{run:05d}.merge.catb_calibration.attempt1"]
+    assert catb["osa:job_id"] == merge_job and catb["osa:exit_code"] == 0
+    longterm = activities[f"osa:Night{layout.night}.checks.longterm_check.attempt1"]
+    assert longterm["osa:exit_code"] == 1 and "lstchain_longterm_dl1_check" in str(longterm["osa:argv"])
