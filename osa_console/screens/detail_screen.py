@@ -8,7 +8,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from osa_console.render import duration, progress_cell, seconds_between, state_text
 from osa_console.screens.night_screen import NightScreen
@@ -148,8 +147,8 @@ class DetailScreen(NightScreen):
         if self.is_active:  # closed already: a second dismiss would close the screen under it
             self.dismiss()
 
-    @on(DataTable.RowSelected, "#subruns")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(SubrunsTable.RowSelected, "#subruns")
+    def _row_selected(self, event: SubrunsTable.RowSelected) -> None:
         event.stop()
         self.action_open_log()
 

@@ -7,7 +7,6 @@ import datetime as dt
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from osa_console.screens.night_screen import NightScreen
 from osa_console.widgets.footer import Footer
@@ -75,8 +74,8 @@ class OverviewScreen(NightScreen):
         seq = self.table.cursor_seq
         return frozenset() if seq is None else frozenset({seq})
 
-    @on(DataTable.RowSelected, "#sequences")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(SequencesTable.RowSelected, "#sequences")
+    def _row_selected(self, event: SequencesTable.RowSelected) -> None:
         event.stop()
         self.action_open_sequence()
 

@@ -22,7 +22,7 @@ from osa_console.render import (
     seconds_between,
     state_text,
 )
-from osa_console.widgets.keyed_table import Cells, KeyedTable
+from osa_console.widgets.virtual_table import Cells, VirtualTable
 from osa_core.model.snapshot import NightSnapshot, SequenceStatus
 from osa_core.model.states import SequenceType
 
@@ -95,7 +95,7 @@ def sequence_cells(
     )
 
 
-class SequencesTable(KeyedTable):
+class SequencesTable(VirtualTable):
     """Rows keyed by ``str(seq)``; call :meth:`show` with every new snapshot."""
 
     # The table's own enter binding wins over the screen's: label it here for the footer.

@@ -1,4 +1,9 @@
-"""The sequence detail's table: one row per subrun, a column per step, sortable and filterable."""
+"""The sequence detail's table: one row per subrun, a column per step, sortable and filterable.
+
+Rows are built only when drawn (:class:`VirtualTable`): opening a 2,000-subrun sequence sorts
+and filters 2,000 statuses but styles only the rows on the screen, and a changed subrun off the
+screen costs nothing until it is scrolled to.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from osa_console.render import (
     state_text,
 )
 from osa_console.timing import SubrunFilter, sort_key
-from osa_console.widgets.keyed_table import Cells, KeyedTable
+from osa_console.widgets.virtual_table import Cells, VirtualTable
 from osa_core.model.snapshot import StepTiming, SubrunKey, SubrunStatus
 from osa_core.model.usage import NEAR_LIMIT, cpu_share, memory_share, size_text
 
@@ -60,7 +65,7 @@ def step_cell(step: StepTiming | None, now: dt.datetime, palette: Palette, base:
     return Text(duration(seconds), style=base, justify="right")
 
 
-class SubrunsTable(KeyedTable):
+class SubrunsTable(VirtualTable):
     """Rows keyed by ``str(subrun)`` of one sequence; sort and filter change the rows shown."""
 
     # The table's own enter binding wins over the screen's: label it here for the footer.
@@ -73,6 +78,9 @@ class SubrunsTable(KeyedTable):
         self.sort_column = "subrun"
         self.reverse = False
         self._statuses: dict[str, SubrunStatus] = {}
+        self._now: dt.datetime | None = None
+        self._palette: Palette | None = None
+        """The clock and colours rows are built with (the latest given)."""
 
     # ------------------------------------------------------------------------------------------
 
@@ -100,7 +108,7 @@ class SubrunsTable(KeyedTable):
         ]
         self.set_columns(columns)
         self._statuses = {str(s.subrun): s for s in subruns}
-        self.rebuild(self._rows(now, palette))
+        self._show(now, palette)
 
     def cells(self, status: SubrunStatus, now: dt.datetime, palette: Palette) -> Cells:
         key = str(status.subrun)
@@ -127,20 +135,28 @@ class SubrunsTable(KeyedTable):
         shown.sort(key=sort_key(self.sort_column), reverse=self.reverse)
         return shown
 
-    def _rows(self, now: dt.datetime, palette: Palette) -> Iterable[tuple[str, Cells]]:
-        return ((str(s.subrun), self.cells(s, now, palette)) for s in self._visible())
+    def _show(self, now: dt.datetime, palette: Palette) -> None:
+        """Rows in the order and filter chosen, built when drawn; the cursor keeps its subrun."""
+        self._now, self._palette = now, palette
+        self.set_rows((str(s.subrun) for s in self._visible()), self._build_row)
+
+    def _build_row(self, key: str) -> Cells:
+        assert self._now is not None and self._palette is not None  # set before any row shows
+        return self.cells(self._statuses[key], self._now, self._palette)
 
     # ------------------------------------------------------------------------------------------
 
     def apply(
         self, changed: Iterable[SubrunStatus], now: dt.datetime, palette: Palette, *, force: bool = False
     ) -> int:
-        """Take changed subruns; returns the cells updated (or the row count if rebuilt).
+        """Take changed subruns; returns the rows redrawn at the next frame (those on the
+        screen; the others are built again when scrolled to), or the row count if rebuilt.
 
         Rows are updated in place unless the set of rows shown or their order must change
         (a subrun entering or leaving the filter, or a changed value in the sorted column).
         """
         changed = list(changed)
+        self._now, self._palette = now, palette
         reorder = force
         sort_by = sort_key(self.sort_column)
         for status in changed:
@@ -151,32 +167,24 @@ class SubrunsTable(KeyedTable):
             moves = old is not None and self.sort_column != "subrun" and sort_by(old) != sort_by(status)
             reorder = reorder or enters_or_leaves or moves
         if reorder:
-            self.rebuild(self._rows(now, palette))
+            self._show(now, palette)
             return self.row_count
-        return sum(
-            self.put_row(str(s.subrun), self.cells(s, now, palette))
-            for s in changed
-            if self.has_row(str(s.subrun))
-        )
+        return sum(self.invalidate(str(s.subrun)) for s in changed)
 
     def tick(self, now: dt.datetime, palette: Palette) -> int:
-        """Running steps' durations move with the clock: redraw those rows only."""
+        """Running steps' durations move with the clock: rebuild those rows (when drawn)."""
+        self._now, self._palette = now, palette
         running = [s for s in self._statuses.values() if s.state.active and s.start is not None]
-        return sum(
-            self.put_row(str(s.subrun), self.cells(s, now, palette))
-            for s in running
-            if self.has_row(str(s.subrun))
-        )
+        return sum(self.invalidate(str(s.subrun)) for s in running)
 
     def set_view(self, now: dt.datetime, palette: Palette) -> None:
         """Filter or sort changed: rebuild in the new order, keeping the cursor's subrun."""
-        self.rebuild(self._rows(now, palette))
+        self._show(now, palette)
 
     def mark(self, key: str, now: dt.datetime, palette: Palette) -> None:
         self.toggle_mark(key)
-        status = self._statuses.get(key)
-        if status is not None and self.has_row(key):
-            self.put_row(key, self.cells(status, now, palette))
+        self._now, self._palette = now, palette
+        self.invalidate(key)
 
     def status(self, key: str) -> SubrunStatus | None:
         return self._statuses.get(key)

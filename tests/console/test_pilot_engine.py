@@ -15,11 +15,10 @@ import pytest
 from closing_check import check_closing_key
 from conftest import DemoNight, demo_app, wait_for, wait_night_done
 from handover_check import check_handover_key
-from rich.text import Text, TextType
+from rich.text import Text
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
-from textual.widgets.data_table import RowKey
 
 from osa_console.app import OsaConsole
 from osa_console.messages import ActionFinished, SnapshotArrived
@@ -93,15 +92,19 @@ async def test_live_refresh_updates_rows_in_place(
         await select_seq(pilot, app, 5)
         table = overview(app)
         added: list[str] = []
-        original = table.add_row
+        original = table.put_row
 
-        def spy(
-            *cells: Text, height: int | None = 1, key: str | None = None, label: TextType | None = None
-        ) -> RowKey:
-            added.append(str(key))
-            return original(*cells, height=height, key=key, label=label)
+        def spy(key: str, cells: tuple[Text, ...]) -> int:
+            if not table.has_row(key):
+                added.append(key)
+            return original(key, cells)
 
-        monkeypatch.setattr(table, "add_row", spy)
+        def rebuilt(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a refresh rebuilt the overview's rows")
+
+        monkeypatch.setattr(table, "put_row", spy)
+        monkeypatch.setattr(table, "rebuild", rebuilt)
+        monkeypatch.setattr(table, "set_rows", rebuilt)
         await pilot.press("space")  # a mark, to see it survive the refreshes
         await select_seq(pilot, app, 5)
         await failed_night(pilot, app)
