@@ -5,7 +5,7 @@ Footer rebuilds its keys whenever the screen says its bindings changed: a screen
 again or closed, the focus moved. Opening a sequence and going back did that nine times, each
 time mounting and styling a dozen key widgets for the very same keys (a fifth of the time to
 open a sequence). This footer compares what it would show with what it shows and rebuilds only
-on a difference.
+on a difference, and builds its keys with its own ``compact`` setting.
 
 Each key it builds watches the footer's ``compact`` setting. Textual forgets the watchers of
 removed widgets only when the watched value changes, which ``compact`` never does here, so every
@@ -17,12 +17,23 @@ watching widget is closing).
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.widgets import Footer as TextualFooter
+from textual.widgets._footer import FooterKey
 
 
 class Footer(TextualFooter):
     _shown: tuple[object, ...] | None = None
     """What the keys on show were built from (None: not built yet)."""
+
+    def compose(self) -> ComposeResult:
+        # A key is born compact and told the footer's setting once mounted (data_bind): two
+        # style updates for each of a dozen keys per screen. Born with the setting, it has
+        # nothing to update. The palette's key is not bound and stays as Textual makes it.
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
+                widget.set_reactive(FooterKey.compact, self.compact)
+            yield widget
 
     async def recompose(self) -> None:
         shown = self._what_to_show()
