@@ -261,3 +261,25 @@ async def test_a_changed_subrun_is_repainted(settings: ConsoleSettings) -> None:
         # The other rows show what they showed (spaced out: the state column widened for FAILED).
         assert [line.split() for line in after[1:-1]] == [line.split() for line in before[1:-1]]
         assert len(after[1]) > len(before[1])
+
+
+async def test_a_theme_change_recolours_the_rows_drawn(settings: ConsoleSettings) -> None:
+    """Rows are kept drawn between frames: a new theme must not show the old colours."""
+    app, _ = big_console(settings)
+    async with app.run_test(size=(150, 34)) as pilot:
+        table = (await opened_detail(pilot, app)).table
+
+        def colours() -> list[tuple[object, object]]:
+            width, height = table.size
+            strips = table.render_lines(Region(0, 0, width, height))
+            return [(s.style.color, s.style.bgcolor) for strip in strips for s in strip if s.style]
+
+        dark = colours()
+        assert app.theme == "osa-dark"
+        app.theme = "osa-night"
+        await pilot.pause()
+        night = colours()
+        assert len(night) > 0 and not set(night) & set(dark)
+        app.theme = "osa-dark"
+        await pilot.pause()
+        assert colours() == dark
