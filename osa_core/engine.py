@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 
 from osa_core.jobs.scripts import render_script
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
@@ -37,8 +38,9 @@ from osa_core.track.closing_jobs import closing_jobs
 from osa_core.track.history_ingest import HistoryIngest, log_refs
 from osa_core.track.intents import Intents
 from osa_core.track.ledger import Ledger
+from osa_core.track.ledger_snapshot import live_tasks, read_snapshot
 from osa_core.track.lock import night_lock
-from osa_core.track.scope import SWEEP_META, QueryScope
+from osa_core.track.scope import SWEEP_META, QueryScope, ask
 from osa_core.track.tracking import NightState
 from osa_core.track.tracking import Profile as ShownProfile
 
@@ -46,7 +48,9 @@ log = logging.getLogger("osa.engine")
 
 
 class Engine:
-    def __init__(self, config: Config, date: dt.date, scheduler: Scheduler | None = None):
+    def __init__(
+        self, config: Config, date: dt.date, scheduler: Scheduler | None = None, *, narrow: bool = False
+    ):
         self.config = config
         self.date = date
         self.layout = NightLayout(config, date)
@@ -58,7 +62,11 @@ class Engine:
             " (the damaged file is kept beside it)",
         )
         self.intents = Intents(self.ledger, self.scheduler)
-        self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), self.ledger.steps())
+        self.narrow = narrow
+        """Holds only the tasks a refresh can change, and reads each snapshot from the ledger: for a
+        process that shows the night once (a cold ``status``); a mutation re-reads it all anyway."""
+        tasks = live_tasks(self.ledger) if narrow else self.ledger.tasks()
+        self.state = NightState(self.ledger.sequences(), tasks, () if narrow else self.ledger.steps())
         self._health = SchedulerHealth(ok=True)
         self._interval = config.scheduler.refresh_min
         self._snapshot: NightSnapshot | None = None
@@ -92,12 +100,16 @@ class Engine:
         return self._snapshot
 
     def _build(self, changed: set[SubrunKey] | None) -> NightSnapshot:
-        return self.state.snapshot(
+        build: Callable[..., NightSnapshot] = (
+            partial(read_snapshot, self.ledger, self.state.sequences)
+            if self.narrow
+            else partial(self.state.snapshot, changed=changed)
+        )
+        return build(
             date=self.date,
             backend=self.config.scheduler.backend,
             profile=ShownProfile.of(self.profile),
             health=self._health,
-            changed=changed,
             now=utcnow(),
             closing=(record.status or None) if (record := self.ledger.closing()) else None,
             next_refresh=self._interval,
@@ -135,19 +147,8 @@ class Engine:
         query = self.scope.query(self.state.unfinished_job_ids(), now, full)
         infos = None
         if query is not None:
-            try:
-                self.scheduler_calls += 1
-                infos = await self.scheduler.query(query.names, query.since, query.job_ids)
-                if self.state.has_active():
-                    # sacct answers from the accounting database even with the controller
-                    # down; while jobs are in flight the controller's health matters too.
-                    await self.scheduler.ping()
-            except SchedulerError as exc:
-                log.warning("scheduler did not answer: %s", exc)
-                self._health = SchedulerHealth(ok=False, error=str(exc), last_ok=self._health.last_ok)
-                infos = None
-            else:
-                self._health = SchedulerHealth(ok=True, last_ok=utcnow())
+            self.scheduler_calls += 1
+            infos, self._health = await ask(self.scheduler, query, self.state.has_active(), self._health)
         elif not self.scope.jobs:
             self._health = SchedulerHealth(ok=True, last_ok=utcnow())
         # else: every job finished, nothing was asked: the last answer's health stands
@@ -161,6 +162,8 @@ class Engine:
             self.scope.swept(swept)
             self.ledger.set_meta(SWEEP_META, swept.isoformat())
         if infos is not None:
+            if swept is not None and self.narrow:  # a sweep answers for every task: fold them all
+                self.state.add_tasks(self.ledger.tasks())
             rows = self.state.apply(infos)
             if rows:
                 self.ledger.update_tasks(rows)
@@ -218,6 +221,7 @@ class Engine:
                 lock.__exit__(None, None, None)
 
     def _reload(self) -> None:
+        self.narrow = False
         self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), self.ledger.steps())
         self.history.reload()
         self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))

@@ -151,7 +151,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    engine = open_engine(args)
+    # One look reads the night from the ledger once; a watch keeps the whole night and folds changes.
+    engine = open_engine(args, narrow=not args.watch)
     try:
         return asyncio.run(_status(engine, args))
     finally:

@@ -34,8 +34,9 @@ def parse_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
-def open_engine(args: argparse.Namespace) -> Any:
-    """The engine of the night ``--date`` names (default: the last one), logging to its log file."""
+def open_engine(args: argparse.Namespace, narrow: bool = False) -> Any:
+    """The engine of the night ``--date`` names (default: the last one), logging to its log file;
+    ``narrow``: one that shows the night once (see ``Engine.narrow``)."""
     from osa_core.engine import Engine
     from osa_core.model.config import load_config
     from osa_core.model.layout import NightLayout
@@ -47,7 +48,7 @@ def open_engine(args: argparse.Namespace) -> Any:
     # one-line message (osa_core.cli.main) names the ledger, or the night's work area, from here.
     layout = NightLayout(config, date)
     args.ledger_path, args.analysis_dir = layout.ledger_path, layout.analysis_dir
-    engine = Engine(config, date)
+    engine = Engine(config, date, narrow=narrow)
     setup_logging(engine.layout.engine_log, args.verbose)
     return engine
 

@@ -98,6 +98,8 @@ class Ledger:
         with self._lock, self._damage_as_error():
             return self._open().execute(sql, args).fetchall()
 
+    select = _rows  # a reader's own narrow SELECT (track/ledger_snapshot.py), under the same guards
+
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         with self._lock, self._damage_as_error():
             return self._open().execute(sql, args).fetchone()

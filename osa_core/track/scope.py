@@ -1,4 +1,4 @@
-"""Which jobs a refresh asks the scheduler about: those that can still change, and now and then all.
+"""Which jobs a refresh asks the scheduler about (those that can still change, now and then all), and asking.
 
 A finished task does not change, short of a correction made after the fact (a requeue, a node
 failure noticed late): asking about every job of the night at every refresh costs slurmdbd
@@ -12,11 +12,16 @@ whose every job is finished asks nothing at all.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from osa_core.scheduler.base import QUERY_SLACK
+from osa_core.model.errors import SchedulerError
+from osa_core.model.snapshot import SchedulerHealth
+from osa_core.scheduler.base import QUERY_SLACK, Scheduler, TaskInfo, utcnow
 from osa_core.track.ledger import SubmissionRow
+
+log = logging.getLogger("osa.engine")  # the engine's log: a refresh is the engine's
 
 FULL_SWEEP_EVERY = dt.timedelta(minutes=10)
 SWEEP_META = "last_full_sweep"
@@ -83,3 +88,20 @@ class QueryScope:
         """A full sweep was answered."""
         self.last_sweep = now
         self._requested = False
+
+
+async def ask(
+    scheduler: Scheduler, query: Query, active: bool, last: SchedulerHealth
+) -> tuple[list[TaskInfo] | None, SchedulerHealth]:
+    """A refresh's one query (and, while tasks are ``active``, the controller's ping): the answer
+    and the scheduler's health. A scheduler that does not answer is a health, never raised."""
+    try:
+        infos = await scheduler.query(query.names, query.since, query.job_ids)
+        if active:
+            # sacct answers from the accounting database even with the controller
+            # down; while jobs are in flight the controller's health matters too.
+            await scheduler.ping()
+    except SchedulerError as exc:
+        log.warning("scheduler did not answer: %s", exc)
+        return None, SchedulerHealth(ok=False, error=str(exc), last_ok=last.last_ok)
+    return infos, SchedulerHealth(ok=True, last_ok=utcnow())

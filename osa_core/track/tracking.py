@@ -19,14 +19,12 @@ from osa_core.model.snapshot import (
     StepTiming,
     SubrunKey,
     SubrunStatus,
-    frozen_counts,
 )
 from osa_core.model.states import JobState, SequenceType
 from osa_core.pipeline.base import Profile as PipelineProfile
 from osa_core.scheduler.base import TaskInfo
 from osa_core.track.ledger import StepRow, TaskRow
-
-NEVER_SATISFIED = "DependencyNeverSatisfied"
+from osa_core.track.shown import sequence_status, shown_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,13 +266,6 @@ class NightState:
         task = self.latest(key)
         if task is None:
             return SubrunStatus(seq, sequence.run, subrun, JobState.NOT_SUBMITTED, 0)
-        state = task.state
-        reason = task.reason
-        if state is JobState.PENDING and (
-            reason == NEVER_SATISFIED or self.calibration_failed(sequence.parent)
-        ):
-            state = JobState.BLOCKED
-            reason = f"blocked: its calibration (seq {sequence.parent}) failed; resubmit the calibration"
         steps = tuple(
             StepTiming(
                 name=s.step,
@@ -286,16 +277,15 @@ class NightState:
             )
             for s in self.steps.get((seq, subrun, task.attempt), ())
         )
-        if state.failed:
-            failing = next((s for s in steps if s.exit_code not in (None, 0)), None)
-            dying = next((s for s in steps if s.running), None)
-            if failing is not None:
-                first = failing.detail.splitlines()[-1] if failing.detail else ""
-                reason = f"{failing.name} exited {failing.exit_code}" + (f": {first}" if first else "")
-            elif dying is not None:
-                reason = f"{state.value.lower().replace('_', ' ')} during {dying.name}"
-            elif reason is None and task.exit_code is not None:
-                reason = f"exit code {task.exit_code}" + (f", signal {task.signal}" if task.signal else "")
+        state, reason = shown_state(
+            task.state,
+            task.reason,
+            steps,
+            task.exit_code,
+            task.signal,
+            sequence.parent,
+            self.calibration_failed,
+        )
         return SubrunStatus(
             seq=seq,
             run=sequence.run,
@@ -358,7 +348,7 @@ class NightState:
             old_status = self._last_status.get(sequence.seq)
             if sequence.seq in touched or sequence.seq not in previous or old_status is None:
                 subruns[sequence.seq] = tuple(self._subruns[k] for k in self.keys(sequence.seq))
-                status = self._sequence_status(sequence, subruns[sequence.seq])
+                status = sequence_status(sequence, subruns[sequence.seq])
             else:
                 subruns[sequence.seq] = previous[sequence.seq]
                 status = old_status
@@ -385,57 +375,3 @@ class NightState:
             alerts=alerts,
             sources=sources or {},
         )
-
-    def _sequence_status(self, sequence: Sequence, subruns: tuple[SubrunStatus, ...]) -> SequenceStatus:
-        counts: dict[JobState, int] = {}
-        for status in subruns:
-            counts[status.state] = counts.get(status.state, 0) + 1
-        starts = [s.start for s in subruns if s.start is not None]
-        ends = [s.end for s in subruns if s.end is not None]
-        all_done = all(s.state.finished for s in subruns)
-        latest_job = None
-        for status in subruns:
-            if status.job_id is not None and (latest_job is None or status.attempt >= latest_job[0]):
-                latest_job = (status.attempt, status.job_id)
-        state = _aggregate(counts)
-        reason = None
-        if state is JobState.BLOCKED:
-            reason = f"waits on failed calibration seq {sequence.parent}"
-        elif state.failed:
-            reason = next((s.reason for s in subruns if s.state.failed and s.reason), None)
-        return SequenceStatus(
-            seq=sequence.seq,
-            type=sequence.type,
-            run=sequence.run,
-            subruns=len(subruns),
-            parent=sequence.parent,
-            drs4_run=sequence.drs4_run,
-            state=state,
-            counts=frozen_counts(counts),
-            tries=max((s.attempt for s in subruns), default=0),
-            job_id=latest_job[1] if latest_job else None,
-            start=min(starts) if starts else None,
-            end=max(ends) if ends and all_done else None,
-            reason=reason,
-        )
-
-
-def _aggregate(counts: Mapping[JobState, int]) -> JobState:
-    """One state for a sequence: the most urgent thing an operator must know about it."""
-    total = sum(counts.values())
-    if total and counts.get(JobState.COMPLETED, 0) == total:
-        return JobState.COMPLETED
-    if counts.get(JobState.RUNNING):
-        return JobState.RUNNING
-    if counts.get(JobState.BLOCKED):
-        return JobState.BLOCKED
-    if counts.get(JobState.PENDING):
-        return JobState.PENDING
-    for state in (JobState.OUT_OF_MEMORY, JobState.TIMEOUT, JobState.NODE_FAIL, JobState.FAILED):
-        if counts.get(state):
-            return state
-    if counts.get(JobState.CANCELLED):
-        return JobState.CANCELLED
-    if counts.get(JobState.NOT_SUBMITTED):
-        return JobState.NOT_SUBMITTED
-    return JobState.UNKNOWN

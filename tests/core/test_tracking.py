@@ -22,7 +22,8 @@ from osa_core.model.states import JobState, SequenceType
 from osa_core.scheduler.base import TaskInfo
 from osa_core.track.ledger import StepRow, TaskRow
 from osa_core.track.scope import Query, QueryScope
-from osa_core.track.tracking import NEVER_SATISFIED, NightState, Profile
+from osa_core.track.shown import NEVER_SATISFIED
+from osa_core.track.tracking import NightState, Profile
 
 UTC = dt.UTC
 T0 = dt.datetime(2020, 1, 28, 1, 0, tzinfo=UTC)

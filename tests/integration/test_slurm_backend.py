@@ -344,6 +344,16 @@ async def test_a_requeued_finished_task_is_seen_by_the_next_full_sweep(
         snap = engine.snapshot
         assert snap.subrun((first.seq, 1)).state is JobState.COMPLETED  # not asked: not seen yet
 
+        # A cold `status` holds only the held job's tasks, yet its sweep folds every task's answer.
+        cold = Engine(load_config(night.config), dt.date(2020, 1, 27), scheduler=sched, narrow=True)
+        try:
+            assert cold.state.unfinished_job_ids() == {held.job_id}
+            assert (await cold.refresh()).subrun((first.seq, 1)).state is JobState.COMPLETED
+            cold.scope.every = dt.timedelta(0)
+            await refresh_until(cold, lambda: cold.snapshot.subrun((first.seq, 1)).state.active, 30)
+        finally:
+            cold.shutdown()
+
         engine.scope.every = dt.timedelta(0)  # the full sweep's cadence has come
         await refresh_until(engine, lambda: engine.snapshot.subrun((first.seq, 1)).state.active, 30)
         sweep = [c for c in sched.calls if c[0] == "sacct"][-1]

@@ -1,0 +1,159 @@
+"""A cold process's snapshot, read straight from a real ledger, is the one a whole engine shows.
+
+A real SQLite ledger written through :class:`Ledger` (submissions, scheduler answers, step
+records), holding every case the snapshot words differently: resubmitted subruns (only the
+latest attempt's steps are shown), failures said by their step, a death inside a step, blocked
+tasks (by the scheduler's reason and by a failed calibration), a never-submitted run, usage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from osa_core.jobs.history import StepRecord
+from osa_core.model.records import Sequence
+from osa_core.model.snapshot import SchedulerHealth
+from osa_core.model.states import JobState, SequenceType
+from osa_core.model.usage import Usage
+from osa_core.track.ledger import Ledger, TaskRow
+from osa_core.track.ledger_snapshot import live_tasks, read_snapshot
+from osa_core.track.shown import NEVER_SATISFIED
+from osa_core.track.tracking import NightState, Profile
+
+UTC = dt.UTC
+T0 = dt.datetime(2020, 1, 28, 1, 0, tzinfo=UTC)
+NOW = T0 + dt.timedelta(hours=2)
+CAL = Sequence(0, SequenceType.CALIBRATION, 1873, 1, None, 1872)
+RUN_A = Sequence(1, SequenceType.DATA, 1874, 4, 0)
+RUN_B = Sequence(2, SequenceType.DATA, 1875, 3, 0)
+CAL_2 = Sequence(3, SequenceType.CALIBRATION, 1877, 1, None, 1876)
+RUN_C = Sequence(4, SequenceType.DATA, 1878, 2, 3)
+RUN_D = Sequence(5, SequenceType.DATA, 1879, 2, 3)
+PROFILE = Profile(
+    name="simulate",
+    simulation=True,
+    step_names={SequenceType.CALIBRATION: ("drs4_baseline",), SequenceType.DATA: ("r0_to_dl1", "dl1_to_dl2")},
+    step_labels={"r0_to_dl1": "R0→DL1"},
+)
+USAGE = Usage(max_rss=2_000_000_000, cpu_seconds=1500.5, req_mem=4 * 2**30, time_limit=3600.0)
+
+
+def at(minute: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minute)
+
+
+def submit(ledger: Ledger, seq: int, job: str, indices: tuple[int, ...] | None, attempt: int = 1) -> None:
+    sub = ledger.begin_submission(
+        seq=seq,
+        name=f"LST1_{seq:05d}_20200127",
+        indices=indices,
+        attempts=(attempt,) * (len(indices) if indices else 1),
+        script=f"/work/scripts/seq{seq}.sh",
+        memory="4G",
+        walltime="02:00:00",
+        after_ok=(),
+        at=T0,
+    )
+    ledger.complete_submission(sub, job)
+
+
+Event = tuple[str, str, int, int | None, str]
+"""(event, step, minute, exit code, detail) of one step record."""
+
+
+def records(seq: int, subrun: int, job: str, *events: Event) -> list[tuple[int, int, StepRecord]]:
+    attempt = 2 if job == "2001" else 1
+    return [
+        (
+            seq,
+            subrun,
+            StepRecord(event, step, at(m).isoformat(), attempt, "cp01", job, subrun, code, (), detail),
+        )
+        for event, step, m, code, detail in events
+    ]
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    ledger = Ledger(tmp_path / "ledger_test.sqlite")
+    ledger.sync_plan([CAL, RUN_A, RUN_B, CAL_2, RUN_C, RUN_D])
+    submit(ledger, 0, "1000", None)
+    submit(ledger, 1, "1001", (0, 1, 2, 3))
+    submit(ledger, 2, "1002", (0, 1, 2))
+    submit(ledger, 3, "1003", None)
+    submit(ledger, 4, "1004", (0, 1))
+    submit(ledger, 1, "2001", (1,), attempt=2)  # subrun 1 ran out of memory: resubmitted
+    done = {"exit_code": 0, "node": "cp01", "start": at(0), "end": at(30), "usage": USAGE}
+    ledger.update_tasks(
+        [
+            TaskRow(0, 0, 1, "1000", None, JobState.COMPLETED, **done),  # type: ignore[arg-type]
+            TaskRow(1, 0, 1, "1001", 0, JobState.COMPLETED, **done),  # type: ignore[arg-type]
+            TaskRow(1, 1, 1, "1001", 1, JobState.OUT_OF_MEMORY, 0, 9, "cp02", at(0), at(12), None, USAGE),
+            TaskRow(1, 1, 2, "2001", 1, JobState.RUNNING, None, None, "cp03", at(40)),
+            TaskRow(1, 2, 1, "1001", 2, JobState.FAILED, 66, None, "cp02", at(0), at(5)),
+            TaskRow(1, 3, 1, "1001", 3, JobState.FAILED, 1, 9, "cp02", at(0), at(1)),
+            TaskRow(2, 0, 1, "1002", 0, JobState.PENDING, reason=NEVER_SATISFIED),
+            TaskRow(2, 1, 1, "1002", 1, JobState.CANCELLED, reason="cancelled by root"),
+            TaskRow(3, 0, 1, "1003", None, JobState.FAILED, 3, None, "cp01", at(0), at(2)),
+        ]
+    )
+    ledger.add_step_records(
+        records(0, 0, "1000", ("start", "drs4_baseline", 0, None, ""), ("end", "drs4_baseline", 29, 0, ""))
+        + records(1, 0, "1001", ("start", "r0_to_dl1", 0, None, ""), ("end", "r0_to_dl1", 20, 0, ""))
+        + records(1, 0, "1001", ("start", "dl1_to_dl2", 20, None, ""), ("end", "dl1_to_dl2", 29, 0, ""))
+        + records(1, 1, "1001", ("start", "r0_to_dl1", 0, None, ""))  # died inside it
+        + records(1, 1, "2001", ("skip", "dl1_datacheck", 40, None, "done by an earlier attempt"))
+        + records(1, 1, "2001", ("start", "r0_to_dl1", 41, None, ""))
+        + records(1, 2, "1001", ("start", "r0_to_dl1", 0, None, ""))
+        + records(1, 2, "1001", ("end", "r0_to_dl1", 5, 66, "reading /raw/Run01874.0002.fits.fz\nOSError: 3"))
+        + records(3, 0, "1003", ("start", "drs4_baseline", 0, None, ""), ("end", "drs4_baseline", 2, 3, "")),
+        {},
+    )
+    yield ledger
+    ledger.close()
+
+
+def test_the_cold_snapshot_is_the_one_a_whole_engine_shows(ledger: Ledger) -> None:
+    state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
+    frame = {
+        "date": dt.date(2020, 1, 27),
+        "backend": "slurm",
+        "profile": PROFILE,
+        "health": SchedulerHealth(ok=True, last_ok=NOW),
+        "now": NOW,
+        "closing": None,
+        "hold": "held by root",
+        "alerts": 2,
+        "sources": {1874: "Crab"},
+    }
+    whole = state.snapshot(changed=None, **frame)  # type: ignore[arg-type]
+    cold = read_snapshot(ledger, state.sequences, **frame)  # type: ignore[arg-type]
+    assert cold == whole
+    # What a shifter reads in it: the resubmitted subrun shows its second attempt's steps only,
+    rerun = cold.subrun((1, 1))
+    assert (rerun.state, rerun.attempt, rerun.attempts) == (JobState.RUNNING, 2, ((1, "1001"), (2, "2001")))
+    assert [(s.name, s.skipped, s.running) for s in rerun.steps] == [
+        ("dl1_datacheck", True, False),
+        ("r0_to_dl1", False, True),
+    ]
+    # failures in the words of their step, blocked tasks, and the run never submitted.
+    assert cold.subrun((1, 2)).reason == "r0_to_dl1 exited 66: OSError: 3"
+    assert cold.subrun((1, 3)).reason == "exit code 1, signal 9"
+    assert [cold.subrun((seq, i)).state for seq, i in ((2, 0), (4, 0), (4, 1))] == [JobState.BLOCKED] * 3
+    assert [s.state for s in cold.subruns[5]] == [JobState.NOT_SUBMITTED] * 2
+    assert cold.subrun((1, 0)).usage == USAGE and cold.subrun((1, 0)).steps[1].seconds == 540.0
+
+
+def test_an_engine_that_shows_the_night_once_holds_only_what_a_refresh_can_change(ledger: Ledger) -> None:
+    live = {(t.seq, t.subrun, t.attempt) for t in live_tasks(ledger)}
+    # Jobs with an unfinished task: run B's and run C's arrays, and the rerun of (1, 1), whose
+    # first attempt comes along (it tells which attempt is the latest). Finished jobs do not.
+    assert live == {(1, 1, 1), (1, 1, 2), (2, 0, 1), (2, 1, 1), (2, 2, 1), (4, 0, 1), (4, 1, 1)}
+    state = NightState(ledger.sequences(), live_tasks(ledger), ())
+    whole = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
+    assert state.unfinished_job_ids() == whole.unfinished_job_ids() == {"1002", "1004", "2001"}
+    assert state.running_keys() == whole.running_keys() and state.has_active()
