@@ -45,11 +45,9 @@ TASKS = (
     "SELECT seq, subrun, attempt, job_id, state, exit_code, signal, node, start, end, reason, usage"
     " FROM tasks ORDER BY seq, subrun, attempt"
 )
-# In the order the engine keeps them (rowid: the order they were first recorded).
-STEPS = (
-    "SELECT seq, subrun, attempt, step, start, end, exit_code, skipped, detail FROM steps"
-    " ORDER BY seq, subrun, attempt, rowid"
-)
+# In the order the engine keeps a subrun's steps (rowid: the order they were first recorded),
+# grouped here rather than by SQLite (a sort of every row: a third of the read).
+STEPS = "SELECT seq, subrun, attempt, step, start, end, exit_code, skipped, detail FROM steps ORDER BY rowid"
 _STATES = {state.value: state for state in JobState}
 
 
