@@ -66,43 +66,135 @@ class Eta:
         }
 
 
+class NightTimes:
+    """What the estimate reads of a night, gathered in one pass over its subruns in the night's
+    order: from a snapshot (:func:`estimate`), or straight from ledger rows (a cold status)."""
+
+    def __init__(self, now: dt.datetime, step_names: Mapping[SequenceType, tuple[str, ...]]) -> None:
+        self.now = now
+        self.step_names = step_names
+        self.ended: dict[SequenceType, dict[str, list[float]]] = {kind: {} for kind in SequenceType}
+        """Seconds each step took, where it ran and ended (a failed subrun's ended steps too)."""
+        self.running_steps: dict[SequenceType, dict[str, list[float]]] = {kind: {} for kind in SequenceType}
+        """Seconds each step of a running subrun has run so far."""
+        self.spans: list[tuple[SequenceType, dt.datetime, dt.datetime]] = []
+        """(type, start, end or now) of every subrun that started."""
+        self.waiting: list[SequenceType] = []
+        """The type of each subrun that will run and does not run yet."""
+        self.running: list[tuple[SequenceType, dict[str, StepSpan]]] = []
+        """Each running subrun's steps by name."""
+        self.whole_ended: list[float] = []
+        self.whole_running: list[float] = []
+        """Whole data subruns, start to end: the completed ones, the running ones so far."""
+        self.ends: list[dt.datetime] = []
+        self.blocked = 0
+
+    def subrun(
+        self, kind: SequenceType, state: JobState, start: dt.datetime | None, end: dt.datetime | None
+    ) -> bool:
+        """Count one subrun; True when it runs (its steps, given next, say what it still needs)."""
+        now = self.now
+        if end is not None:
+            self.ends.append(end)
+        if start is not None:
+            self.spans.append((kind, start, end or now))
+        alive = state is JobState.RUNNING
+        if alive:
+            self.running.append((kind, {}))
+        elif state in LEFT_STATES:
+            self.waiting.append(kind)
+        elif state is JobState.BLOCKED:
+            self.blocked += 1
+        if kind is SequenceType.DATA and start is not None:
+            if state is JobState.COMPLETED and end is not None:
+                self.whole_ended.append((end - start).total_seconds())
+            elif alive:
+                self.whole_running.append((now - start).total_seconds())
+        return alive
+
+    def step(
+        self,
+        kind: SequenceType,
+        alive: bool,
+        name: str,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        skipped: bool,
+    ) -> None:
+        """One step of the subrun counted last (``alive``: that subrun runs)."""
+        if alive:
+            self.running[-1][1][name] = StepSpan(start, end)
+        if skipped or start is None:
+            return  # skipped steps did not run; a failed subrun's unfinished step says nothing
+        if end is not None:
+            self.ended[kind].setdefault(name, []).append((end - start).total_seconds())
+        elif alive:
+            self.running_steps[kind].setdefault(name, []).append((self.now - start).total_seconds())
+
+    def learnt(self, kind: SequenceType) -> dict[str, Durations]:
+        """Per step of ``kind``: what its ended runs took and how long its running ones have run."""
+        out = {}
+        for name, values in self.ended[kind].items():
+            durations = Durations.of(values, self.running_steps[kind].get(name, ()))
+            if durations is not None:
+                out[name] = durations
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpan:
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+    @property
+    def running(self) -> bool:
+        return self.start is not None and self.end is None
+
+
 def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
     """The night's end as ``snapshot`` shows it, ``now`` being the snapshot's time by default."""
-    now = now or snapshot.taken_at
-    subruns = [r for s in snapshot.sequences for r in snapshot.subruns.get(s.seq, ())]
-    types = {s.seq: s.type for s in snapshot.sequences}
-    left = [r for r in subruns if r.state in LEFT_STATES]
-    blocked = sum(1 for r in subruns if r.state is JobState.BLOCKED)
-    running = [r for r in left if r.state is JobState.RUNNING]
+    times = NightTimes(now or snapshot.taken_at, snapshot.step_names)
+    for sequence in snapshot.sequences:
+        kind = sequence.type
+        for r in snapshot.subruns.get(sequence.seq, ()):
+            alive = times.subrun(kind, r.state, r.start, r.end)
+            for step in r.steps:
+                times.step(kind, alive, step.name, step.start, step.end, step.skipped)
+    return estimate_times(times)
+
+
+def estimate_times(times: NightTimes) -> Eta:
+    """The night's end from its gathered times (see :class:`NightTimes`)."""
+    now = times.now
+    blocked = times.blocked
+    running = times.running
+    left = len(running) + len(times.waiting)
     if not left:
-        ends = [r.end for r in subruns if r.end is not None]
         return Eta(
-            at=max(ends) if ends else None,
+            at=max(times.ends) if times.ends else None,
             done=True,
             basis="nothing left to run" + (f" ({blocked} blocked)" if blocked else ""),
             blocked=blocked,
         )
-    data = [r for r in subruns if types[r.seq] is SequenceType.DATA]
-    calibrations = [r for r in subruns if types[r.seq] is SequenceType.CALIBRATION]
-    learnt = {
-        SequenceType.DATA: step_durations(data, now),
-        SequenceType.CALIBRATION: step_durations(calibrations, now),
-    }
-    names = {kind: snapshot.step_names.get(kind, ()) for kind in learnt}
+    learnt = {kind: times.learnt(kind) for kind in (SequenceType.DATA, SequenceType.CALIBRATION)}
+    names = {kind: times.step_names.get(kind, ()) for kind in learnt}
     # The calibration runs alone before the data: it says nothing of how many data subruns
     # the cluster runs at once, once any has started.
-    pool = data if any(r.start for r in data) else subruns
+    data_spans = [(start, end) for kind, start, end in times.spans if kind is SequenceType.DATA]
+    pool = data_spans or [(start, end) for _, start, end in times.spans]
     seen = learnt[SequenceType.DATA]
     medians = {name: d.median for name, d in seen.items()}
     unseen = [n for n in names[SequenceType.DATA] if n not in seen]
-    needs_data = any(types[r.seq] is SequenceType.DATA for r in left)
-    common = {"left": len(left), "running": len(running), "blocked": blocked, "step_medians": medians}
-    if not any(r.start for r in pool) or (needs_data and not seen):
+    needs_data = any(kind is SequenceType.DATA for kind in times.waiting) or any(
+        kind is SequenceType.DATA for kind, _ in running
+    )
+    common = {"left": left, "running": len(running), "blocked": blocked, "step_medians": medians}
+    if not pool or (needs_data and not seen):
         return Eta(
             at=None,
             done=False,
-            basis=f"{len(left)} subruns left; no step has finished yet: no timing to go on",
-            concurrency=observed_concurrency(pool, now),
+            basis=f"{left} subruns left; no step has finished yet: no timing to go on",
+            concurrency=_concurrency(pool, now),
             **common,  # type: ignore[arg-type]
         )
     # Many subruns add up to their mean, not their median (durations are skewed to the right).
@@ -119,23 +211,23 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
     per_subrun = sum(means[SequenceType.DATA].values())
     # Over the last two subrun lengths: slots lost (or gained) earlier in the night no longer
     # weigh, and a window that long still sees whole waves.
-    concurrency = observed_concurrency(pool, now, 2 * per_subrun if per_subrun > 0 else None) or 1.0
+    concurrency = _concurrency(pool, now, 2 * per_subrun if per_subrun > 0 else None) or 1.0
     # What runs now is observed too: more than the average (the ramp-up weighs on it) is real.
     slots = max(1, round(concurrency), len(running))
-    busy = [now.timestamp() + _remaining(r, means[types[r.seq]], learnt[types[r.seq]], now) for r in running]
-    whole = _subrun_durations(data, now)
+    busy = [now.timestamp() + _remaining(steps, means[kind], learnt[kind], now) for kind, steps in running]
+    whole = Durations.of(times.whole_ended, times.whole_running)
     # A task is more than its steps (start-up, staging between steps): where whole subruns
     # took longer than their steps add up to, the whole is what a waiting one will take.
     cost = {
         SequenceType.DATA: max(sum(means[SequenceType.DATA].values()), whole.mean if whole else 0.0),
         SequenceType.CALIBRATION: sum(means[SequenceType.CALIBRATION].values()),
     }
-    waiting = [cost[types[r.seq]] for r in left if r.state is not JobState.RUNNING]
+    waiting = [cost[kind] for kind in times.waiting]
     end, starts = _place(busy, waiting, slots, now.timestamp())
     if starts and whole is not None:
         end = max(end, _last_end(starts[-slots:], whole))
     basis = (
-        f"{len(left)} subruns left ({len(running)} running), {concurrency:.1f} ran at once lately, "
+        f"{left} subruns left ({len(running)} running), {concurrency:.1f} ran at once lately, "
         f"a subrun takes {_hms(per_subrun)} on average (per step, counting those still running"
         + (f"; {', '.join(unseen)} not seen yet" if unseen else "")
         + ")"
@@ -151,28 +243,6 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
     )
 
 
-def step_durations(subruns: Iterable[SubrunStatus], now: dt.datetime) -> dict[str, Durations]:
-    """Per step, what its ended runs took and how long its running ones have run so far
-    (skipped steps did not run; a failed subrun's unfinished step says nothing of its length)."""
-    ended: dict[str, list[float]] = {}
-    running: dict[str, list[float]] = {}
-    for r in subruns:
-        alive = r.state is JobState.RUNNING
-        for step in r.steps:
-            if step.skipped or step.start is None:
-                continue
-            if step.end is not None:
-                ended.setdefault(step.name, []).append((step.end - step.start).total_seconds())
-            elif alive:
-                running.setdefault(step.name, []).append((now - step.start).total_seconds())
-    out = {}
-    for name, values in ended.items():
-        durations = Durations.of(values, running.get(name, ()))
-        if durations is not None:
-            out[name] = durations
-    return out
-
-
 def observed_concurrency(
     subruns: Iterable[SubrunStatus], now: dt.datetime, window: float | None = None
 ) -> float | None:
@@ -182,7 +252,12 @@ def observed_concurrency(
     Each attempt counts by its own start and end (the latest attempt is what a snapshot holds;
     earlier ones ran too, but their slots are not shown and they are few).
     """
-    spans = [(r.start, r.end or now) for r in subruns if r.start is not None]
+    return _concurrency([(r.start, r.end or now) for r in subruns if r.start is not None], now, window)
+
+
+def _concurrency(
+    spans: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime, window: float | None = None
+) -> float | None:
     if not spans:
         return None
     since = min(start for start, _ in spans)
@@ -196,14 +271,16 @@ def observed_concurrency(
 
 
 def _remaining(
-    r: SubrunStatus, means: Mapping[str, float], learnt: Mapping[str, Durations], now: dt.datetime
+    steps: Mapping[str, StepSpan],
+    means: Mapping[str, float],
+    learnt: Mapping[str, Durations],
+    now: dt.datetime,
 ) -> float:
     """What a running subrun still needs: the steps it has not started, and what its current step
     should still take given how long it has run already."""
-    seen = {s.name: s for s in r.steps}
     left = 0.0
     for name, mean in means.items():
-        step = seen.get(name)
+        step = steps.get(name)
         if step is None:
             left += mean
         elif step.running and step.start is not None:
@@ -211,15 +288,6 @@ def _remaining(
             durations = learnt.get(name)
             left += durations.left(elapsed) if durations is not None else max(0.0, mean - elapsed)
     return left
-
-
-def _subrun_durations(data: list[SubrunStatus], now: dt.datetime) -> Durations | None:
-    """Whole data subruns, start to end: the completed ones, and the running ones so far."""
-    ended = [
-        (r.end - r.start).total_seconds() for r in data if r.state is JobState.COMPLETED and r.start and r.end
-    ]
-    running = [(now - r.start).total_seconds() for r in data if r.state is JobState.RUNNING and r.start]
-    return Durations.of(ended, running)
 
 
 def _place(busy: list[float], waiting: list[float], slots: int, now: float) -> tuple[float, list[float]]:
