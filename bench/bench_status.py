@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -71,17 +73,49 @@ async def build(root: Path, runs: int, subruns: int, finished: float) -> tuple[P
         bench.set(key, "RUNNING")
     steps = engine.profile.subrun_step_names
     records = []
-    for seq, _run, subrun in bench.keys[:done]:
+    for i, (seq, _run, subrun) in enumerate(bench.keys[:done]):
         job, index = bench.jobs[(seq, subrun)]
+        # Every subrun its own times (as in a real night): no figure may come from a cache of
+        # repeated values.
+        began = T0 + dt.timedelta(seconds=7 * i, microseconds=137 * i % 1_000_000)
         for n, step in enumerate(steps):
-            at = (T0 + dt.timedelta(minutes=10 * n)).isoformat()
-            end = (T0 + dt.timedelta(minutes=10 * n + 9)).isoformat()
+            at = (began + dt.timedelta(minutes=10 * n)).isoformat()
+            end = (began + dt.timedelta(minutes=10 * n + 9, seconds=i % 53)).isoformat()
             records.append((seq, subrun, StepRecord("start", step, at, 1, "node01", job, index)))
             records.append((seq, subrun, StepRecord("end", step, end, 1, "node01", job, index, 0)))
     engine.ledger.add_step_records(records, {})
     await engine.refresh()
     engine.shutdown()
+    vary_tasks(engine.layout.ledger_path)
     return night.config, scheduler
+
+
+def vary_tasks(ledger: Path) -> None:
+    """Each finished task its own start, end and peak memory (the recorded sacct gives them all
+    the same), as a real night's are."""
+    db = sqlite3.connect(ledger)
+    with db:
+        rows = db.execute("SELECT rowid, start FROM tasks WHERE state = 'COMPLETED'").fetchall()
+        db.executemany(
+            "UPDATE tasks SET start = ?, end = ?, usage = ? WHERE rowid = ?",
+            [
+                (
+                    (T0 + dt.timedelta(seconds=7 * i)).isoformat(),
+                    (T0 + dt.timedelta(seconds=7 * i + 2400 + i % 900)).isoformat(),
+                    json.dumps(
+                        {
+                            "max_rss": 2_000_000_000 + 4096 * i,
+                            "cpu_seconds": 2000 + i / 1000,
+                            "req_mem": 4294967296,
+                            "time_limit": 3600.0,
+                        }
+                    ),
+                    rowid,
+                )
+                for i, (rowid, _) in enumerate(rows)
+            ],
+        )
+    db.close()
 
 
 def fake_slurm(root: Path, scheduler: RecordedScheduler) -> Path:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from functools import partial
+from typing import Any
 
 from osa_core.jobs.scripts import render_script
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
@@ -40,7 +40,7 @@ from osa_core.track.intents import Intents
 from osa_core.track.ledger import Ledger
 from osa_core.track.ledger_snapshot import live_tasks, read_snapshot
 from osa_core.track.lock import night_lock
-from osa_core.track.scope import SWEEP_META, QueryScope, ask
+from osa_core.track.scope import SWEEP_META, QueryScope, ask, next_interval
 from osa_core.track.tracking import NightState
 from osa_core.track.tracking import Profile as ShownProfile
 
@@ -62,9 +62,8 @@ class Engine:
             " (the damaged file is kept beside it)",
         )
         self.intents = Intents(self.ledger, self.scheduler)
-        self.narrow = narrow
-        """Holds only the tasks a refresh can change, and reads each snapshot from the ledger: for a
-        process that shows the night once (a cold ``status``); a mutation re-reads it all anyway."""
+        # narrow: only the tasks a refresh can change, snapshots read from the ledger (a cold status)
+        self.narrow = narrow  # a mutation re-reads the whole ledger under the lock (_reload) anyway
         tasks = live_tasks(self.ledger) if narrow else self.ledger.tasks()
         self.state = NightState(self.ledger.sequences(), tasks, () if narrow else self.ledger.steps())
         self._health = SchedulerHealth(ok=True)
@@ -100,12 +99,13 @@ class Engine:
         return self._snapshot
 
     def _build(self, changed: set[SubrunKey] | None) -> NightSnapshot:
-        build: Callable[..., NightSnapshot] = (
-            partial(read_snapshot, self.ledger, self.state.sequences)
-            if self.narrow
-            else partial(self.state.snapshot, changed=changed)
-        )
-        return build(
+        if self.narrow:
+            return read_snapshot(self.ledger, self.state.sequences, **self.frame())
+        return self.state.snapshot(changed=changed, **self.frame())
+
+    def frame(self) -> dict[str, Any]:
+        """What a snapshot holds besides its subruns: night, backend, profile, health, time, notes."""
+        return dict(
             date=self.date,
             backend=self.config.scheduler.backend,
             profile=ShownProfile.of(self.profile),
@@ -129,7 +129,8 @@ class Engine:
         disk; refreshes and actions never overlap.
         """
         async with self._guard:
-            snapshot = await self._refresh(full)
+            await self._refresh(full)
+            snapshot = self.snapshot
         if self._follow_close and not self._in_close:
             # A closing this engine started goes on at each refresh (merges are jobs: each
             # round only looks at them and carries finished ones on), as ``close --wait`` does.
@@ -140,7 +141,13 @@ class Engine:
             snapshot = self.snapshot
         return snapshot
 
-    async def _refresh(self, full: bool = False) -> NightSnapshot:
+    async def sync(self) -> None:
+        """A refresh that leaves the snapshot unbuilt: the ledger is up to date for a front end that
+        reads the night from it (a narrow engine's ``status --json``, track/status_rows.py)."""
+        async with self._guard:
+            await self._refresh(build=False)
+
+    async def _refresh(self, full: bool = False, build: bool = True) -> None:
         if not self.state.sequences:
             await asyncio.to_thread(self._adopt_plan)
         now = utcnow()
@@ -153,10 +160,11 @@ class Engine:
             self._health = SchedulerHealth(ok=True, last_ok=utcnow())
         # else: every job finished, nothing was asked: the last answer's health stands
         swept = now if query is not None and query.full and infos is not None else None
-        self._snapshot = await asyncio.to_thread(self._fold, infos, swept)
-        return self._snapshot
+        self._snapshot = await asyncio.to_thread(self._fold, infos, swept, build)
 
-    def _fold(self, infos: list[TaskInfo] | None, swept: dt.datetime | None = None) -> NightSnapshot:
+    def _fold(
+        self, infos: list[TaskInfo] | None, swept: dt.datetime | None, build: bool
+    ) -> NightSnapshot | None:
         changed: set[SubrunKey] = set()
         if swept is not None:
             self.scope.swept(swept)
@@ -169,8 +177,8 @@ class Engine:
                 self.ledger.update_tasks(rows)
                 changed.update((r.seq, r.subrun) for r in rows)
         changed |= self.history.ingest(self.state, changed)
-        self._adapt(changed)
-        return self._build(changed if self._snapshot is not None else None)
+        self._interval = next_interval(self._interval, bool(changed) or self.state.has_running(), self.config)
+        return self._build(changed if self._snapshot is not None else None) if build else None
 
     def _adopt_plan(self) -> None:
         """Before the first submission the night is its plan: every subrun NOT_SUBMITTED."""
@@ -184,14 +192,6 @@ class Engine:
         self.ledger.sync_plan(plan.sequences)
         self.state.set_sequences(self.ledger.sequences())
         self._snapshot = None
-
-    def _adapt(self, changed: set[SubrunKey]) -> None:
-        sched = self.config.scheduler
-        busy = self.state.has_running()
-        if changed or busy:
-            self._interval = sched.refresh_min
-        else:
-            self._interval = min(sched.refresh_max, self._interval * 1.5)
 
     def logs(self, key: SubrunKey) -> list[LogRef]:
         return log_refs(self.layout, self.state, key)

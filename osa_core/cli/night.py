@@ -174,6 +174,13 @@ async def _status(engine: Any, args: argparse.Namespace) -> int:
         # unreadable is an error with its exit code, not an empty night that reads "OK" to cron.
         # (A watch goes on: the file may still be on its way; its table shows the problem.)
         await asyncio.to_thread(engine.plan)
+    if args.json and engine.narrow:
+        from osa_core.cli.status_json import cold
+
+        line, scheduler_ok, totals = await cold(engine)
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+        return _exit_code(scheduler_ok, totals)
     rounds = 0
     while True:
         snapshot = await engine.refresh()
@@ -188,11 +195,14 @@ async def _status(engine: Any, args: argparse.Namespace) -> int:
         if not args.watch or (args.count and rounds >= args.count):
             break
         await asyncio.sleep(snapshot.next_refresh)
-    if not snapshot.health.ok:
+    return _exit_code(snapshot.health.ok, snapshot.totals)
+
+
+def _exit_code(scheduler_ok: bool, totals: dict[Any, int]) -> int:
+    if not scheduler_ok:
         return EXIT_UNREACHABLE
     from osa_core.model.states import JobState
 
-    totals = snapshot.totals
     if any(state.failed or state is JobState.BLOCKED for state, n in totals.items() if n):
         return EXIT_ATTENTION
     return 0

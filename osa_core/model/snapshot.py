@@ -217,18 +217,14 @@ class NightSnapshot:
 
     def _efficiency_json(self) -> dict[str, Any]:
         """Per sequence type: the usage line and the advice, as the console shows them."""
-        out: dict[str, Any] = {}
-        for kind in SequenceType:
-            seqs = [s.seq for s in self.sequences if s.type is kind]
-            summary = usage_summary(r for seq in seqs for r in self.subruns.get(seq, ()))
-            if summary is not None:
-                label = job_label(self.step_names.get(kind, ()), self.step_labels)
-                out[kind.value] = {
-                    "tasks": summary.tasks,
-                    "line": summary.line(label),
-                    "advice": summary.advice(),
-                }
-        return out
+        figures: dict[SequenceType, list[tuple[Usage, float | None]]] = {kind: [] for kind in SequenceType}
+        for s in self.sequences:
+            figures[s.type] += (
+                (r.usage, r.elapsed(r.end))
+                for r in self.subruns.get(s.seq, ())
+                if r.usage is not None and r.end is not None
+            )
+        return efficiency_json(figures, self.step_names, self.step_labels)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -299,6 +295,26 @@ class NightSnapshot:
                 for r in self.subruns.get(s.seq, ())
             ],
         }
+
+
+def efficiency_json(
+    figures: Mapping[SequenceType, Iterable[tuple[Usage, float | None]]],
+    step_names: Mapping[SequenceType, tuple[str, ...]],
+    step_labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """Per sequence type, from each finished task's usage and elapsed seconds: the usage line and
+    the advice, as the console shows them."""
+    out: dict[str, Any] = {}
+    for kind in SequenceType:
+        summary = summarise(figures.get(kind, ()))
+        if summary is not None:
+            label = job_label(step_names.get(kind, ()), step_labels)
+            out[kind.value] = {
+                "tasks": summary.tasks,
+                "line": summary.line(label),
+                "advice": summary.advice(),
+            }
+    return out
 
 
 def usage_summary(subruns: Iterable[SubrunStatus]) -> UsageSummary | None:

@@ -120,14 +120,16 @@ class NightTimes:
         start: dt.datetime | None,
         end: dt.datetime | None,
         skipped: bool,
+        seconds: float | None,
     ) -> None:
-        """One step of the subrun counted last (``alive``: that subrun runs)."""
+        """One step of the subrun counted last (``alive``: that subrun runs; ``seconds``: from its
+        start to its end, when it has both)."""
         if alive:
             self.running[-1][1][name] = StepSpan(start, end)
         if skipped or start is None:
             return  # skipped steps did not run; a failed subrun's unfinished step says nothing
-        if end is not None:
-            self.ended[kind].setdefault(name, []).append((end - start).total_seconds())
+        if seconds is not None:
+            self.ended[kind].setdefault(name, []).append(seconds)
         elif alive:
             self.running_steps[kind].setdefault(name, []).append((self.now - start).total_seconds())
 
@@ -159,7 +161,7 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
         for r in snapshot.subruns.get(sequence.seq, ()):
             alive = times.subrun(kind, r.state, r.start, r.end)
             for step in r.steps:
-                times.step(kind, alive, step.name, step.start, step.end, step.skipped)
+                times.step(kind, alive, step.name, step.start, step.end, step.skipped, step.seconds)
     return estimate_times(times)
 
 

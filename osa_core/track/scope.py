@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from osa_core.model.config import Config
 from osa_core.model.errors import SchedulerError
 from osa_core.model.snapshot import SchedulerHealth
 from osa_core.scheduler.base import QUERY_SLACK, Scheduler, TaskInfo, utcnow
@@ -105,3 +106,9 @@ async def ask(
         log.warning("scheduler did not answer: %s", exc)
         return None, SchedulerHealth(ok=False, error=str(exc), last_ok=last.last_ok)
     return infos, SchedulerHealth(ok=True, last_ok=utcnow())
+
+
+def next_interval(interval: float, busy: bool, config: Config) -> float:
+    """Seconds until the next refresh: the shortest while anything changed or runs, else half as
+    long again as the last, up to the longest (``scheduler.refresh_min``, ``refresh_max``)."""
+    return config.scheduler.refresh_min if busy else min(config.scheduler.refresh_max, interval * 1.5)

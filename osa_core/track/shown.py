@@ -7,13 +7,32 @@ a night the same way because they show it with these.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from osa_core.model.records import Sequence
-from osa_core.model.snapshot import SequenceStatus, StepTiming, SubrunStatus, frozen_counts
+from osa_core.model.snapshot import SequenceStatus, StepTiming, frozen_counts
 from osa_core.model.states import JobState
 
 NEVER_SATISFIED = "DependencyNeverSatisfied"
+
+
+class ShownSubrun(Protocol):
+    """What a sequence's line reads of each of its subruns (a :class:`SubrunStatus` has it all)."""
+
+    @property
+    def state(self) -> JobState: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def job_id(self) -> str | None: ...
+    @property
+    def start(self) -> dt.datetime | None: ...
+    @property
+    def end(self) -> dt.datetime | None: ...
+    @property
+    def reason(self) -> str | None: ...
 
 
 def shown_state(
@@ -42,7 +61,7 @@ def shown_state(
     return state, reason
 
 
-def sequence_status(sequence: Sequence, subruns: tuple[SubrunStatus, ...]) -> SequenceStatus:
+def sequence_status(sequence: Sequence, subruns: tuple[ShownSubrun, ...]) -> SequenceStatus:
     """A sequence's line: its subruns counted by state, one state for all, its span and latest job."""
     counts: dict[JobState, int] = {}
     for status in subruns:

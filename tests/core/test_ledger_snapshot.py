@@ -1,4 +1,5 @@
-"""A cold process's snapshot, read straight from a real ledger, is the one a whole engine shows.
+"""A cold process's snapshot (and ``status --json``), read straight from a real ledger, is the
+one a whole engine shows.
 
 A real SQLite ledger written through :class:`Ledger` (submissions, scheduler answers, step
 records), holding every case the snapshot words differently: resubmitted subruns (only the
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from osa_core.cli.status_json import status_json
 from osa_core.jobs.history import StepRecord
 from osa_core.model.records import Sequence
 from osa_core.model.snapshot import SchedulerHealth
@@ -22,6 +24,7 @@ from osa_core.model.usage import Usage
 from osa_core.track.ledger import Ledger, TaskRow
 from osa_core.track.ledger_snapshot import live_tasks, read_snapshot
 from osa_core.track.shown import NEVER_SATISFIED
+from osa_core.track.status_rows import status_rows
 from osa_core.track.tracking import NightState, Profile
 
 UTC = dt.UTC
@@ -40,6 +43,8 @@ PROFILE = Profile(
     step_labels={"r0_to_dl1": "R0→DL1"},
 )
 USAGE = Usage(max_rss=2_000_000_000, cpu_seconds=1500.5, req_mem=4 * 2**30, time_limit=3600.0)
+ASKED = Usage(req_mem=8 * 2**30, time_limit=7200.0)
+"""What a running task asked for (sacct says it before the task ends)."""
 
 
 def at(minute: int) -> dt.datetime:
@@ -93,7 +98,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
             TaskRow(0, 0, 1, "1000", None, JobState.COMPLETED, **done),  # type: ignore[arg-type]
             TaskRow(1, 0, 1, "1001", 0, JobState.COMPLETED, **done),  # type: ignore[arg-type]
             TaskRow(1, 1, 1, "1001", 1, JobState.OUT_OF_MEMORY, 0, 9, "cp02", at(0), at(12), None, USAGE),
-            TaskRow(1, 1, 2, "2001", 1, JobState.RUNNING, None, None, "cp03", at(40)),
+            TaskRow(1, 1, 2, "2001", 1, JobState.RUNNING, None, None, "cp03", at(40), usage=ASKED),
             TaskRow(1, 2, 1, "1001", 2, JobState.FAILED, 66, None, "cp02", at(0), at(5)),
             TaskRow(1, 3, 1, "1001", 3, JobState.FAILED, 1, 9, "cp02", at(0), at(1)),
             TaskRow(2, 0, 1, "1002", 0, JobState.PENDING, reason=NEVER_SATISFIED),
@@ -117,19 +122,22 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     ledger.close()
 
 
+FRAME = {
+    "date": dt.date(2020, 1, 27),
+    "backend": "slurm",
+    "profile": PROFILE,
+    "health": SchedulerHealth(ok=True, last_ok=NOW),
+    "now": NOW,
+    "closing": None,
+    "hold": "held by root",
+    "alerts": 2,
+    "sources": {1874: "Crab"},
+}
+
+
 def test_the_cold_snapshot_is_the_one_a_whole_engine_shows(ledger: Ledger) -> None:
     state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
-    frame = {
-        "date": dt.date(2020, 1, 27),
-        "backend": "slurm",
-        "profile": PROFILE,
-        "health": SchedulerHealth(ok=True, last_ok=NOW),
-        "now": NOW,
-        "closing": None,
-        "hold": "held by root",
-        "alerts": 2,
-        "sources": {1874: "Crab"},
-    }
+    frame = FRAME
     whole = state.snapshot(changed=None, **frame)  # type: ignore[arg-type]
     cold = read_snapshot(ledger, state.sequences, **frame)  # type: ignore[arg-type]
     assert cold == whole
@@ -157,3 +165,24 @@ def test_an_engine_that_shows_the_night_once_holds_only_what_a_refresh_can_chang
     whole = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
     assert state.unfinished_job_ids() == whole.unfinished_job_ids() == {"1002", "1004", "2001"}
     assert state.running_keys() == whole.running_keys() and state.has_active()
+
+
+@pytest.mark.parametrize("minutes", [0, 45, 600])
+def test_the_cold_json_is_the_one_a_whole_engine_writes(ledger: Ledger, minutes: int) -> None:
+    """Every field: the head, sequence lines, efficiency, each subrun and its steps, the ETA (early
+    in the night, while the rerun runs, long after), the failure groups."""
+    now = NOW + dt.timedelta(minutes=minutes)
+    frame = {**FRAME, "now": now}
+    state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
+    expected = status_json(state.snapshot(changed=None, **frame))  # type: ignore[arg-type]
+    cold = status_rows(ledger, state.sequences, **frame)  # type: ignore[arg-type]
+    assert cold == expected
+    assert list(cold) == list(expected) and list(cold["subruns"][0]) == list(expected["subruns"][0])
+    assert [g["summary"] for g in cold["failure_groups"]] == [
+        "1 x exit 66 in r0_to_dl1 (node cp02): OSError: <n>",
+        "1 x exit 1 (node cp02): exit code <n>, signal <n>",
+        "1 x CANCELLED: cancelled by root",
+        "1 x exit 3 in drs4_baseline (node cp01)",
+    ]  # the out-of-memory subrun runs again: no longer a failure
+    assert cold["eta"]["running"] == 1
+    assert {kind: e["tasks"] for kind, e in cold["efficiency"].items()} == {"CALIBRATION": 1, "DATA": 1}

@@ -1,0 +1,237 @@
+"""``status --json`` straight from the ledger's rows: the snapshot's JSON, without the snapshot.
+
+A cold ``status --json`` of a 10,000-subrun night spent most of its time turning rows into
+objects (a :class:`StepTiming` per step, a :class:`SubrunStatus` per subrun) only to turn them
+into dicts again. Here each subrun's dict is made from its rows in one pass that also gathers
+what the ETA, the sequence lines and the efficiency figures read; objects are built only for
+the failed subruns (their groups). The rules are the snapshot's own, called, not copied:
+:mod:`osa_core.track.shown` (states, reasons, sequence lines), :class:`NightTimes` (the ETA),
+:func:`efficiency_json`, :func:`failure_groups`, ``NightSnapshot.to_json`` (the head and the
+sequences). Only the shape of one subrun's dict is written here a second time, and
+``tests/core/test_ledger_snapshot.py`` holds it to ``NightSnapshot.to_json``'s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from osa_core.model.records import Sequence as NightSequence
+from osa_core.model.snapshot import (
+    NightEvent,
+    NightSnapshot,
+    SchedulerHealth,
+    StepTiming,
+    SubrunStatus,
+    efficiency_json,
+)
+from osa_core.model.states import JobState, SequenceType
+from osa_core.model.usage import Usage
+from osa_core.track.eta import NightTimes, estimate_times
+from osa_core.track.ledger import Ledger
+from osa_core.track.ledger_snapshot import STEPS, TASKS
+from osa_core.track.shown import sequence_status, shown_state
+from osa_core.track.signatures import failure_groups
+from osa_core.track.tracking import Profile
+
+_STATES = {state.value: state for state in JobState}
+_NOT_SUBMITTED = JobState.NOT_SUBMITTED.value
+
+
+class _Line(NamedTuple):
+    """What a sequence's line reads of one subrun (``track.shown.ShownSubrun``)."""
+
+    state: JobState
+    attempt: int
+    job_id: str | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    reason: str | None
+
+
+_NEVER = _Line(JobState.NOT_SUBMITTED, 0, None, None, None, None)
+Step = tuple[str, dt.datetime | None, dt.datetime | None, int | None, bool, str]
+"""(name, start, end, exit code, skipped, detail) of one step of a subrun's latest attempt."""
+
+
+def status_rows(
+    ledger: Ledger,
+    sequences: Sequence[NightSequence],
+    *,
+    date: dt.date,
+    backend: str,
+    profile: Profile,
+    health: SchedulerHealth,
+    now: dt.datetime,
+    closing: str | None = None,
+    next_refresh: float = 5.0,
+    problems: tuple[str, ...] = (),
+    hold: str | None = None,
+    events: tuple[NightEvent, ...] = (),
+    alerts: int = 0,
+    sources: Mapping[int, str] | None = None,
+) -> dict[str, Any]:
+    """What ``status_json`` makes of the snapshot ``read_snapshot`` would read, from two SELECTs."""
+    latest: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for row in ledger.select(TASKS):
+        latest[(row[0], row[1])] = row
+    steps = _latest_steps(ledger, latest)
+    by_seq = {s.seq: s for s in sequences}
+
+    def calibration_failed(seq: int | None) -> bool:
+        if seq is None or seq not in by_seq:
+            return False
+        task = latest.get((seq, 0))
+        return task is not None and _STATES[task[4]].failed
+
+    times = NightTimes(now, profile.step_names)
+    step = times.step
+    figures: dict[SequenceType, list[tuple[Usage, float | None]]] = {kind: [] for kind in SequenceType}
+    usages: dict[str, tuple[Usage | None, dict[str, Any] | None]] = {}
+    subruns: list[dict[str, Any]] = []
+    failed: dict[int, tuple[SubrunStatus, ...]] = {}
+    statuses = []
+    for sequence in sequences:
+        seq, run, kind = sequence.seq, sequence.run, sequence.type
+        lines = []
+        for subrun in range(1 if sequence.is_calibration else sequence.subruns):
+            task = latest.get((seq, subrun))
+            if task is None:
+                times.subrun(kind, JobState.NOT_SUBMITTED, None, None)
+                lines.append(_NEVER)
+                subruns.append(_never(seq, run, subrun))
+                continue
+            mine = steps.get((seq, subrun), ())
+            state, reason = _STATES[task[4]], task[10]
+            timings: tuple[StepTiming, ...] = ()
+            if state is JobState.PENDING or state.failed:
+                timings = tuple(StepTiming(*step) for step in mine)
+                state, reason = shown_state(
+                    state, reason, timings, task[5], task[6], sequence.parent, calibration_failed
+                )
+            start, end = _time(task[8]), _time(task[9])
+            text = task[11]
+            if text and text not in usages:
+                usage = Usage.from_json(json.loads(text))
+                usages[text] = (usage, usage.to_json() if usage is not None else None)
+            usage, usage_json = usages[text] if text else (None, None)
+            if usage is not None and end is not None:
+                figures[kind].append((usage, (end - start).total_seconds() if start is not None else None))
+            if state.failed:
+                failed[seq] = (
+                    *failed.get(seq, ()),
+                    # attempts are not part of a failure's group: left empty
+                    SubrunStatus(seq, run, subrun, state, task[2], task[3], task[5], task[7], start, end,
+                                 reason, timings, (), usage),
+                )  # fmt: skip
+            lines.append(_Line(state, task[2], task[3], start, end, reason))
+            alive = times.subrun(kind, state, start, end)
+            shown = []
+            for name, began, ended, code, skipped, detail in mine:
+                seconds = None if began is None or ended is None else (ended - began).total_seconds()
+                step(kind, alive, name, began, ended, skipped, seconds)
+                shown.append(
+                    {
+                        "name": name,
+                        "seconds": seconds,
+                        "exit_code": code,
+                        "skipped": skipped,
+                        "detail": detail,
+                    }
+                )
+            subruns.append(
+                {
+                    "seq": seq,
+                    "run": run,
+                    "subrun": subrun,
+                    "state": state.value,
+                    "attempt": task[2],
+                    "job_id": task[3],
+                    "exit_code": task[5],
+                    "node": task[7],
+                    "start": None if start is None else start.isoformat(),
+                    "end": None if end is None else end.isoformat(),
+                    "reason": reason,
+                    "usage": usage_json,
+                    "steps": shown,
+                }
+            )
+        statuses.append(sequence_status(sequence, tuple(lines)))
+    # The head and the sequence lines as the snapshot writes them; of the subruns, it holds
+    # only the failed ones (what the failure groups are made of).
+    snapshot = NightSnapshot(
+        date=date,
+        backend=backend,
+        profile=profile.name,
+        simulation=profile.simulation,
+        taken_at=now,
+        health=health,
+        sequences=tuple(statuses),
+        subruns=failed,
+        step_names=profile.step_names,
+        step_labels=profile.step_labels,
+        closing=closing,
+        next_refresh=next_refresh,
+        problems=problems,
+        hold=hold,
+        events=events,
+        alerts=alerts,
+        sources=sources or {},
+    )
+    out = snapshot.to_json()
+    out["efficiency"] = efficiency_json(figures, profile.step_names, profile.step_labels)
+    out["subruns"] = subruns
+    out["eta"] = estimate_times(times).to_json()
+    out["failure_groups"] = [g.to_json() for g in failure_groups(snapshot)]
+    return out
+
+
+def _never(seq: int, run: int, subrun: int) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "run": run,
+        "subrun": subrun,
+        "state": _NOT_SUBMITTED,
+        "attempt": 0,
+        "job_id": None,
+        "exit_code": None,
+        "node": None,
+        "start": None,
+        "end": None,
+        "reason": None,
+        "usage": None,
+        "steps": [],
+    }
+
+
+def _latest_steps(
+    ledger: Ledger, latest: Mapping[tuple[int, int], tuple[Any, ...]]
+) -> dict[tuple[int, int], list[Step]]:
+    """The steps of each subrun's latest attempt, in the order they were first recorded."""
+    out: dict[tuple[int, int], list[Step]] = {}
+    time = dt.datetime.fromisoformat
+    for seq, subrun, attempt, name, start, end, exit_code, skipped, detail in ledger.select(STEPS):
+        key = (seq, subrun)
+        task = latest.get(key)
+        if task is None or task[2] != attempt:
+            continue
+        step = (
+            name,
+            time(start) if start else None,
+            time(end) if end else None,
+            exit_code,
+            skipped == 1,
+            detail,
+        )
+        mine = out.get(key)
+        if mine is None:
+            out[key] = [step]
+        else:
+            mine.append(step)
+    return out
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
