@@ -6,7 +6,7 @@ the real ``status --json`` as a process with ``sacct``, ``squeue`` and ``scontro
 replaced by small shell scripts that print the recorded answer of the jobs asked (``--jobs``).
 Prints the whole process's wall and CPU time (median of ``--repeat``) and the sacct lines it
 was given. ``--child-pythonpath DIR`` runs another checkout's code for the status process (a
-"before" figure on the same ledger).
+"before" figure on the same ledger); ``--against DIR`` times both, interleaved.
 
 Run by hand: ``.venv/bin/python bench/bench_status.py``.
 """
@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -148,6 +149,9 @@ def main() -> None:
     parser.add_argument("--finished", type=float, default=0.94)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--child-pythonpath", help="PYTHONPATH of the status process (another checkout)")
+    parser.add_argument(
+        "--against", help="also time this checkout's code (e.g. /work/main), interleaved, same ledger"
+    )
     parser.add_argument("--profile", type=Path, help="also run it once under cProfile, stats to this file")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="osa-bench-status-"))
@@ -166,26 +170,48 @@ def main() -> None:
             capture_output=True,
             timeout=300,
         )
-    walls, cpus, asked = [], [], []
+    runs = {"this checkout" if args.against else "": env}
+    if args.against:
+        runs[args.against] = dict(env, PYTHONPATH=args.against)
+    figures: dict[str, tuple[list[float], list[float], list[int]]] = {name: ([], [], []) for name in runs}
+    outputs: dict[str, str] = {}
     for _ in range(args.repeat):
-        (root / "asked").unlink(missing_ok=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        out = subprocess.run(argv, env=env, cwd=root, capture_output=True, text=True, timeout=120)
-        walls.append(time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-        if out.returncode not in (0, 10):
-            raise SystemExit(f"status exited {out.returncode}: {out.stderr}")
-        jobs = (root / "asked").read_text().split() if (root / "asked").exists() else []
-        asked.append(sum(len(scheduler.lines[j]) for j in jobs))
+        for name, child_env in runs.items():  # interleaved: a busy machine weighs on both alike
+            walls, cpus, asked = figures[name]
+            (root / "asked").unlink(missing_ok=True)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            out = subprocess.run(argv, env=child_env, cwd=root, capture_output=True, text=True, timeout=120)
+            walls.append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            if out.returncode not in (0, 10):
+                raise SystemExit(f"status exited {out.returncode}: {out.stderr}")
+            jobs = (root / "asked").read_text().split() if (root / "asked").exists() else []
+            asked.append(sum(len(scheduler.lines[j]) for j in jobs))
+            outputs[name] = out.stdout
     tasks = len(scheduler.state)
-    print(
-        f"cold status --json of {tasks} tasks ({args.finished:.0%} finished), Slurm path: "
-        f"median {statistics.median(walls):.3f} s wall, {statistics.median(cpus):.3f} s CPU "
-        f"(min {min(walls):.3f} s; target <= 0.3 s); sacct lines given: {statistics.median(asked):.0f}; "
-        f"JSON {len(out.stdout) / 2**20:.1f} MiB"
-    )
+    for name, (walls, cpus, asked) in figures.items():
+        print(
+            (f"{name}: " if name else "")
+            + f"cold status --json of {tasks} tasks ({args.finished:.0%} finished), Slurm path: "
+            f"median {statistics.median(walls):.3f} s wall, {statistics.median(cpus):.3f} s CPU "
+            f"(min {min(walls):.3f} s; target <= 0.3 s); sacct lines given: {statistics.median(asked):.0f}; "
+            f"JSON {len(out.stdout) / 2**20:.1f} MiB"
+        )
+    if args.against:
+        same = len({json.dumps(timeless(json.loads(text))) for text in outputs.values()}) == 1
+        print(f"the same JSON from both (times of the run aside): {same}")
+
+
+def timeless(out: dict[str, Any]) -> dict[str, Any]:
+    """A status JSON without what depends on when it was taken."""
+    for sequence in out["sequences"]:
+        sequence.pop("elapsed")
+    for key in ("taken_at", "scheduler"):
+        out.pop(key)
+    out["eta"].pop("at")
+    return out
 
 
 if __name__ == "__main__":

@@ -46,17 +46,12 @@ class Usage:
         """The ledger's JSON column back; None for no figures or a value that is not ours."""
         if not isinstance(data, dict):
             return None
-
-        def num(key: str) -> float | None:
-            value = data.get(key)
-            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-        rss, req = num("max_rss"), num("req_mem")
+        rss, req = _number(data.get("max_rss")), _number(data.get("req_mem"))
         return cls(
             None if rss is None else int(rss),
-            num("cpu_seconds"),
+            _number(data.get("cpu_seconds")),
             None if req is None else int(req),
-            num("time_limit"),
+            _number(data.get("time_limit")),
         )
 
     @property
@@ -67,6 +62,10 @@ class Usage:
             and self.req_mem is None
             and self.time_limit is None
         )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def memory_share(usage: Usage) -> float | None:
