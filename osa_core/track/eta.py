@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,26 +112,24 @@ class NightTimes:
                 self.whole_running.append((now - start).total_seconds())
         return alive
 
-    def step(
-        self,
-        kind: SequenceType,
-        alive: bool,
-        name: str,
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-        skipped: bool,
-        seconds: float | None,
-    ) -> None:
-        """One step of the subrun counted last (``alive``: that subrun runs; ``seconds``: from its
-        start to its end, when it has both)."""
-        if alive:
-            self.running[-1][1][name] = StepSpan(start, end)
-        if skipped or start is None:
-            return  # skipped steps did not run; a failed subrun's unfinished step says nothing
-        if seconds is not None:
-            self.ended[kind].setdefault(name, []).append(seconds)
-        elif alive:
-            self.running_steps[kind].setdefault(name, []).append((self.now - start).total_seconds())
+    def steps(self, kind: SequenceType, alive: bool, steps: Iterable[Sequence[Any]]) -> None:
+        """The steps of the subrun counted last (``alive``: that subrun runs), each as
+        ``(name, start, end, skipped, seconds, ...)``, ``seconds`` from its start to its end."""
+        ended, running = self.ended[kind], self.running_steps[kind]
+        shown = self.running[-1][1] if alive else None
+        for step in steps:
+            name, start, end, skipped, seconds = step[0], step[1], step[2], step[3], step[4]
+            if shown is not None:
+                shown[name] = StepSpan(start, end)
+            if skipped or start is None:
+                continue  # skipped steps did not run; a failed subrun's unfinished step says nothing
+            if seconds is not None:
+                if name in ended:
+                    ended[name].append(seconds)
+                else:
+                    ended[name] = [seconds]
+            elif alive:
+                running.setdefault(name, []).append((self.now - start).total_seconds())
 
     def learnt(self, kind: SequenceType) -> dict[str, Durations]:
         """Per step of ``kind``: what its ended runs took and how long its running ones have run."""
@@ -160,8 +158,7 @@ def estimate(snapshot: NightSnapshot, now: dt.datetime | None = None) -> Eta:
         kind = sequence.type
         for r in snapshot.subruns.get(sequence.seq, ()):
             alive = times.subrun(kind, r.state, r.start, r.end)
-            for step in r.steps:
-                times.step(kind, alive, step.name, step.start, step.end, step.skipped, step.seconds)
+            times.steps(kind, alive, [(s.name, s.start, s.end, s.skipped, s.seconds) for s in r.steps])
     return estimate_times(times)
 
 

@@ -54,8 +54,9 @@ class _Line(NamedTuple):
 
 
 _NEVER = _Line(JobState.NOT_SUBMITTED, 0, None, None, None, None)
-Step = tuple[str, dt.datetime | None, dt.datetime | None, int | None, bool, str]
-"""(name, start, end, exit code, skipped, detail) of one step of a subrun's latest attempt."""
+Step = tuple[str, dt.datetime | None, dt.datetime | None, bool, float | None, int | None, str]
+"""(name, start, end, skipped, seconds, exit code, detail) of one step of a subrun's latest
+attempt: what ``NightTimes.steps`` reads first."""
 
 
 def status_rows(
@@ -89,7 +90,6 @@ def status_rows(
         return task is not None and _STATES[task[4]].failed
 
     times = NightTimes(now, profile.step_names)
-    step = times.step
     figures: dict[SequenceType, list[tuple[Usage, float | None]]] = {kind: [] for kind in SequenceType}
     usages: dict[str, tuple[Usage | None, dict[str, Any] | None]] = {}
     subruns: list[dict[str, Any]] = []
@@ -109,7 +109,7 @@ def status_rows(
             state, reason = _STATES[task[4]], task[10]
             timings: tuple[StepTiming, ...] = ()
             if state is JobState.PENDING or state.failed:
-                timings = tuple(StepTiming(*step) for step in mine)
+                timings = tuple(StepTiming(n, s, e, code, k, d) for n, s, e, k, _, code, d in mine)
                 state, reason = shown_state(
                     state, reason, timings, task[5], task[6], sequence.parent, calibration_failed
                 )
@@ -129,20 +129,11 @@ def status_rows(
                                  reason, timings, (), usage),
                 )  # fmt: skip
             lines.append(_Line(state, task[2], task[3], start, end, reason))
-            alive = times.subrun(kind, state, start, end)
-            shown = []
-            for name, began, ended, code, skipped, detail in mine:
-                seconds = None if began is None or ended is None else (ended - began).total_seconds()
-                step(kind, alive, name, began, ended, skipped, seconds)
-                shown.append(
-                    {
-                        "name": name,
-                        "seconds": seconds,
-                        "exit_code": code,
-                        "skipped": skipped,
-                        "detail": detail,
-                    }
-                )
+            times.steps(kind, times.subrun(kind, state, start, end), mine)
+            shown = [
+                {"name": name, "seconds": seconds, "exit_code": code, "skipped": skipped, "detail": detail}
+                for name, _, _, skipped, seconds, code, detail in mine
+            ]
             subruns.append(
                 {
                     "seq": seq,
@@ -219,14 +210,9 @@ def _latest_steps(
         task = latest.get(key)
         if task is None or task[2] != attempt:
             continue
-        step = (
-            name,
-            time(start) if start else None,
-            time(end) if end else None,
-            exit_code,
-            skipped == 1,
-            detail,
-        )
+        began, ended = time(start) if start else None, time(end) if end else None
+        seconds = None if began is None or ended is None else (ended - began).total_seconds()
+        step = (name, began, ended, bool(skipped), seconds, exit_code, detail)
         mine = out.get(key)
         if mine is None:
             out[key] = [step]
