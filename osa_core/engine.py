@@ -62,8 +62,7 @@ class Engine:
             " (the damaged file is kept beside it)",
         )
         self.intents = Intents(self.ledger, self.scheduler)
-        # narrow: only the tasks a refresh can change, snapshots read from the ledger (a cold status)
-        self.narrow = narrow  # a mutation re-reads the whole ledger under the lock (_reload) anyway
+        self.narrow = narrow  # only what a refresh can change; snapshots from the ledger (cold status)
         tasks = live_tasks(self.ledger) if narrow else self.ledger.tasks()
         self.state = NightState(self.ledger.sequences(), tasks, () if narrow else self.ledger.steps())
         self._health = SchedulerHealth(ok=True)
@@ -141,13 +140,11 @@ class Engine:
             snapshot = self.snapshot
         return snapshot
 
-    async def sync(self) -> None:
-        """A refresh that leaves the snapshot unbuilt: the ledger is up to date for a front end that
-        reads the night from it (a narrow engine's ``status --json``, track/status_rows.py)."""
+    async def sync(self) -> None:  # a narrow engine's refresh, no snapshot built (track/status_rows.py)
         async with self._guard:
-            await self._refresh(build=False)
+            await self._refresh()
 
-    async def _refresh(self, full: bool = False, build: bool = True) -> None:
+    async def _refresh(self, full: bool = False) -> None:
         if not self.state.sequences:
             await asyncio.to_thread(self._adopt_plan)
         now = utcnow()
@@ -160,11 +157,9 @@ class Engine:
             self._health = SchedulerHealth(ok=True, last_ok=utcnow())
         # else: every job finished, nothing was asked: the last answer's health stands
         swept = now if query is not None and query.full and infos is not None else None
-        self._snapshot = await asyncio.to_thread(self._fold, infos, swept, build)
+        self._snapshot = await asyncio.to_thread(self._fold, infos, swept)
 
-    def _fold(
-        self, infos: list[TaskInfo] | None, swept: dt.datetime | None, build: bool
-    ) -> NightSnapshot | None:
+    def _fold(self, infos: list[TaskInfo] | None, swept: dt.datetime | None = None) -> NightSnapshot | None:
         changed: set[SubrunKey] = set()
         if swept is not None:
             self.scope.swept(swept)
@@ -178,7 +173,8 @@ class Engine:
                 changed.update((r.seq, r.subrun) for r in rows)
         changed |= self.history.ingest(self.state, changed)
         self._interval = next_interval(self._interval, bool(changed) or self.state.has_running(), self.config)
-        return self._build(changed if self._snapshot is not None else None) if build else None
+        # A narrow engine's snapshot is read from the ledger when asked for (the property), if ever.
+        return None if self.narrow else self._build(changed if self._snapshot is not None else None)
 
     def _adopt_plan(self) -> None:
         """Before the first submission the night is its plan: every subrun NOT_SUBMITTED."""
@@ -221,7 +217,7 @@ class Engine:
                 lock.__exit__(None, None, None)
 
     def _reload(self) -> None:
-        self.narrow = False
+        self.narrow = False  # under the lock, the whole night: a narrow engine that acts becomes whole
         self.state = NightState(self.ledger.sequences(), self.ledger.tasks(), self.ledger.steps())
         self.history.reload()
         self.scope.load(self.ledger.submissions(), self.ledger.get_meta(SWEEP_META))
