@@ -88,6 +88,26 @@ def test_unchanged_groups_hand_back_the_same_objects() -> None:
     assert grown[0] is not first[0] and grown[0].usage is not None and grown[0].usage.max_rss == 3 * G
 
 
+def test_an_answer_seen_before_is_not_read_again_but_one_changed_line_is() -> None:
+    """The idle night's path: the same answer gives the same objects without a walk over its
+    lines; one changed step line anywhere gives that task anew and keeps the others."""
+    text = "".join(
+        f"{job}_3|{job}{HEAD}||00:37.500|4G|01:00:00\n" + STEP.format(rss="2G").replace("5386", job)
+        for job in ("5386", "5387")
+    )
+    cache: SacctCache = {}
+    first = parse_sacct(text, cache)
+    assert [t.job_id for t in first] == ["5386", "5387"]
+    again = parse_sacct(text, cache)
+    assert all(a is b for a, b in zip(first, again, strict=True)) and again is not first
+    changed = text[::-1].replace("|G2|", "|G3|", 1)[::-1]  # the last task's step line only
+    grown = parse_sacct(changed, cache)
+    assert grown[0] is first[0] and grown[1] is not first[1]
+    assert grown[1].usage is not None and grown[1].usage.max_rss == 3 * G
+    assert parse_sacct(changed, cache)[1] is grown[1]
+    assert parse_sacct(text, cache)[1].usage.max_rss == 2 * G  # type: ignore[union-attr]
+
+
 def test_a_bad_figure_on_a_step_line_names_that_line() -> None:
     text = f"5386_3|5386{HEAD}||00:37.500|4G|01:00:00\n" + STEP.format(rss="lots")
     with pytest.raises(SchedulerError, match="sacct line 2: cannot read size 'lots'"):
