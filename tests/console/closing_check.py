@@ -29,10 +29,13 @@ async def check_closing_key(pilot: Pilot[None], app: OsaConsole) -> None:
 
     # read again at every snapshot: the merge jobs run on the local backend meanwhile
     await wait_for(pilot, lambda: len(table.row_keys()) >= 1, 30, "a merge job's step")
-    jobs = app.engine.closing_jobs()
-    first = jobs[0]
-    assert first.run in runs and first.steps[0].name == "merge_simulated"
+    # the merge jobs run side by side: the first row is the first run whose job had started when
+    # the screen last read, not necessarily the night's first run
     row = table.row_keys()[0]
+    by_row = {f"{job.label}|{job.steps[0].name}": job for job in app.engine.closing_jobs()}
+    assert row in by_row, f"{row!r} is not a job's first step: {sorted(by_row)}"
+    first = by_row[row]
+    assert first.run in runs and first.steps[0].name == "merge_simulated"
     assert row == f"run {first.run:05d} merge|merge_simulated"
     cells = [str(c) for c in table.get_row(row)]
     assert cells[0].startswith(f"run {first.run:05d} merge (job {first.job_id}, attempt 1)")
