@@ -43,7 +43,7 @@ async def cold(engine: Engine) -> tuple[bytes, bool, dict[JobState, int]]:
     # nothing. Off for this one build only; the process ends right after it.
     gc.disable()
     try:
-        out = status_rows(engine.ledger, engine.state.sequences, **frame)
+        out = status_rows(engine.ledger, engine.state.sequences, **frame, cache=engine.layout.status_cache)
         line = msgspec.json.encode(out) + b"\n"
     finally:
         gc.enable()

@@ -94,6 +94,11 @@ class NightLayout:
         return self.state_dir / f"ledger_{self.config.night.prod_id}.sqlite"
 
     @property
+    def status_cache(self) -> Path:
+        """What a cold status keeps of finished sequences (osa_core/track/status_parts.py)."""
+        return self.state_dir / f"status-cache_{self.config.night.prod_id}"
+
+    @property
     def lock_path(self) -> Path:
         return self.state_dir / f"mutation_{self.config.night.prod_id}.lock"
 

@@ -131,6 +131,22 @@ class NightTimes:
             elif alive:
                 running.setdefault(name, []).append((self.now - start).total_seconds())
 
+    def merge(self, other: NightTimes) -> None:
+        """Add what ``other`` gathered (the subruns after this one's, in the night's order): the
+        same as one pass over both (a cold status gathers per sequence, some from its cache)."""
+        for kind in SequenceType:
+            for mine, theirs in ((self.ended[kind], other.ended[kind]),
+                                 (self.running_steps[kind], other.running_steps[kind])):  # fmt: skip
+                for name, values in theirs.items():
+                    mine.setdefault(name, []).extend(values)
+        self.spans += other.spans
+        self.waiting += other.waiting
+        self.running += other.running
+        self.whole_ended += other.whole_ended
+        self.whole_running += other.whole_running
+        self.ends += other.ends
+        self.blocked += other.blocked
+
     def learnt(self, kind: SequenceType) -> dict[str, Durations]:
         """Per step of ``kind``: what its ended runs took and how long its running ones have run."""
         out = {}

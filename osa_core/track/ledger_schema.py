@@ -16,7 +16,7 @@ from pathlib import Path
 
 from osa_core.model.errors import LedgerError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -114,6 +114,22 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE intents ADD COLUMN user TEXT;
     ALTER TABLE events ADD COLUMN user TEXT
     """,
+    # 7: a version per sequence, moved by every change to its task or step rows (triggers, so no
+    # writer can forget it), and the ledger's own id: together they tell a cold status which
+    # finished sequences it may take from its cache (osa_core/track/status_parts.py)
+    7: """
+    ALTER TABLE sequences ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(8))));
+    """
+    + "".join(
+        f"""
+    CREATE TRIGGER {table}_{event.lower()}_version AFTER {event} ON {table} BEGIN
+        UPDATE sequences SET version = version + 1 WHERE seq = {row}.seq;
+    END;
+    """
+        for table in ("tasks", "steps")
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    ),
 }
 
 TABLES: dict[int, frozenset[str]] = {
@@ -123,6 +139,7 @@ TABLES: dict[int, frozenset[str]] = {
     4: frozenset({"intents"}),
     5: frozenset({"incidents", "alert_deliveries"}),
     6: frozenset(),
+    7: frozenset(),
 }
 
 REBUILD_HINT = "rebuild it with `osa-core ledger rebuild --date {date}` (the damaged file is kept)"
@@ -140,10 +157,23 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
             path=path,
         )
     for target in range(version + 1, SCHEMA_VERSION + 1):
-        for statement in MIGRATIONS[target].split(";"):
-            if statement.strip():
-                db.execute(statement)
+        for statement in statements(MIGRATIONS[target]):
+            db.execute(statement)
         db.execute(f"PRAGMA user_version = {target}")
+
+
+def statements(script: str) -> list[str]:
+    """The SQL statements of ``script``, whole: a trigger's body holds semicolons of its own."""
+    out, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending)
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"an incomplete SQL statement in a migration: {pending!r}")
+    return out
 
 
 def damage(path: Path) -> str | None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import msgspec
@@ -36,6 +37,7 @@ from osa_core.track.ledger import Ledger
 from osa_core.track.ledger_snapshot import STEPS, TASKS
 from osa_core.track.shown import sequence_status, shown_state
 from osa_core.track.signatures import failure_groups
+from osa_core.track.status_parts import Part, PartStore
 from osa_core.track.tracking import Profile
 
 _STATES = {state.value: state for state in JobState}
@@ -75,83 +77,47 @@ def status_rows(
     events: tuple[NightEvent, ...] = (),
     alerts: int = 0,
     sources: Mapping[int, str] | None = None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
-    """What ``status_json`` makes of the snapshot ``read_snapshot`` would read, from two SELECTs."""
-    latest: dict[tuple[int, int], tuple[Any, ...]] = {}
-    for row in ledger.select(TASKS):
-        latest[(row[0], row[1])] = row
-    steps = _latest_steps(ledger, latest)
+    """What ``status_json`` makes of the snapshot ``read_snapshot`` would read, from two SELECTs;
+    with ``cache`` (a directory), finished sequences are taken from it and their rows not read
+    (:mod:`osa_core.track.status_parts`). ``subruns`` is JSON already (:class:`msgspec.Raw`)."""
+    store = PartStore(cache, ledger) if cache is not None else None
+    kept: dict[int, Part] = {}
+    if store is not None:
+        for sequence in sequences:
+            if (part := store.load(sequence, now, profile.step_names)) is not None:
+                kept[sequence.seq] = part
+    latest, steps = _rows(ledger, None if not kept else [s.seq for s in sequences if s.seq not in kept])
     by_seq = {s.seq: s for s in sequences}
 
     def calibration_failed(seq: int | None) -> bool:
         if seq is None or seq not in by_seq:
             return False
+        if seq in kept:
+            return bool(kept[seq].failed)  # a calibration's one subrun, failed as its task
         task = latest.get((seq, 0))
         return task is not None and _STATES[task[4]].failed
 
     times = NightTimes(now, profile.step_names)
     figures: dict[SequenceType, list[tuple[Usage, float | None]]] = {kind: [] for kind in SequenceType}
     usages: dict[str, tuple[Usage | None, dict[str, Any] | None]] = {}
-    subruns: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
     failed: dict[int, tuple[SubrunStatus, ...]] = {}
     statuses = []
     for sequence in sequences:
-        seq, run, kind = sequence.seq, sequence.run, sequence.type
-        lines = []
-        for subrun in range(1 if sequence.is_calibration else sequence.subruns):
-            task = latest.get((seq, subrun))
-            if task is None:
-                times.subrun(kind, JobState.NOT_SUBMITTED, None, None)
-                lines.append(_NEVER)
-                subruns.append(_never(seq, run, subrun))
-                continue
-            mine = steps.get((seq, subrun), ())
-            state, reason = _STATES[task[4]], task[10]
-            timings: tuple[StepTiming, ...] = ()
-            if state is JobState.PENDING or state.failed:
-                timings = tuple(StepTiming(n, s, e, code, k, d) for n, s, e, k, _, code, d in mine)
-                state, reason = shown_state(
-                    state, reason, timings, task[5], task[6], sequence.parent, calibration_failed
-                )
-            start, end = _time(task[8]), _time(task[9])
-            text = task[11]
-            if text and text not in usages:
-                usage = Usage.from_json(_decode(text))
-                usages[text] = (usage, usage.to_json() if usage is not None else None)
-            usage, usage_json = usages[text] if text else (None, None)
-            if usage is not None and end is not None:
-                figures[kind].append((usage, (end - start).total_seconds() if start is not None else None))
-            if state.failed:
-                failed[seq] = (
-                    *failed.get(seq, ()),
-                    # attempts are not part of a failure's group: left empty
-                    SubrunStatus(seq, run, subrun, state, task[2], task[3], task[5], task[7], start, end,
-                                 reason, timings, (), usage),
-                )  # fmt: skip
-            lines.append(_Line(state, task[2], task[3], start, end, reason))
-            times.steps(kind, times.subrun(kind, state, start, end), mine)
-            shown = [
-                {"name": name, "seconds": seconds, "exit_code": code, "skipped": skipped, "detail": detail}
-                for name, _, _, skipped, seconds, code, detail in mine
-            ]
-            subruns.append(
-                {
-                    "seq": seq,
-                    "run": run,
-                    "subrun": subrun,
-                    "state": state.value,
-                    "attempt": task[2],
-                    "job_id": task[3],
-                    "exit_code": task[5],
-                    "node": task[7],
-                    "start": None if start is None else start.isoformat(),
-                    "end": None if end is None else end.isoformat(),
-                    "reason": reason,
-                    "usage": usage_json,
-                    "steps": shown,
-                }
-            )
-        statuses.append(sequence_status(sequence, tuple(lines)))
+        part = kept.get(sequence.seq)
+        if part is None:
+            part = _part(sequence, latest, steps, calibration_failed, times, usages)
+            if store is not None and part.final:
+                store.save(sequence, part)
+        times.merge(part.times)
+        figures[sequence.type] += part.figures
+        if part.failed:
+            failed[sequence.seq] = part.failed
+        if part.subruns:
+            chunks.append(part.subruns)
+        statuses.append(part.status)
     # The head and the sequence lines as the snapshot writes them; of the subruns, it holds
     # only the failed ones (what the failure groups are made of).
     snapshot = NightSnapshot(
@@ -175,10 +141,97 @@ def status_rows(
     )
     out = snapshot.to_json()
     out["efficiency"] = efficiency_json(figures, profile.step_names, profile.step_labels)
-    out["subruns"] = subruns
+    out["subruns"] = msgspec.Raw(b"[" + b",".join(chunks) + b"]")
     out["eta"] = estimate_times(times).to_json()
     out["failure_groups"] = [g.to_json() for g in failure_groups(snapshot)]
     return out
+
+
+def _part(
+    sequence: NightSequence,
+    latest: Mapping[tuple[int, int], tuple[Any, ...]],
+    steps: Mapping[tuple[int, int], list[Step]],
+    calibration_failed: Callable[[int | None], bool],
+    night: NightTimes,
+    usages: dict[str, tuple[Usage | None, dict[str, Any] | None]],
+) -> Part:
+    """One sequence's share of the night, from its rows."""
+    seq, run, kind = sequence.seq, sequence.run, sequence.type
+    times = NightTimes(night.now, night.step_names)
+    figures: list[tuple[Usage, float | None]] = []
+    failed: list[SubrunStatus] = []
+    subruns: list[dict[str, Any]] = []
+    lines = []
+    for subrun in range(1 if sequence.is_calibration else sequence.subruns):
+        task = latest.get((seq, subrun))
+        if task is None:
+            times.subrun(kind, JobState.NOT_SUBMITTED, None, None)
+            lines.append(_NEVER)
+            subruns.append(_never(seq, run, subrun))
+            continue
+        mine = steps.get((seq, subrun), ())
+        state, reason = _STATES[task[4]], task[10]
+        timings: tuple[StepTiming, ...] = ()
+        if state is JobState.PENDING or state.failed:
+            timings = tuple(StepTiming(n, s, e, code, k, d) for n, s, e, k, _, code, d in mine)
+            state, reason = shown_state(
+                state, reason, timings, task[5], task[6], sequence.parent, calibration_failed
+            )
+        start, end = _time(task[8]), _time(task[9])
+        text = task[11]
+        if text and text not in usages:
+            usage = Usage.from_json(_decode(text))
+            usages[text] = (usage, usage.to_json() if usage is not None else None)
+        usage, usage_json = usages[text] if text else (None, None)
+        if usage is not None and end is not None:
+            figures.append((usage, (end - start).total_seconds() if start is not None else None))
+        if state.failed:
+            # attempts are not part of a failure's group: left empty
+            failed.append(SubrunStatus(seq, run, subrun, state, task[2], task[3], task[5], task[7], start,
+                                       end, reason, timings, (), usage))  # fmt: skip
+        lines.append(_Line(state, task[2], task[3], start, end, reason))
+        times.steps(kind, times.subrun(kind, state, start, end), mine)
+        shown = [
+            {"name": name, "seconds": seconds, "exit_code": code, "skipped": skipped, "detail": detail}
+            for name, _, _, skipped, seconds, code, detail in mine
+        ]
+        subruns.append(
+            {
+                "seq": seq,
+                "run": run,
+                "subrun": subrun,
+                "state": state.value,
+                "attempt": task[2],
+                "job_id": task[3],
+                "exit_code": task[5],
+                "node": task[7],
+                "start": None if start is None else start.isoformat(),
+                "end": None if end is None else end.isoformat(),
+                "reason": reason,
+                "usage": usage_json,
+                "steps": shown,
+            }
+        )
+    encoded = msgspec.json.encode(subruns)[1:-1]
+    return Part(sequence_status(sequence, tuple(lines)), encoded, times, figures, tuple(failed))
+
+
+def _rows(
+    ledger: Ledger, seqs: list[int] | None
+) -> tuple[dict[tuple[int, int], tuple[Any, ...]], dict[tuple[int, int], list[Step]]]:
+    """Each subrun's latest task row and its steps, of the whole night or of ``seqs`` only."""
+    tasks, steps = TASKS, STEPS
+    args: tuple[int, ...] = ()
+    if seqs is not None:
+        if not seqs:
+            return {}, {}
+        where = f" WHERE seq IN ({','.join('?' * len(seqs))}) ORDER BY "
+        tasks, steps = tasks.replace(" ORDER BY ", where), steps.replace(" ORDER BY ", where)
+        args = tuple(seqs)
+    latest: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for row in ledger.select(tasks, args):
+        latest[(row[0], row[1])] = row
+    return latest, _latest_steps(ledger.select(steps, args), latest)
 
 
 def _never(seq: int, run: int, subrun: int) -> dict[str, Any]:
@@ -200,12 +253,12 @@ def _never(seq: int, run: int, subrun: int) -> dict[str, Any]:
 
 
 def _latest_steps(
-    ledger: Ledger, latest: Mapping[tuple[int, int], tuple[Any, ...]]
+    rows: Iterable[tuple[Any, ...]], latest: Mapping[tuple[int, int], tuple[Any, ...]]
 ) -> dict[tuple[int, int], list[Step]]:
     """The steps of each subrun's latest attempt, in the order they were first recorded."""
     out: dict[tuple[int, int], list[Step]] = {}
     time = dt.datetime.fromisoformat
-    for seq, subrun, attempt, name, start, end, exit_code, skipped, detail in ledger.select(STEPS):
+    for seq, subrun, attempt, name, start, end, exit_code, skipped, detail in rows:
         key = (seq, subrun)
         task = latest.get(key)
         if task is None or task[2] != attempt:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from osa_core.cli.status_json import status_json
@@ -24,6 +26,7 @@ from osa_core.model.usage import Usage
 from osa_core.track.ledger import Ledger, TaskRow
 from osa_core.track.ledger_snapshot import live_tasks, read_snapshot
 from osa_core.track.shown import NEVER_SATISFIED
+from osa_core.track.status_parts import VERSIONS
 from osa_core.track.status_rows import status_rows
 from osa_core.track.tracking import NightState, Profile
 
@@ -175,7 +178,8 @@ def test_the_cold_json_is_the_one_a_whole_engine_writes(ledger: Ledger, minutes:
     frame = {**FRAME, "now": now}
     state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
     expected = status_json(state.snapshot(changed=None, **frame))  # type: ignore[arg-type]
-    cold = status_rows(ledger, state.sequences, **frame)  # type: ignore[arg-type]
+    cold = plain(status_rows(ledger, state.sequences, **frame))  # type: ignore[arg-type]
+    expected = plain(expected)
     assert cold == expected
     assert list(cold) == list(expected) and list(cold["subruns"][0]) == list(expected["subruns"][0])
     assert [g["summary"] for g in cold["failure_groups"]] == [
@@ -186,3 +190,96 @@ def test_the_cold_json_is_the_one_a_whole_engine_writes(ledger: Ledger, minutes:
     ]  # the out-of-memory subrun runs again: no longer a failure
     assert cold["eta"]["running"] == 1
     assert {kind: e["tasks"] for kind, e in cold["efficiency"].items()} == {"CALIBRATION": 1, "DATA": 1}
+
+
+def plain(out: dict[str, Any]) -> dict[str, Any]:
+    """The JSON a script reads (``subruns`` is encoded already: spliced, not rebuilt)."""
+    return msgspec.json.decode(msgspec.json.encode(out))  # type: ignore[no-any-return]
+
+
+def finish_the_rerun(ledger: Ledger) -> None:
+    """Run A's rerun of subrun 1 completes: run A has finished (2 completed, 2 failed)."""
+    ledger.update_tasks(
+        [TaskRow(1, 1, 2, "2001", 1, JobState.COMPLETED, 0, None, "cp03", at(40), at(70), None, USAGE)]
+    )
+    ledger.add_step_records(records(1, 1, "2001", ("end", "r0_to_dl1", 69, 0, "")), {})
+
+
+def whole_json(ledger: Ledger, frame: dict[str, Any]) -> dict[str, Any]:
+    state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
+    return plain(status_json(state.snapshot(changed=None, **frame)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("minutes", [45, 600])
+def test_finished_sequences_are_kept_and_the_json_made_from_them_is_the_same(
+    ledger: Ledger, tmp_path: Path, minutes: int
+) -> None:
+    """A cold status keeps what each finished sequence adds (the completed and the failed
+    calibration, run A once its rerun completed), and the next one made with them writes the
+    same JSON as a whole engine: ETA, efficiency, failure groups, the blocked run behind the kept
+    failed calibration."""
+    finish_the_rerun(ledger)
+    cache = tmp_path / "status-cache"
+    frame = {**FRAME, "now": NOW + dt.timedelta(minutes=minutes)}
+    expected = whole_json(ledger, frame)
+    first = plain(status_rows(ledger, ledger.sequences(), **frame, cache=cache))  # type: ignore[arg-type]
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "seq00000_run01873.json",
+        "seq00001_run01874.json",
+        "seq00003_run01877.json",
+    ]
+    again = plain(status_rows(ledger, ledger.sequences(), **frame, cache=cache))  # type: ignore[arg-type]
+    assert first == again == expected
+    assert [s["state"] for s in again["subruns"] if s["seq"] == 4] == ["BLOCKED", "BLOCKED"]
+    assert again["eta"]["step_medians"] and again["efficiency"]["DATA"]["tasks"] == 2
+
+
+def test_a_kept_sequence_is_read_until_its_rows_change(ledger: Ledger, tmp_path: Path) -> None:
+    """The kept part is what is read (a node written into the file shows), until the sequence's
+    rows change: the failed calibration resubmitted and running is shown as the rows say."""
+    cache = tmp_path / "status-cache"
+    status_rows(ledger, ledger.sequences(), **FRAME, cache=cache)  # type: ignore[arg-type]
+    kept = cache / "seq00003_run01877.json"
+    kept.write_bytes(kept.read_bytes().replace(b'"node":"cp01"', b'"node":"written-in-the-cache"'))
+    read = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    assert [s["node"] for s in read["subruns"] if s["seq"] == 3] == ["written-in-the-cache"]
+
+    submit(ledger, 3, "2003", None, attempt=2)
+    ledger.update_tasks([TaskRow(3, 0, 2, "2003", None, JobState.RUNNING, None, None, "cp05", at(50))])
+    after = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    assert after == whole_json(ledger, FRAME)
+    assert [(s["state"], s["node"]) for s in after["subruns"] if s["seq"] == 3] == [("RUNNING", "cp05")]
+
+
+@pytest.mark.parametrize("damage", [b"", b'["torn', b"not json at all", b'{"key": 1}'])
+def test_a_damaged_or_foreign_cache_file_is_made_again(ledger: Ledger, tmp_path: Path, damage: bytes) -> None:
+    cache = tmp_path / "status-cache"
+    status_rows(ledger, ledger.sequences(), **FRAME, cache=cache)  # type: ignore[arg-type]
+    for kept in cache.iterdir():
+        kept.write_bytes(damage)
+    out = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    assert out == whole_json(ledger, FRAME)
+    assert all(p.read_bytes() != damage for p in cache.iterdir())  # made again and kept
+
+
+def test_an_unwritable_cache_costs_time_not_the_answer(ledger: Ledger, tmp_path: Path) -> None:
+    """A shifter's account without write access to the state directory: no file, same JSON."""
+    cache = tmp_path / "a-file-not-a-directory"
+    cache.write_text("")
+    out = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    assert out == whole_json(ledger, FRAME)
+
+
+def test_the_ledger_moves_a_sequence_version_on_every_change_to_its_rows(ledger: Ledger) -> None:
+    """By trigger (schema 7): a task's state, a step record; other sequences keep theirs."""
+    before = dict(ledger.select(VERSIONS))
+    ledger.update_tasks([TaskRow(2, 2, 1, "1002", 2, JobState.RUNNING, None, None, "cp04", at(45))])
+    moved = dict(ledger.select(VERSIONS))
+    assert moved[2] > before[2] and {k: v for k, v in moved.items() if k != 2} == {
+        k: v for k, v in before.items() if k != 2
+    }
+    ledger.add_step_records(records(2, 2, "1002", ("start", "r0_to_dl1", 45, None, "")), {})
+    assert dict(ledger.select(VERSIONS))[2] > moved[2]
+    assert ledger.get_meta("ledger_id") and Ledger(ledger.path).get_meta("ledger_id") == ledger.get_meta(
+        "ledger_id"
+    )
