@@ -28,9 +28,9 @@ from osa_core.model.layout import NightLayout
 from osa_core.model.records import Sequence
 from osa_core.model.states import JobState, SequenceType
 from osa_core.publish.publisher import manifest_path
+from osa_core.track.frame import Profile
 from osa_core.track.ledger import Ledger, TaskRow
 from osa_core.track.nights import night_dirs, summarise
-from osa_core.track.tracking import Profile
 
 STEPS = ("r0_to_dl1", "dl1_datacheck", "muon_analysis", "dl1_to_dl2")
 PROFILE = Profile(

@@ -6,8 +6,9 @@ the real ``status --json`` as a process with ``sacct``, ``squeue`` and ``scontro
 replaced by small shell scripts that print the recorded answer of the jobs asked (``--jobs``).
 Prints the whole process's wall and CPU time: the first run's (no cache yet: it keeps what each
 finished sequence adds, ``osa_core/track/status_parts.py``) and the median of the others (with
-it), and the sacct lines it was given. ``--child-pythonpath DIR`` runs another checkout's code for the status process (a
-"before" figure on the same ledger); ``--against DIR`` times both, interleaved.
+it), and the sacct lines it was given. ``--child-pythonpath DIR`` runs another checkout's code
+for the status process (a "before" figure on the same ledger, if its ledger schema is the same);
+``--against DIR`` times both, interleaved.
 
 Run by hand: ``.venv/bin/python bench/bench_status.py``.
 """

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
 
 from osa_core.jobs.scripts import render_script
 from osa_core.model.actions import ActionPreview, ActionReport, LogRef, PlannedSubmission, Selection
@@ -35,6 +34,8 @@ from osa_core.scheduler.factory import make_scheduler
 from osa_core.scheduler.requests import sequence_request
 from osa_core.track import activity, previews
 from osa_core.track.closing_jobs import closing_jobs
+from osa_core.track.frame import Frame
+from osa_core.track.frame import Profile as ShownProfile
 from osa_core.track.history_ingest import HistoryIngest, log_refs
 from osa_core.track.intents import Intents
 from osa_core.track.ledger import Ledger
@@ -42,7 +43,6 @@ from osa_core.track.ledger_snapshot import live_tasks, read_snapshot
 from osa_core.track.lock import night_lock
 from osa_core.track.scope import SWEEP_META, QueryScope, ask, next_interval
 from osa_core.track.tracking import NightState
-from osa_core.track.tracking import Profile as ShownProfile
 
 log = logging.getLogger("osa.engine")
 
@@ -99,12 +99,12 @@ class Engine:
 
     def _build(self, changed: set[SubrunKey] | None) -> NightSnapshot:
         if self.narrow:
-            return read_snapshot(self.ledger, self.state.sequences, **self.frame())
-        return self.state.snapshot(changed=changed, **self.frame())
+            return read_snapshot(self.ledger, self.state.sequences, self.frame())
+        return self.state.snapshot(self.frame(), changed)
 
-    def frame(self) -> dict[str, Any]:
+    def frame(self) -> Frame:
         """What a snapshot holds besides its subruns: night, backend, profile, health, time, notes."""
-        return dict(
+        return Frame(
             date=self.date,
             backend=self.config.scheduler.backend,
             profile=ShownProfile.of(self.profile),

@@ -19,10 +19,10 @@ from osa_core.pipeline.factory import get_profile
 from osa_core.publish.publisher import manifest_path
 from osa_core.track.eta import Eta
 from osa_core.track.eta import estimate as _estimate
+from osa_core.track.frame import Profile
 from osa_core.track.nights import NightSummary, night_dirs, summarise
 from osa_core.track.signatures import FailureGroup
 from osa_core.track.signatures import failure_groups as _failure_groups
-from osa_core.track.tracking import Profile
 
 __all__ = ["Eta", "FailureGroup", "NightSummary", "NightsListing", "eta", "failure_groups", "nights"]
 

@@ -51,8 +51,8 @@ def cmd_nights(args: argparse.Namespace) -> int:
     from osa_core.model.states import SequenceType
     from osa_core.pipeline.factory import get_profile
     from osa_core.publish.publisher import manifest_path
+    from osa_core.track.frame import Profile
     from osa_core.track.nights import night_dirs, summarise
-    from osa_core.track.tracking import Profile
 
     config = load_config(args.config)
     profile = get_profile(config)

@@ -43,9 +43,9 @@ async def cold(engine: Engine) -> tuple[bytes, bool, dict[JobState, int]]:
     # nothing. Off for this one build only; the process ends right after it.
     gc.disable()
     try:
-        out = status_rows(engine.ledger, engine.state.sequences, **frame, cache=engine.layout.status_cache)
+        out = status_rows(engine.ledger, engine.state.sequences, frame, cache=engine.layout.status_cache)
         line = msgspec.json.encode(out) + b"\n"
     finally:
         gc.enable()
     totals = {JobState(state): n for state, n in out["totals"].items()}
-    return line, frame["health"].ok, totals
+    return line, frame.health.ok, totals

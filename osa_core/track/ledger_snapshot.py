@@ -18,19 +18,17 @@ from typing import Any
 
 from osa_core.model.records import Sequence as NightSequence
 from osa_core.model.snapshot import (
-    NightEvent,
     NightSnapshot,
-    SchedulerHealth,
     StepTiming,
     SubrunKey,
     SubrunStatus,
 )
 from osa_core.model.states import FINISHED_STATES, JobState
 from osa_core.model.usage import Usage
+from osa_core.track.frame import Frame
 from osa_core.track.ledger import Ledger, TaskRow
 from osa_core.track.ledger_rows import TASK_COLUMNS, task_row
 from osa_core.track.shown import sequence_status, shown_state
-from osa_core.track.tracking import Profile
 
 _FINISHED = ", ".join(f"'{state.value}'" for state in sorted(FINISHED_STATES))
 # Every attempt of every subrun that has a task in a job not finished yet: the jobs a refresh
@@ -59,19 +57,7 @@ def live_tasks(ledger: Ledger) -> list[TaskRow]:
 def read_snapshot(
     ledger: Ledger,
     sequences: Sequence[NightSequence],
-    *,
-    date: dt.date,
-    backend: str,
-    profile: Profile,
-    health: SchedulerHealth,
-    now: dt.datetime,
-    closing: str | None = None,
-    next_refresh: float = 5.0,
-    problems: tuple[str, ...] = (),
-    hold: str | None = None,
-    events: tuple[NightEvent, ...] = (),
-    alerts: int = 0,
-    sources: Mapping[int, str] | None = None,
+    frame: Frame,
 ) -> NightSnapshot:
     """The night as its ledger holds it: what ``NightState.snapshot`` shows first, from two SELECTs."""
     latest: dict[SubrunKey, tuple[Any, ...]] = {}
@@ -133,26 +119,7 @@ def read_snapshot(
             )
         subruns[seq] = tuple(shown)
         statuses.append(sequence_status(sequence, subruns[seq]))
-    return NightSnapshot(
-        date=date,
-        backend=backend,
-        profile=profile.name,
-        simulation=profile.simulation,
-        taken_at=now,
-        health=health,
-        sequences=tuple(statuses),
-        subruns=subruns,
-        step_names=profile.step_names,
-        step_labels=profile.step_labels,
-        changed=frozenset(keys),
-        closing=closing,
-        next_refresh=next_refresh,
-        problems=problems,
-        hold=hold,
-        events=events,
-        alerts=alerts,
-        sources=sources or {},
-    )
+    return frame.snapshot(tuple(statuses), subruns, frozenset(keys))
 
 
 def _latest_steps(

@@ -21,9 +21,10 @@ from osa_core.model.records import Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth
 from osa_core.model.states import JobState, SequenceType
 from osa_core.track.eta import Eta, estimate
+from osa_core.track.frame import Frame, Profile
 from osa_core.track.hold import HOLD_META, parse_hold
 from osa_core.track.ledger import SCHEMA_VERSION, StepRow, TaskRow
-from osa_core.track.tracking import NightState, Profile
+from osa_core.track.tracking import NightState
 
 READABLE_SCHEMA = 2
 """The oldest ledger schema a listing reads without upgrading it (the closing's tables came in 2)."""
@@ -183,14 +184,8 @@ def ledger_snapshot(
     finally:
         db.close()
     at = at or dt.datetime.now(dt.UTC)
-    return NightState(sequences, tasks, steps).snapshot(
-        date=date,
-        backend=backend,
-        profile=profile,
-        health=SchedulerHealth(ok=True, last_ok=at),
-        changed=None,
-        now=at,
-    )
+    frame = Frame(date, backend, profile, SchedulerHealth(ok=True, last_ok=at), at)
+    return NightState(sequences, tasks, steps).snapshot(frame, None)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

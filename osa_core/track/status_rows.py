@@ -23,9 +23,6 @@ import msgspec
 
 from osa_core.model.records import Sequence as NightSequence
 from osa_core.model.snapshot import (
-    NightEvent,
-    NightSnapshot,
-    SchedulerHealth,
     StepTiming,
     SubrunStatus,
     efficiency_json,
@@ -33,12 +30,12 @@ from osa_core.model.snapshot import (
 from osa_core.model.states import JobState, SequenceType
 from osa_core.model.usage import Usage
 from osa_core.track.eta import NightTimes, estimate_times
+from osa_core.track.frame import Frame
 from osa_core.track.ledger import Ledger
 from osa_core.track.ledger_snapshot import STEPS, TASKS
 from osa_core.track.shown import sequence_status, shown_state
 from osa_core.track.signatures import failure_groups
 from osa_core.track.status_parts import Part, PartStore
-from osa_core.track.tracking import Profile
 
 _STATES = {state.value: state for state in JobState}
 _NOT_SUBMITTED = JobState.NOT_SUBMITTED.value
@@ -64,29 +61,18 @@ attempt: what ``NightTimes.steps`` reads first."""
 def status_rows(
     ledger: Ledger,
     sequences: Sequence[NightSequence],
-    *,
-    date: dt.date,
-    backend: str,
-    profile: Profile,
-    health: SchedulerHealth,
-    now: dt.datetime,
-    closing: str | None = None,
-    next_refresh: float = 5.0,
-    problems: tuple[str, ...] = (),
-    hold: str | None = None,
-    events: tuple[NightEvent, ...] = (),
-    alerts: int = 0,
-    sources: Mapping[int, str] | None = None,
+    frame: Frame,
     cache: Path | None = None,
 ) -> dict[str, Any]:
     """What ``status_json`` makes of the snapshot ``read_snapshot`` would read, from two SELECTs;
     with ``cache`` (a directory), finished sequences are taken from it and their rows not read
     (:mod:`osa_core.track.status_parts`). ``subruns`` is JSON already (:class:`msgspec.Raw`)."""
+    profile = frame.profile
     store = PartStore(cache, ledger) if cache is not None else None
     kept: dict[int, Part] = {}
     if store is not None:
         for sequence in sequences:
-            if (part := store.load(sequence, now, profile.step_names)) is not None:
+            if (part := store.load(sequence, frame.now, profile.step_names)) is not None:
                 kept[sequence.seq] = part
     latest, steps = _rows(ledger, None if not kept else [s.seq for s in sequences if s.seq not in kept])
     by_seq = {s.seq: s for s in sequences}
@@ -99,7 +85,7 @@ def status_rows(
         task = latest.get((seq, 0))
         return task is not None and _STATES[task[4]].failed
 
-    times = NightTimes(now, profile.step_names)
+    times = NightTimes(frame.now, profile.step_names)
     figures: dict[SequenceType, list[tuple[Usage, float | None]]] = {kind: [] for kind in SequenceType}
     usages: dict[str, tuple[Usage | None, dict[str, Any] | None]] = {}
     chunks: list[bytes] = []
@@ -120,25 +106,7 @@ def status_rows(
         statuses.append(part.status)
     # The head and the sequence lines as the snapshot writes them; of the subruns, it holds
     # only the failed ones (what the failure groups are made of).
-    snapshot = NightSnapshot(
-        date=date,
-        backend=backend,
-        profile=profile.name,
-        simulation=profile.simulation,
-        taken_at=now,
-        health=health,
-        sequences=tuple(statuses),
-        subruns=failed,
-        step_names=profile.step_names,
-        step_labels=profile.step_labels,
-        closing=closing,
-        next_refresh=next_refresh,
-        problems=problems,
-        hold=hold,
-        events=events,
-        alerts=alerts,
-        sources=sources or {},
-    )
+    snapshot = frame.snapshot(tuple(statuses), failed)
     out = snapshot.to_json()
     out["efficiency"] = efficiency_json(figures, profile.step_names, profile.step_labels)
     out["subruns"] = msgspec.Raw(b"[" + b",".join(chunks) + b"]")

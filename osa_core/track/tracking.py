@@ -6,47 +6,22 @@ builds :class:`NightSnapshot` objects, rebuilding only what changed since the la
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import replace
 
 from osa_core.model.records import Sequence
 from osa_core.model.snapshot import (
-    NightEvent,
     NightSnapshot,
-    SchedulerHealth,
     SequenceStatus,
     StepTiming,
     SubrunKey,
     SubrunStatus,
 )
-from osa_core.model.states import JobState, SequenceType
-from osa_core.pipeline.base import Profile as PipelineProfile
+from osa_core.model.states import JobState
 from osa_core.scheduler.base import TaskInfo
+from osa_core.track.frame import Frame
 from osa_core.track.ledger import StepRow, TaskRow
 from osa_core.track.shown import sequence_status, shown_state
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """What of the pipeline profile a snapshot shows."""
-
-    name: str
-    simulation: bool
-    step_names: Mapping[SequenceType, tuple[str, ...]]
-    step_labels: Mapping[str, str]
-
-    @classmethod
-    def of(cls, profile: PipelineProfile) -> Profile:
-        return cls(
-            name=profile.name,
-            simulation=profile.simulation,
-            step_names={
-                SequenceType.CALIBRATION: profile.calibration_step_names,
-                SequenceType.DATA: profile.subrun_step_names,
-            },
-            step_labels=profile.step_labels,
-        )
 
 
 class NightState:
@@ -303,23 +278,7 @@ class NightState:
             usage=task.usage,
         )
 
-    def snapshot(
-        self,
-        *,
-        date: dt.date,
-        backend: str,
-        profile: Profile,
-        health: SchedulerHealth,
-        changed: set[SubrunKey] | None,
-        now: dt.datetime,
-        closing: str | None = None,
-        next_refresh: float = 5.0,
-        problems: tuple[str, ...] = (),
-        hold: str | None = None,
-        events: tuple[NightEvent, ...] = (),
-        alerts: int = 0,
-        sources: Mapping[int, str] | None = None,
-    ) -> NightSnapshot:
+    def snapshot(self, frame: Frame, changed: set[SubrunKey] | None) -> NightSnapshot:
         """``changed`` None rebuilds every subrun (the first snapshot)."""
         if changed is None:
             self._subruns.clear()
@@ -355,23 +314,4 @@ class NightState:
             statuses.append(status)
             self._last_status[sequence.seq] = status
         self._last_subruns = subruns
-        return NightSnapshot(
-            date=date,
-            backend=backend,
-            profile=profile.name,
-            simulation=profile.simulation,
-            taken_at=now,
-            health=health,
-            sequences=tuple(statuses),
-            subruns=subruns,
-            step_names=profile.step_names,
-            step_labels=profile.step_labels,
-            changed=frozenset(changed),
-            closing=closing,
-            next_refresh=next_refresh,
-            problems=problems,
-            hold=hold,
-            events=events,
-            alerts=alerts,
-            sources=sources or {},
-        )
+        return frame.snapshot(tuple(statuses), subruns, frozenset(changed))

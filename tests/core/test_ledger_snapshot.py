@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ from osa_core.model.records import Sequence
 from osa_core.model.snapshot import SchedulerHealth
 from osa_core.model.states import JobState, SequenceType
 from osa_core.model.usage import Usage
+from osa_core.track.frame import Frame, Profile
 from osa_core.track.ledger import Ledger, TaskRow
 from osa_core.track.ledger_snapshot import live_tasks, read_snapshot
 from osa_core.track.shown import NEVER_SATISFIED
 from osa_core.track.status_parts import VERSIONS
 from osa_core.track.status_rows import status_rows
-from osa_core.track.tracking import NightState, Profile
+from osa_core.track.tracking import NightState
 
 UTC = dt.UTC
 T0 = dt.datetime(2020, 1, 28, 1, 0, tzinfo=UTC)
@@ -125,24 +127,24 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     ledger.close()
 
 
-FRAME = {
-    "date": dt.date(2020, 1, 27),
-    "backend": "slurm",
-    "profile": PROFILE,
-    "health": SchedulerHealth(ok=True, last_ok=NOW),
-    "now": NOW,
-    "closing": None,
-    "hold": "held by root",
-    "alerts": 2,
-    "sources": {1874: "Crab"},
-}
+FRAME = Frame(
+    date=dt.date(2020, 1, 27),
+    backend="slurm",
+    profile=PROFILE,
+    health=SchedulerHealth(ok=True, last_ok=NOW),
+    now=NOW,
+    closing=None,
+    hold="held by root",
+    alerts=2,
+    sources={1874: "Crab"},
+)
 
 
 def test_the_cold_snapshot_is_the_one_a_whole_engine_shows(ledger: Ledger) -> None:
     state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
     frame = FRAME
-    whole = state.snapshot(changed=None, **frame)  # type: ignore[arg-type]
-    cold = read_snapshot(ledger, state.sequences, **frame)  # type: ignore[arg-type]
+    whole = state.snapshot(frame, None)
+    cold = read_snapshot(ledger, state.sequences, frame)
     assert cold == whole
     # What a shifter reads in it: the resubmitted subrun shows its second attempt's steps only,
     rerun = cold.subrun((1, 1))
@@ -175,10 +177,10 @@ def test_the_cold_json_is_the_one_a_whole_engine_writes(ledger: Ledger, minutes:
     """Every field: the head, sequence lines, efficiency, each subrun and its steps, the ETA (early
     in the night, while the rerun runs, long after), the failure groups."""
     now = NOW + dt.timedelta(minutes=minutes)
-    frame = {**FRAME, "now": now}
+    frame = replace(FRAME, now=now)
     state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
-    expected = status_json(state.snapshot(changed=None, **frame))  # type: ignore[arg-type]
-    cold = plain(status_rows(ledger, state.sequences, **frame))  # type: ignore[arg-type]
+    expected = status_json(state.snapshot(frame, None))
+    cold = plain(status_rows(ledger, state.sequences, frame))
     expected = plain(expected)
     assert cold == expected
     assert list(cold) == list(expected) and list(cold["subruns"][0]) == list(expected["subruns"][0])
@@ -205,9 +207,9 @@ def finish_the_rerun(ledger: Ledger) -> None:
     ledger.add_step_records(records(1, 1, "2001", ("end", "r0_to_dl1", 69, 0, "")), {})
 
 
-def whole_json(ledger: Ledger, frame: dict[str, Any]) -> dict[str, Any]:
+def whole_json(ledger: Ledger, frame: Frame) -> dict[str, Any]:
     state = NightState(ledger.sequences(), ledger.tasks(), ledger.steps())
-    return plain(status_json(state.snapshot(changed=None, **frame)))  # type: ignore[arg-type]
+    return plain(status_json(state.snapshot(frame, None)))
 
 
 @pytest.mark.parametrize("minutes", [45, 600])
@@ -220,15 +222,15 @@ def test_finished_sequences_are_kept_and_the_json_made_from_them_is_the_same(
     failed calibration."""
     finish_the_rerun(ledger)
     cache = tmp_path / "status-cache"
-    frame = {**FRAME, "now": NOW + dt.timedelta(minutes=minutes)}
+    frame = replace(FRAME, now=NOW + dt.timedelta(minutes=minutes))
     expected = whole_json(ledger, frame)
-    first = plain(status_rows(ledger, ledger.sequences(), **frame, cache=cache))  # type: ignore[arg-type]
+    first = plain(status_rows(ledger, ledger.sequences(), frame, cache=cache))
     assert sorted(p.name for p in cache.iterdir()) == [
         "seq00000_run01873.json",
         "seq00001_run01874.json",
         "seq00003_run01877.json",
     ]
-    again = plain(status_rows(ledger, ledger.sequences(), **frame, cache=cache))  # type: ignore[arg-type]
+    again = plain(status_rows(ledger, ledger.sequences(), frame, cache=cache))
     assert first == again == expected
     assert [s["state"] for s in again["subruns"] if s["seq"] == 4] == ["BLOCKED", "BLOCKED"]
     assert again["eta"]["step_medians"] and again["efficiency"]["DATA"]["tasks"] == 2
@@ -238,15 +240,15 @@ def test_a_kept_sequence_is_read_until_its_rows_change(ledger: Ledger, tmp_path:
     """The kept part is what is read (a node written into the file shows), until the sequence's
     rows change: the failed calibration resubmitted and running is shown as the rows say."""
     cache = tmp_path / "status-cache"
-    status_rows(ledger, ledger.sequences(), **FRAME, cache=cache)  # type: ignore[arg-type]
+    status_rows(ledger, ledger.sequences(), FRAME, cache=cache)
     kept = cache / "seq00003_run01877.json"
     kept.write_bytes(kept.read_bytes().replace(b'"node":"cp01"', b'"node":"written-in-the-cache"'))
-    read = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    read = plain(status_rows(ledger, ledger.sequences(), FRAME, cache=cache))
     assert [s["node"] for s in read["subruns"] if s["seq"] == 3] == ["written-in-the-cache"]
 
     submit(ledger, 3, "2003", None, attempt=2)
     ledger.update_tasks([TaskRow(3, 0, 2, "2003", None, JobState.RUNNING, None, None, "cp05", at(50))])
-    after = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    after = plain(status_rows(ledger, ledger.sequences(), FRAME, cache=cache))
     assert after == whole_json(ledger, FRAME)
     assert [(s["state"], s["node"]) for s in after["subruns"] if s["seq"] == 3] == [("RUNNING", "cp05")]
 
@@ -254,10 +256,10 @@ def test_a_kept_sequence_is_read_until_its_rows_change(ledger: Ledger, tmp_path:
 @pytest.mark.parametrize("damage", [b"", b'["torn', b"not json at all", b'{"key": 1}'])
 def test_a_damaged_or_foreign_cache_file_is_made_again(ledger: Ledger, tmp_path: Path, damage: bytes) -> None:
     cache = tmp_path / "status-cache"
-    status_rows(ledger, ledger.sequences(), **FRAME, cache=cache)  # type: ignore[arg-type]
+    status_rows(ledger, ledger.sequences(), FRAME, cache=cache)
     for kept in cache.iterdir():
         kept.write_bytes(damage)
-    out = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    out = plain(status_rows(ledger, ledger.sequences(), FRAME, cache=cache))
     assert out == whole_json(ledger, FRAME)
     assert all(p.read_bytes() != damage for p in cache.iterdir())  # made again and kept
 
@@ -266,7 +268,7 @@ def test_an_unwritable_cache_costs_time_not_the_answer(ledger: Ledger, tmp_path:
     """A shifter's account without write access to the state directory: no file, same JSON."""
     cache = tmp_path / "a-file-not-a-directory"
     cache.write_text("")
-    out = plain(status_rows(ledger, ledger.sequences(), **FRAME, cache=cache))  # type: ignore[arg-type]
+    out = plain(status_rows(ledger, ledger.sequences(), FRAME, cache=cache))
     assert out == whole_json(ledger, FRAME)
 
 

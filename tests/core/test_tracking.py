@@ -20,10 +20,11 @@ from osa_core.model.resources import (
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth
 from osa_core.model.states import JobState, SequenceType
 from osa_core.scheduler.base import TaskInfo
+from osa_core.track.frame import Frame, Profile
 from osa_core.track.ledger import StepRow, TaskRow
 from osa_core.track.scope import Query, QueryScope
 from osa_core.track.shown import NEVER_SATISFIED
-from osa_core.track.tracking import NightState, Profile
+from osa_core.track.tracking import NightState
 
 UTC = dt.UTC
 T0 = dt.datetime(2020, 1, 28, 1, 0, tzinfo=UTC)
@@ -82,14 +83,8 @@ def all_submitted() -> list[TaskRow]:
 
 
 def snap(state: NightState, changed: set[tuple[int, int]] | None) -> NightSnapshot:
-    return state.snapshot(
-        date=dt.date(2020, 1, 27),
-        backend="local",
-        profile=PROFILE,
-        health=SchedulerHealth(ok=True, last_ok=NOW),
-        changed=changed,
-        now=NOW,
-    )
+    frame = Frame(dt.date(2020, 1, 27), "local", PROFILE, SchedulerHealth(ok=True, last_ok=NOW), NOW)
+    return state.snapshot(frame, changed)
 
 
 # --- apply ----------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from osa_core.model.records import Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth
 from osa_core.model.states import JobState, SequenceType
+from osa_core.track.frame import Frame, Profile
 from osa_core.track.ledger import SubmissionRow, TaskRow
-from osa_core.track.tracking import NightState, Profile
+from osa_core.track.tracking import NightState
 
 NIGHT = dt.date(2020, 1, 27)
 NOW = dt.datetime(2020, 1, 28, 3, 0, tzinfo=dt.UTC)
@@ -94,11 +95,6 @@ def night(
     """The tracked night and its first (full) snapshot."""
     state = NightState(sequences, tasks, [])
     snapshot = state.snapshot(
-        date=NIGHT,
-        backend="local",
-        profile=PROFILE,
-        health=SchedulerHealth(ok=True, last_ok=NOW),
-        changed=None,
-        now=NOW,
+        Frame(NIGHT, "local", PROFILE, SchedulerHealth(ok=True, last_ok=NOW), NOW), None
     )
     return state, snapshot

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from osa_core.model.records import Sequence
 from osa_core.model.snapshot import NightSnapshot, SchedulerHealth
 from osa_core.model.states import JobState, SequenceType
+from osa_core.track.frame import Frame, Profile
 from osa_core.track.ledger import StepRow, TaskRow
-from osa_core.track.tracking import NightState, Profile
+from osa_core.track.tracking import NightState
 
 T0 = dt.datetime(2020, 1, 28, 1, 0, tzinfo=dt.UTC)
 CAL_STEPS = ("drs4_baseline", "charge_calibration", "time_calibration")
@@ -130,14 +131,8 @@ def snapshot_at(sequences: list[Sequence], played: list[PlayedTask], now: dt.dat
                 )
             )
     tracked = NightState(sequences, tasks, steps)
-    return tracked.snapshot(
-        date=dt.date(2020, 1, 27),
-        backend="local",
-        profile=PROFILE,
-        health=SchedulerHealth(ok=True, last_ok=now),
-        changed=None,
-        now=now,
-    )
+    frame = Frame(dt.date(2020, 1, 27), "local", PROFILE, SchedulerHealth(ok=True, last_ok=now), now)
+    return tracked.snapshot(frame, None)
 
 
 def _time(seconds: float) -> dt.datetime:
