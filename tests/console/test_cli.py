@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from conftest import wait_for
 
 from osa_console.__main__ import main, parse_args
 from osa_core.model.night_clock import current_night
@@ -63,7 +64,8 @@ async def test_a_night_that_cannot_be_opened_exits_with_its_message(tmp_path: Pa
 
     app = OsaConsole(cannot_open, ConsoleSettings(prefs_path=tmp_path / "prefs.json", auto_refresh=False))
     async with app.run_test() as pilot:
-        await pilot.pause(0.2)
+        # the engine is opened after the first frame: on a loaded machine, later than 0.2 s
+        await wait_for(pilot, lambda: app.return_code is not None, 30, "the app to exit")
     assert app.return_code == InputError.exit_code
     assert app.open_error is not None
     assert app.open_error.endswith("NightSummary_20200127.txt: no such night file")

@@ -35,7 +35,8 @@ def attempts(night: DemoNight) -> dict[tuple[int, int], int]:
 
 async def refused(pilot: Pilot[None], app: OsaConsole, key: str, action: str) -> None:
     await pilot.press(key)
-    await pilot.pause(0.2)
+    # the refusal comes back as a message, and its dialog is pushed when the app handles it
+    await wait_for(pilot, lambda: isinstance(app.screen, ReportDialog), 10, f"{key!r}'s report")
     assert isinstance(app.screen, ReportDialog), f"{key!r} did not answer with a report"
     report = app.screen.report
     assert not report.ok and report.action == action
@@ -66,11 +67,11 @@ async def test_read_only_console_refuses_every_action(
         await refused(pilot, app, "C", "close the night")
         await refused(pilot, app, "P", "push datacheck")
         app.open_sequence(FAILED_SEQ)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), 10, "the detail")
         assert isinstance(app.screen, DetailScreen)
         await refused(pilot, app, "R", "resubmit")
         await refused(pilot, app, "c", "cancel")
         app.action_resubmit_all()  # what the command palette runs
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportDialog), 10, "the palette action's report")
         assert isinstance(app.screen, ReportDialog) and "read-only" in app.screen.report.message
     assert attempts(demo_night) == before, "a read-only console changed the ledger"
