@@ -10,13 +10,9 @@ import datetime as dt
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 
-from osa_console.screens.night_screen import NightScreen
-from osa_console.widgets.footer import Footer
-from osa_console.widgets.keyed_table import KeyedTable
-from osa_console.widgets.line import Line
+from osa_console.screens.table_screen import TableScreen
 from osa_core.model.snapshot import NightEvent, NightSnapshot, SubrunKey
 
 COLUMNS = (("time (UTC)", "time"), ("kind", "kind"), ("by", "user"), ("what and why", "message"))
@@ -36,28 +32,16 @@ def event_cells(event: NightEvent) -> tuple[Text, ...]:
     )
 
 
-class ActivityScreen(NightScreen):
+class ActivityScreen(TableScreen):
+    LINE_ID = "activity-line"
+    TABLE_ID = "events"
+    COLUMNS = COLUMNS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
     KEY_HELP: ClassVar[dict[str, str]] = {"back": "back to where you were"}
 
     def __init__(self) -> None:
         super().__init__()
         self.where = "activity"
-
-    def compose(self) -> ComposeResult:
-        yield from self.compose_top()
-        yield Line(id="activity-line")
-        yield KeyedTable(id="events")
-        yield Footer()
-
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#events", KeyedTable)
-
-    def setup(self) -> None:
-        self.table.set_columns(COLUMNS)
-        self.show_snapshot(self.host.snapshot, frozenset(), force=True)
-        self.table.focus()
 
     def apply(
         self, snapshot: NightSnapshot, changed: frozenset[SubrunKey], now: dt.datetime, force: bool
@@ -74,8 +58,4 @@ class ActivityScreen(NightScreen):
         held = f" · {snapshot.hold}" if snapshot.hold else ""
         alerts = f" · {snapshot.alerts} alert(s) open (osa-core alerts)" if snapshot.alerts else ""
         count = f" last {len(snapshot.events)} events" if snapshot.events else " no events yet"
-        self.query_one("#activity-line", Line).show_text(Text(count + held + alerts, style="bold"))
-
-    def action_back(self) -> None:
-        if self.is_active:
-            self.dismiss()
+        self.line.show_text(Text(count + held + alerts, style="bold"))

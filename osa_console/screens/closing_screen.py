@@ -13,14 +13,10 @@ import datetime as dt
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 
 from osa_console.render import as_utc, duration
-from osa_console.screens.night_screen import NightScreen
-from osa_console.widgets.footer import Footer
-from osa_console.widgets.keyed_table import KeyedTable
-from osa_console.widgets.line import Line
+from osa_console.screens.table_screen import TableScreen
 from osa_core.model.closestate import ClosingJob
 from osa_core.model.snapshot import NightSnapshot, StepTiming, SubrunKey
 
@@ -54,7 +50,10 @@ def step_cells(job: ClosingJob, step: StepTiming, labels: dict[str, str], first:
     )
 
 
-class ClosingScreen(NightScreen):
+class ClosingScreen(TableScreen):
+    LINE_ID = "closing-line"
+    TABLE_ID = "closing-steps"
+    COLUMNS = COLUMNS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
     KEY_HELP: ClassVar[dict[str, str]] = {"back": "back to where you were"}
 
@@ -63,21 +62,9 @@ class ClosingScreen(NightScreen):
         self.where = "closing jobs"
         self._reading = False
 
-    def compose(self) -> ComposeResult:
-        yield from self.compose_top()
-        yield Line(id="closing-line")
-        yield KeyedTable(id="closing-steps")
-        yield Footer()
-
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#closing-steps", KeyedTable)
-
     def setup(self) -> None:
-        self.table.set_columns(COLUMNS)
-        self.query_one("#closing-line", Line).show_text(Text(" reading the closing's step records ..."))
-        self.show_snapshot(self.host.snapshot, frozenset(), force=True)
-        self.table.focus()
+        self.line.show_text(Text(" reading the closing's step records ..."))
+        super().setup()
 
     def apply(
         self, snapshot: NightSnapshot, changed: frozenset[SubrunKey], now: dt.datetime, force: bool
@@ -92,7 +79,7 @@ class ClosingScreen(NightScreen):
             try:
                 jobs = await asyncio.to_thread(engine.closing_jobs)
             except Exception as exc:  # a ledger that cannot be read now: said, tried at the next snapshot
-                self.query_one("#closing-line", Line).show_text(Text(f" cannot read the closing: {exc}"))
+                self.line.show_text(Text(f" cannot read the closing: {exc}"))
                 return
             finally:
                 self._reading = False
@@ -113,8 +100,4 @@ class ClosingScreen(NightScreen):
         else:
             text = f" {len(jobs)} closing job(s)" + (f", {failed} with a failed step" if failed else "")
             text += f" · closing: {closing}" if closing else ""
-        self.query_one("#closing-line", Line).show_text(Text(text, style="bold"))
-
-    def action_back(self) -> None:
-        if self.is_active:
-            self.dismiss()
+        self.line.show_text(Text(text, style="bold"))

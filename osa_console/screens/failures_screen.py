@@ -16,14 +16,10 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from osa_console.screens.night_screen import NightScreen
-from osa_console.widgets.footer import Footer
-from osa_console.widgets.keyed_table import KeyedTable
-from osa_console.widgets.line import Line
+from osa_console.screens.table_screen import TableScreen
 from osa_core.model.actions import Selection
 from osa_core.model.snapshot import NightSnapshot, SubrunKey
 from osa_core.model.states import JobState
@@ -58,7 +54,10 @@ def now_text(members: tuple[SubrunKey, ...], snapshot: NightSnapshot) -> str:
     return ", ".join(f"{counts[s]} {s.value.lower().replace('_', ' ')}" for s in order)
 
 
-class FailuresScreen(NightScreen):
+class FailuresScreen(TableScreen):
+    LINE_ID = "failures-line"
+    TABLE_ID = "groups"
+    COLUMNS = COLUMNS
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("enter", "open_log", "Log", show=False),
@@ -85,21 +84,6 @@ class FailuresScreen(NightScreen):
         self.followed: dict[str, FailureGroup] = {} if followed is None else followed
         """Groups the shifter acted on (the app keeps them for the night, across openings of the
         screen); kept while a member is failed or active, shown while one is active."""
-
-    def compose(self) -> ComposeResult:
-        yield from self.compose_top()
-        yield Line(id="failures-line")
-        yield KeyedTable(id="groups")
-        yield Footer()
-
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#groups", KeyedTable)
-
-    def setup(self) -> None:
-        self.table.set_columns(COLUMNS)
-        self.show_snapshot(self.host.snapshot, frozenset(), force=True)
-        self.table.focus()
 
     def apply(
         self, snapshot: NightSnapshot, changed: frozenset[SubrunKey], now: dt.datetime, force: bool
@@ -144,7 +128,7 @@ class FailuresScreen(NightScreen):
         summary = (
             f" {failed} failed subruns in {len(current)} group(s)" if current else " no failed subruns"
         ) + (f" · {len(rows) - len(current)} group(s) acted on, followed" if len(rows) > len(current) else "")
-        self.query_one("#failures-line", Line).show_text(Text(summary, style="bold"))
+        self.line.show_text(Text(summary, style="bold"))
 
     # ------------------------------------------------------------------------------------------
 
@@ -156,10 +140,6 @@ class FailuresScreen(NightScreen):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open_log()
-
-    def action_back(self) -> None:
-        if self.is_active:
-            self.dismiss()
 
     def action_open_log(self) -> None:
         group = self._cursor_group()
