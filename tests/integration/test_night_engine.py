@@ -108,6 +108,10 @@ def test_failed_subruns_are_resubmitted_alone_and_complete(night_factory: NightF
     assert reasons[(1875, 1)]["reason"].startswith("muon_analysis exited 3")
     assert reasons[(1879, 2)]["reason"].startswith("r0_to_dl1 exited 5")
     assert night.cli("status", check=False).returncode == 10  # cron sees that something failed
+    # every sequence has finished: the cold looks kept each one's part (status-cache), and the
+    # resubmission below shows through them (the ledger moves the sequences it changes)
+    kept = sorted(p.name for p in night.root.glob("state/*/status-cache_*/seq*.json"))
+    assert len(kept) == 9, kept
 
     dry = night.cli("resubmit", "--failed", "--dry-run").stdout
     assert "--array=1 " in dry and "--array=2 " in dry
