@@ -57,15 +57,9 @@ class Part:
     failed: tuple[SubrunStatus, ...] = ()
     """Its failed subruns, as the failure groups read them."""
 
-    @property
-    def final(self) -> bool:
-        """Nothing left to run or running, and nothing measured against the time it is now."""
-        times = self.times
-        return (
-            not (times.waiting or times.running or times.blocked or times.whole_running)
-            and all(not values for values in times.running_steps.values())
-            and len(times.spans) == len(times.ends)
-        )
+    final: bool = False
+    """Every subrun has finished (ended, if it started): nothing in the part depends on the
+    time it is now, and only a change to its rows changes it."""
 
 
 class _Stored(msgspec.Struct, array_like=True):
@@ -141,7 +135,7 @@ class PartStore:
             end=stored.end,
             reason=stored.reason,
         )
-        return Part(status, raw[1:-1], times, stored.figures, tuple(stored.failed))
+        return Part(status, raw[1:-1], times, stored.figures, tuple(stored.failed), final=True)
 
     def save(self, sequence: Sequence, part: Part) -> None:
         """Keep ``part`` (a final one) for the next cold status; a failure to write is no error."""

@@ -130,9 +130,11 @@ def _part(
     failed: list[SubrunStatus] = []
     subruns: list[dict[str, Any]] = []
     lines = []
+    final = True
     for subrun in range(1 if sequence.is_calibration else sequence.subruns):
         task = latest.get((seq, subrun))
         if task is None:
+            final = False
             times.subrun(kind, JobState.NOT_SUBMITTED, None, None)
             lines.append(_NEVER)
             subruns.append(_never(seq, run, subrun))
@@ -146,6 +148,7 @@ def _part(
                 state, reason, timings, task[5], task[6], sequence.parent, calibration_failed
             )
         start, end = _time(task[8]), _time(task[9])
+        final = final and state.finished and (start is None or end is not None)
         text = task[11]
         if text and text not in usages:
             usage = Usage.from_json(_decode(text))
@@ -181,7 +184,7 @@ def _part(
             }
         )
     encoded = msgspec.json.encode(subruns)[1:-1]
-    return Part(sequence_status(sequence, tuple(lines)), encoded, times, figures, tuple(failed))
+    return Part(sequence_status(sequence, tuple(lines)), encoded, times, figures, tuple(failed), final)
 
 
 def _rows(

@@ -285,3 +285,27 @@ def test_the_ledger_moves_a_sequence_version_on_every_change_to_its_rows(ledger:
     assert ledger.get_meta("ledger_id") and Ledger(ledger.path).get_meta("ledger_id") == ledger.get_meta(
         "ledger_id"
     )
+
+
+def test_a_sequence_with_a_task_that_started_and_never_ended_is_not_kept(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Run C's two tasks: one cancelled before it started (an end, no start), one cancelled while
+    it ran with no end said (its span runs to the time of the look): the sequence is finished
+    but what it adds depends on the time, so each look makes it again."""
+    submit(ledger, 4, "2004", (0, 1), attempt=2)
+    ledger.update_tasks(
+        [
+            TaskRow(
+                4, 0, 2, "2004", 0, JobState.CANCELLED, None, None, None, None, at(50), "cancelled by root"
+            ),
+            TaskRow(
+                4, 1, 2, "2004", 1, JobState.CANCELLED, None, None, "cp05", at(41), None, "cancelled by root"
+            ),
+        ]
+    )
+    cache = tmp_path / "status-cache"
+    for minutes in (60, 90):
+        frame = replace(FRAME, now=NOW + dt.timedelta(minutes=minutes))
+        assert plain(status_rows(ledger, ledger.sequences(), frame, cache=cache)) == whole_json(ledger, frame)
+    assert not list(cache.glob("seq00004_*"))
