@@ -55,6 +55,7 @@ class RecordedScheduler(Scheduler):
     """Holds task states; answers a query with sacct's text for the jobs asked, parsed for real."""
 
     name = "recorded"
+    task_ids = True  # as sacct: JOB_INDEX answers for that task alone
 
     def __init__(self) -> None:
         self.jobs: dict[str, str] = {}
@@ -109,7 +110,14 @@ class RecordedScheduler(Scheduler):
 
     def sacct_text(self, job_ids: Sequence[str] = ()) -> str:
         jobs = job_ids or list(self.lines)
-        lines = [line for job in jobs for line in self.lines.get(job, {}).values()]
+        lines: list[str] = []
+        for job in jobs:
+            base, _, index = job.partition("_")
+            tasks = self.lines.get(base, {})
+            if not index:
+                lines += tasks.values()
+            elif int(index) in tasks:
+                lines.append(tasks[int(index)])
         self.lines_asked += sum(1 + line.count("\n") for line in lines)
         return "\n".join(lines) + "\n"
 
@@ -225,6 +233,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     )
     config = load_config(night.config)
     scheduler = RecordedScheduler()
+    scheduler.task_ids = not args.whole_jobs
     engine = Engine(config, dt.date(2020, 1, 27), scheduler=scheduler)
     out: dict[str, float] = {}
     t, c = time.perf_counter(), time.process_time()
@@ -256,8 +265,13 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
     # late: ``finished`` of the night done, the cluster's slots full, the rest waiting
     done = int(len(bench.keys) * args.finished)
+    # stragglers: the last subrun of each of the first N runs still runs, the rest of its array done
+    last: dict[int, tuple[int, int, int]] = {}
     for key in bench.keys[:done]:
-        bench.set(key, "COMPLETED")
+        last[key[0]] = key  # in subrun order: the last one stays
+    stragglers = set(list(last.values())[: args.stragglers])
+    for key in bench.keys[:done]:
+        bench.set(key, "RUNNING" if key in stragglers else "COMPLETED")
     running, waiting = list(bench.keys[done : done + slots]), list(bench.keys[done + slots :])
     for key in running:
         bench.set(key, "RUNNING")
@@ -265,6 +279,10 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         bench.set(key, "PENDING")
     await engine.refresh()
     await engine.refresh()
+    # what a full sweep would be given now: the night's lines (a running or finished task has
+    # two, its allocation and its batch step; a pending one one)
+    texts = [text for job in scheduler.lines.values() for text in job.values()]
+    out["night_lines"] = sum(1 + text.count("\n") for text in texts)
     idle = await bench.rounds(args.rounds, running, waiting, moving=False)
     out.update({f"idle_{k}": v for k, v in idle.items()})
     # (few rounds: the rest of the night would be done after a dozen)
@@ -295,7 +313,8 @@ def report(out: dict[str, float], args: argparse.Namespace) -> None:
     print(
         f"late ({args.finished:.0%} finished) idle refresh median: {out['idle_median_ms']:.2f} ms "
         f"({out['idle_cpu_ms']:.2f} ms CPU); max {out['idle_max_ms']:.2f} ms; "
-        f"sacct lines asked: {out['idle_lines']:.0f} ({out['idle_lines'] / tasks:.1%} of the night)"
+        f"sacct lines asked: {out['idle_lines']:.0f} ({out['idle_lines'] / out['night_lines']:.1%} of the "
+        f"night's {out['night_lines']:.0f} lines)"
     )
     print(
         f"late, {args.changed:.0%} changing: median {out['late_median_ms']:.2f} ms "
@@ -319,12 +338,13 @@ def table(args: argparse.Namespace) -> None:
     for label, (runs, subruns) in SIZES.items():
         argv = [sys.executable, __file__, "--json", "--runs", str(runs), "--subruns", str(subruns)]
         argv += ["--finished", str(args.finished), "--changed", str(args.changed)]
+        argv += ["--stragglers", str(args.stragglers)]
         argv += ["--rounds", str(args.rounds)]
         done = subprocess.run(argv, check=True, capture_output=True, text=True)
         rows.append((label, json.loads(done.stdout.splitlines()[-1])))
     print(
         "| tasks | submit: engine (CPU) + sched | live refresh median (CPU) / max | live sacct lines "
-        f"| idle refresh, {args.finished:.0%} done (CPU) | idle sacct lines "
+        f"| idle refresh, {args.finished:.0%} done (CPU) | idle sacct lines (of a full sweep's) "
         f"| late, {args.changed:.0%} changing (CPU) | late sacct lines | max RSS |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -335,7 +355,7 @@ def table(args: argparse.Namespace) -> None:
             f"| {o['live_median_ms']:.1f} ({o['live_cpu_ms']:.1f}) / {o['live_max_ms']:.1f} ms "
             f"| {o['live_lines']:.0f} "
             f"| {o['idle_median_ms']:.2f} ({o['idle_cpu_ms']:.2f}) ms "
-            f"| {o['idle_lines']:.0f} ({o['idle_lines'] / o['tasks']:.0%}) "
+            f"| {o['idle_lines']:.0f} ({o['idle_lines'] / o['night_lines']:.0%}) "
             f"| {o['late_median_ms']:.2f} ({o['late_cpu_ms']:.2f}) ms | {o['late_lines']:.0f} "
             f"| {o['rss_mib']:.0f} MiB |"
         )
@@ -346,6 +366,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50, help="data runs (default 50)")
     parser.add_argument("--subruns", type=int, default=200, help="subruns per run (default 200)")
     parser.add_argument("--finished", type=float, default=0.94, help="fraction done in the late phase")
+    parser.add_argument(
+        "--stragglers", type=int, default=0, help="late phase: runs whose last subrun runs, the rest done"
+    )
+    parser.add_argument(
+        "--whole-jobs", action="store_true", help="ask about whole jobs, never array tasks (as before)"
+    )
     parser.add_argument("--changed", type=float, default=0.01, help="fraction of tasks changing per round")
     parser.add_argument("--rounds", type=int, default=20, help="refreshes per phase")
     parser.add_argument("--memory", action="store_true", help="trace Python memory (slows everything)")

@@ -45,7 +45,19 @@ SACCT = """#!/bin/bash
 dir={dir}
 jobs=""
 for arg in "$@"; do case "$arg" in --jobs=*) jobs="${{arg#--jobs=}}";; esac; done
-if [ -z "$jobs" ]; then cat "$dir"/sacct/*; else for j in ${{jobs//,/ }}; do cat "$dir/sacct/$j"; done; fi
+if [ -z "$jobs" ]; then cat "$dir"/sacct/*; exit 0; fi
+whole=(); tasks=(); files=()
+for j in ${{jobs//,/ }}; do
+  case "$j" in
+    *_*) tasks+=("$j"); files+=("$dir/sacct/${{j%%_*}}");;  # an array task: its lines alone, as sacct
+    *) whole+=("$dir/sacct/$j");;
+  esac
+done
+if [ ${{#whole[@]}} -gt 0 ]; then cat "${{whole[@]}}"; fi
+if [ ${{#tasks[@]}} -gt 0 ]; then
+  pattern=$(IFS='|'; echo "${{tasks[*]}}")
+  printf '%s\n' "${{files[@]}}" | sort -u | xargs grep -h -E "^($pattern)[.|]"
+fi
 for j in ${{jobs//,/ }}; do echo "$j" >> "$dir/asked"; done
 """
 SQUEUE = """#!/bin/bash
@@ -190,7 +202,7 @@ def main() -> None:
             if out.returncode not in (0, 10):
                 raise SystemExit(f"status exited {out.returncode}: {out.stderr}")
             jobs = (root / "asked").read_text().split() if (root / "asked").exists() else []
-            asked.append(sum(len(scheduler.lines[j]) for j in jobs))
+            asked.append(sum(lines_of(scheduler, j) for j in jobs))
             outputs[name] = out.stdout
     tasks = len(scheduler.state)
     for name, (walls, cpus, asked) in figures.items():
@@ -206,6 +218,14 @@ def main() -> None:
     if args.against:
         same = len({json.dumps(timeless(json.loads(text))) for text in outputs.values()}) == 1
         print(f"the same JSON from both (times of the run aside): {same}")
+
+
+def lines_of(scheduler: RecordedScheduler, job: str) -> int:
+    """The lines sacct gives for a job id, or an array task's (``JOB_INDEX``)."""
+    base, _, index = job.partition("_")
+    tasks = scheduler.lines[base]
+    texts = tasks.values() if not index else [tasks[int(index)]]
+    return sum(1 + text.count("\n") for text in texts)
 
 
 def timeless(out: dict[str, Any]) -> dict[str, Any]:

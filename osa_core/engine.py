@@ -148,7 +148,7 @@ class Engine:
         if not self.state.sequences:
             await asyncio.to_thread(self._adopt_plan)
         now = utcnow()
-        query = self.scope.query(self.state.unfinished_job_ids(), now, full)
+        query = self.scope.query(self.state.unfinished_tasks(), now, full, self.scheduler.task_ids)
         infos = None
         if query is not None:
             self.scheduler_calls += 1
@@ -327,8 +327,8 @@ class Engine:
 
     def _reload_tasks(self, job_id: str, name: str, submitted_at: dt.datetime) -> None:
         """Read back the rows a submission just recorded (only its own: linear in the night)."""
-        self.state.add_tasks(self.ledger.tasks(job_id))
-        self.scope.add(job_id, name, submitted_at)
+        self.state.add_tasks(tasks := self.ledger.tasks(job_id))
+        self.scope.add(job_id, name, submitted_at, len(tasks))
 
     async def _recover_intents(self) -> None:
         """Before any mutation acts: settle what a killed one left half done (track/intents.py)."""

@@ -80,6 +80,9 @@ class Scheduler(abc.ABC):
     """A batch system. Every method may raise SchedulerUnreachable or SchedulerError."""
 
     name: str = "abstract"
+    task_ids: bool = False
+    """``query`` takes array task ids (``JOB_INDEX``) among ``job_ids``, answering for those
+    tasks only (sacct does; a backend that does not is asked about whole jobs)."""
 
     @abc.abstractmethod
     async def submit(self, request: JobRequest) -> str:
@@ -91,8 +94,9 @@ class Scheduler(abc.ABC):
     ) -> list[TaskInfo]:
         """Every task of the jobs with these names submitted since ``since``: one call.
 
-        ``job_ids``, when given, narrows the answer to those jobs; SLURM needs them to show jobs
-        that are not yet eligible (waiting on a dependency, held, throttled).
+        ``job_ids``, when given, narrows the answer to those jobs (and, where ``task_ids``, to
+        those array tasks); SLURM needs them to show jobs that are not yet eligible (waiting on
+        a dependency, held, throttled).
         """
 
     async def ping(self) -> None:  # noqa: B027 - a backend without a controller is always up

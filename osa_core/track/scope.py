@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from osa_core.model.config import Config
 from osa_core.model.errors import SchedulerError
 from osa_core.model.snapshot import SchedulerHealth
+from osa_core.model.states import JobState
 from osa_core.scheduler.base import QUERY_SLACK, Scheduler, TaskInfo, utcnow
 from osa_core.track.ledger import SubmissionRow
 
@@ -36,6 +37,7 @@ class Query:
     names: tuple[str, ...]
     since: dt.datetime
     job_ids: tuple[str, ...]
+    """Job ids, and array task ids (``JOB_INDEX``) where only some tasks of a job can change."""
     full: bool
     """Every job of the night (a sweep), not only the unfinished ones."""
 
@@ -45,7 +47,8 @@ class QueryScope:
 
     def __init__(self, every: dt.timedelta = FULL_SWEEP_EVERY) -> None:
         self.every = every
-        self.jobs: dict[str, tuple[str, dt.datetime]] = {}
+        self.jobs: dict[str, tuple[str, dt.datetime, int]] = {}
+        """job id -> (name, submitted at, tasks)."""
         self.last_sweep: dt.datetime | None = None
         self._requested = False
 
@@ -54,11 +57,11 @@ class QueryScope:
         self.jobs = {}
         for sub in submissions:
             if sub.job_id:
-                self.add(sub.job_id, sub.name, sub.submitted_at)
+                self.add(sub.job_id, sub.name, sub.submitted_at, len(sub.indices or (None,)))
         self.last_sweep = dt.datetime.fromisoformat(last_sweep) if last_sweep else None
 
-    def add(self, job_id: str, name: str, submitted_at: dt.datetime) -> None:
-        self.jobs[job_id] = (name, submitted_at)
+    def add(self, job_id: str, name: str, submitted_at: dt.datetime, tasks: int = 1) -> None:
+        self.jobs[job_id] = (name, submitted_at, tasks)
 
     def request_sweep(self) -> None:
         """The next query asks about every job (before closing: the last word on the night)."""
@@ -74,15 +77,40 @@ class QueryScope:
             return True
         return now - self.last_sweep >= self.every
 
-    def query(self, unfinished: set[str], now: dt.datetime, full: bool = False) -> Query | None:
-        """The query a refresh makes now; None when nothing can change (ask nothing)."""
-        full = full or self.due(unfinished, now)
-        chosen = list(self.jobs) if full else [j for j in unfinished if j in self.jobs]
-        if not chosen:
+    def query(
+        self,
+        unfinished: Mapping[str, Mapping[int | None, JobState]],
+        now: dt.datetime,
+        full: bool = False,
+        task_ids: bool = False,
+    ) -> Query | None:
+        """The query a refresh makes now; None when nothing can change (ask nothing).
+
+        ``unfinished``: each job's unfinished tasks (array index -> state). With ``task_ids``
+        (a scheduler that takes ``JOB_INDEX`` ids: sacct), a job whose unfinished tasks all run
+        and are at most half of it is asked about those tasks only: an array of 200 with one
+        straggler costs that task's lines, not the array's. A job with a task that has not
+        started is asked whole: a pending array task has no accounting record of its own until
+        it starts (sacct shows ``JOB_[3-9]``); so is a job mostly running (its id is shorter).
+        """
+        full = full or self.due(set(unfinished), now)
+        jobs = list(self.jobs) if full else [j for j in unfinished if j in self.jobs]
+        if not jobs:
             return None
-        chosen.sort(key=lambda j: (len(j), j))
-        names = sorted({self.jobs[j][0] for j in chosen})
-        since = min(self.jobs[j][1] for j in chosen) - QUERY_SLACK
+        jobs.sort(key=lambda j: (len(j), j))
+        chosen: list[str] = []
+        for job in jobs:
+            tasks = unfinished.get(job) if task_ids and not full else None
+            if (
+                tasks
+                and 2 * len(tasks) <= self.jobs[job][2]
+                and all(i is not None and state is JobState.RUNNING for i, state in tasks.items())
+            ):
+                chosen += [f"{job}_{i}" for i in sorted(i for i in tasks if i is not None)]
+            else:
+                chosen.append(job)
+        names = sorted({self.jobs[j][0] for j in jobs})
+        since = min(self.jobs[j][1] for j in jobs) - QUERY_SLACK
         return Query(tuple(names), since, tuple(chosen), full)
 
     def swept(self, now: dt.datetime) -> None:

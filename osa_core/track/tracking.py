@@ -6,7 +6,7 @@ builds :class:`NightSnapshot` objects, rebuilding only what changed since the la
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from osa_core.model.records import Sequence
@@ -35,8 +35,9 @@ class NightState:
         self._last_subruns: dict[int, tuple[SubrunStatus, ...]] = {}
         self._last_status: dict[int, SequenceStatus] = {}
         # Kept up to date as rows arrive, so that no refresh scans the night for them:
-        self._unfinished: dict[str, int] = {}
-        """job id -> its task rows (any attempt) not finished: what the scheduler may still change."""
+        self._unfinished: dict[str, dict[int | None, JobState]] = {}
+        """job id -> array index -> state of its task rows (any attempt) not finished: what the
+        scheduler may still change."""
         self._running: set[SubrunKey] = set()
         """Subruns whose latest attempt runs."""
         self._active: set[SubrunKey] = set()
@@ -66,14 +67,14 @@ class NightState:
             for i, row in enumerate(rows):
                 if row.attempt == task.attempt:
                     if not row.state.finished:
-                        self._count_unfinished(row.job_id, -1)
+                        self._unfinish(row, False)
                     rows[i] = task
                     break
             else:
                 rows.append(task)
                 rows.sort(key=lambda r: r.attempt)
         if not task.state.finished:
-            self._count_unfinished(task.job_id, 1)
+            self._unfinish(task, True)
         latest = rows[-1].state
         if latest is JobState.RUNNING:
             self._running.add(key)
@@ -85,12 +86,17 @@ class NightState:
             self._active.discard(key)
         self._by_job[(task.job_id, task.array_index)] = (key, task.attempt)
 
-    def _count_unfinished(self, job_id: str, delta: int) -> None:
-        count = self._unfinished.get(job_id, 0) + delta
-        if count > 0:
-            self._unfinished[job_id] = count
-        else:
-            self._unfinished.pop(job_id, None)
+    def _unfinish(self, task: TaskRow, add: bool) -> None:
+        """Count ``task`` among its job's unfinished ones (``add``), or no longer."""
+        tasks = self._unfinished.get(task.job_id)
+        if add:
+            if tasks is None:
+                tasks = self._unfinished[task.job_id] = {}
+            tasks[task.array_index] = task.state
+        elif tasks is not None:
+            tasks.pop(task.array_index, None)
+            if not tasks:
+                del self._unfinished[task.job_id]
 
     def _put_step(self, step: StepRow) -> None:
         rows = self.steps.setdefault((step.seq, step.subrun, step.attempt), [])
@@ -223,6 +229,11 @@ class NightState:
         """Jobs with a task (of any attempt) not finished yet: all the scheduler may still change,
         short of a correction after the fact (a requeue), which only a full sweep sees."""
         return set(self._unfinished)
+
+    def unfinished_tasks(self) -> Mapping[str, Mapping[int | None, JobState]]:
+        """The unfinished tasks of each of those jobs: array index -> state (read-only: a view
+        kept up to date as rows arrive)."""
+        return self._unfinished
 
     def has_active(self) -> bool:
         return bool(self._active)

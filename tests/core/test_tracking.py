@@ -171,26 +171,72 @@ def test_the_same_answer_object_is_skipped_and_a_new_one_compared() -> None:
 
 def test_a_refresh_asks_only_about_unfinished_jobs_and_sweeps_at_its_cadence() -> None:
     scope = QueryScope(every=dt.timedelta(minutes=10))
-    assert scope.query(set(), NOW) is None  # nothing submitted: nothing to ask
+    assert scope.query({}, NOW) is None  # nothing submitted: nothing to ask
     scope.add("101", "LST1_01874", T0)
     scope.add("100", "LST1_01873", T0 - dt.timedelta(minutes=5))
     scope.add("102", "LST1_01875", T0 + dt.timedelta(minutes=1))
-    first = scope.query({"101"}, NOW)
+    first = scope.query(pending("101"), NOW)
     assert first is not None and first.full  # never swept: the whole night first
     assert first.job_ids == ("100", "101", "102")
     assert first.since == T0 - dt.timedelta(minutes=15)
     scope.swept(NOW)
-    later = scope.query({"101", "102"}, NOW + dt.timedelta(minutes=3))
+    later = scope.query(pending("101", "102"), NOW + dt.timedelta(minutes=3))
     assert later == Query(("LST1_01874", "LST1_01875"), T0 - dt.timedelta(minutes=10), ("101", "102"), False)
-    assert scope.query(set(), NOW + dt.timedelta(minutes=3)) is None  # all finished: ask nothing
-    assert scope.query(set(), NOW + dt.timedelta(hours=3)) is None  # ... not even a sweep
-    due = scope.query({"102"}, NOW + dt.timedelta(minutes=10))
+    assert scope.query({}, NOW + dt.timedelta(minutes=3)) is None  # all finished: ask nothing
+    assert scope.query({}, NOW + dt.timedelta(hours=3)) is None  # ... not even a sweep
+    due = scope.query(pending("102"), NOW + dt.timedelta(minutes=10))
     assert due is not None and due.full
     scope.request_sweep()  # before closing
-    asked = scope.query(set(), NOW + dt.timedelta(minutes=3))
+    asked = scope.query({}, NOW + dt.timedelta(minutes=3))
     assert asked is not None and asked.full and len(asked.job_ids) == 3
     scope.swept(NOW + dt.timedelta(minutes=3))
-    assert scope.query(set(), NOW + dt.timedelta(minutes=4)) is None
+    assert scope.query({}, NOW + dt.timedelta(minutes=4)) is None
+
+
+def pending(*jobs: str) -> dict[str, dict[int | None, JobState]]:
+    return {job: {0: JobState.PENDING} for job in jobs}
+
+
+def test_a_job_whose_unfinished_tasks_all_run_is_asked_about_those_tasks_only() -> None:
+    """sacct answers ``JOB_INDEX`` ids with those tasks' lines: an array of 200 with two
+    stragglers costs two tasks' lines. A task not started yet has no record of its own in the
+    accounting (sacct shows ``JOB_[3-9]``): its job is asked whole, as is every job in a sweep
+    and every job of a scheduler that does not take task ids."""
+    scope = QueryScope(every=dt.timedelta(minutes=10))
+    scope.add("101", "LST1_01874", T0, 200)
+    scope.add("102", "LST1_01875", T0, 200)
+    scope.add("103", "LST1_01876", T0)
+    scope.add("104", "LST1_01877", T0, 3)
+    scope.swept(NOW)
+    unfinished: dict[str, dict[int | None, JobState]] = {
+        "101": {7: JobState.RUNNING, 199: JobState.RUNNING},
+        "102": {3: JobState.RUNNING, 4: JobState.PENDING},
+        "103": {None: JobState.RUNNING},
+        "104": {0: JobState.RUNNING, 2: JobState.RUNNING},  # most of it runs: its id is shorter
+    }
+    later = NOW + dt.timedelta(minutes=1)
+    asked = scope.query(unfinished, later, task_ids=True)
+    assert asked is not None and asked.job_ids == ("101_7", "101_199", "102", "103", "104")
+    assert asked.names == ("LST1_01874", "LST1_01875", "LST1_01876", "LST1_01877")
+    whole = scope.query(unfinished, later)
+    assert whole is not None and whole.job_ids == ("101", "102", "103", "104")
+    swept = scope.query(unfinished, later, full=True, task_ids=True)
+    assert swept is not None and swept.job_ids == ("101", "102", "103", "104")
+
+
+def test_the_unfinished_tasks_of_each_job_are_kept_as_rows_change() -> None:
+    tasks = all_submitted()
+    state = NightState(SEQUENCES, tasks, [])
+    assert state.unfinished_tasks() == {
+        "100": {None: JobState.PENDING},
+        "101": {0: JobState.PENDING, 1: JobState.PENDING, 2: JobState.PENDING},
+        "102": {0: JobState.PENDING, 1: JobState.PENDING},
+    }
+    state.apply([info(tasks[1], JobState.RUNNING, start=minutes(1)), info(tasks[0], JobState.COMPLETED)])
+    assert state.unfinished_tasks() == {
+        "101": {0: JobState.RUNNING, 1: JobState.PENDING, 2: JobState.PENDING},
+        "102": {0: JobState.PENDING, 1: JobState.PENDING},
+    }
 
 
 # --- derived states and reasons ---------------------------------------------------------------------------

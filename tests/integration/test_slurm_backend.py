@@ -176,6 +176,46 @@ async def test_night_lifecycle(slurm_cluster: str, tmp_path: Path) -> None:
             await sched.cancel(job)
 
 
+async def test_an_array_task_asked_by_its_own_id_answers_for_itself(
+    slurm_cluster: str, tmp_path: Path
+) -> None:
+    """What a refresh asks when only a straggler of an array can still change (``JOB_INDEX``,
+    ``SlurmScheduler.task_ids``): sacct answers for that task alone, its batch step folded in,
+    until it ends. A pending task not started yet has no record of its own (the reason a job
+    with one is asked whole): asked by its id, sacct says nothing of it."""
+    sched = CountingSlurm(TIMEOUT, partition=slurm_cluster)
+    assert sched.task_ids
+    name = f"OSATEST_{uuid.uuid4().hex[:8]}_straggler"
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    script = write_script(tmp_path / "straggler.sh", '[ "$SLURM_ARRAY_TASK_ID" = 2 ] && sleep 15\nexit 0')
+    job = await sched.submit(make_request(tmp_path, name, script, array=(0, 1, 2, 3)))
+    held = await sched.submit(make_request(tmp_path, name, script, array=(0, 1), extra=("--hold",)))
+    try:
+        await wait_until(
+            sched,
+            [name],
+            since,
+            [job],
+            lambda t: (
+                t.get((job, 2)) is not None
+                and t[(job, 2)].state is JobState.RUNNING
+                and all(
+                    t.get((job, i)) is not None and t[(job, i)].state is JobState.COMPLETED for i in (0, 1, 3)
+                )
+            ),
+        )
+        alone = await sched.query([name], since, [f"{job}_2"])
+        assert [(t.job_id, t.array_index, t.state) for t in alone] == [(job, 2, JobState.RUNNING)]
+        assert "--jobs=" + f"{job}_2" in sched.calls[-1]
+        assert await sched.query([name], since, [f"{held}_1"]) == []
+        ended = await wait_until(sched, [name], since, [f"{job}_2"], lambda t: t[(job, 2)].state.finished)
+        assert list(ended) == [(job, 2)]
+        assert ended[(job, 2)].state is JobState.COMPLETED and ended[(job, 2)].exit_code == 0
+    finally:
+        await sched.cancel(job)
+        await sched.cancel(held)
+
+
 async def test_hold_release_and_pending_range(slurm_cluster: str, tmp_path: Path) -> None:
     sched = SlurmScheduler(TIMEOUT)
     name = f"OSATEST_{uuid.uuid4().hex[:8]}_held"

@@ -60,6 +60,7 @@ class SlurmScheduler(Scheduler):
     """SLURM through its own commands. ``partition`` is used when a request names none."""
 
     name = "slurm"
+    task_ids = True  # sacct --jobs=123_7: that task's lines only (checked on Slurm 22.05)
 
     def __init__(self, command_timeout: float = 30.0, partition: str | None = None) -> None:
         if command_timeout <= 0:
