@@ -9,6 +9,10 @@ the failed subruns (their groups). The rules are the snapshot's own, called, not
 :func:`efficiency_json`, :func:`failure_groups`, ``NightSnapshot.to_json`` (the head and the
 sequences). Only the shape of one subrun's dict is written here a second time, and
 ``tests/core/test_ledger_snapshot.py`` holds it to ``NightSnapshot.to_json``'s.
+
+The night is made sequence by sequence (a :class:`Part` each, merged in the night's order), so
+that a finished sequence's part can be kept between runs and its rows not read at all
+(:mod:`osa_core.track.status_parts`).
 """
 
 from __future__ import annotations
