@@ -16,6 +16,7 @@ from closing_check import check_closing_key
 from conftest import DemoNight, demo_app, wait_for, wait_night_done
 from handover_check import check_handover_key
 from rich.text import Text
+from textual.command import Command, CommandList, CommandPalette
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -59,6 +60,27 @@ async def failed_night(pilot: Pilot[None], app: OsaConsole) -> None:
     await wait_night_done(pilot, app)
     assert app.snapshot is not None
     assert {s.seq for s in app.snapshot.sequences if s.failed} == FAILED_SEQS
+
+
+def refresher_idle(app: OsaConsole, engine: Engine) -> bool:
+    """No refresh is running (the engine's guard is free) and none has been asked for."""
+    refresher = app.refresher
+    return refresher is not None and not refresher._wake.is_set() and not engine._guard.locked()
+
+
+def palette_highlights(app: OsaConsole, text: str) -> bool:
+    """The command palette has finished searching, and its highlighted command is ``text``."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette) or not palette.query(CommandList):
+        return False
+    searching = CommandPalette._GATHER_COMMANDS_GROUP
+    if any(w.group == searching and w.is_running for w in app.workers):
+        return False
+    commands = palette.query_one(CommandList)
+    if commands.highlighted is None:
+        return False
+    option = commands.get_option_at_index(commands.highlighted)
+    return isinstance(option, Command) and option.hit.text == text
 
 
 def preview_text(app: OsaConsole) -> str:
@@ -164,8 +186,20 @@ async def test_resubmit_marked_sequences(demo_night: DemoNight, live_settings: C
         await pilot.press("y")
         await wait_for(pilot, lambda: all(seq_state(app, s) is JobState.COMPLETED for s in FAILED_SEQS), 60)
         # The report came back as a message, and the console then asked for a fresh snapshot.
-        done = next(i for i, m in enumerate(messages) if isinstance(m, ActionFinished))
-        assert any(isinstance(m, SnapshotArrived) for m in messages[done:])
+        # The resubmit's report, not the demo's submission (which also comes as ActionFinished);
+        # the automatic refresh can show the completed subruns before the report is handled, so
+        # the fresh snapshot it asks for may still be on its way.
+        done = next(
+            i
+            for i, m in enumerate(messages)
+            if isinstance(m, ActionFinished) and m.report.action == "resubmit"
+        )
+        await wait_for(
+            pilot,
+            lambda: any(isinstance(m, SnapshotArrived) for m in messages[done:]),
+            30,
+            "a snapshot after the resubmit's report",
+        )
 
 
 async def test_resubmit_the_whole_night(demo_night: DemoNight, live_settings: ConsoleSettings) -> None:
@@ -278,9 +312,13 @@ async def test_refresh_key_asks_the_scheduler_once(
     app = demo_app(demo_night, dataclasses.replace(live_settings, auto_refresh=False))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.reports, 30, "the submission")
-        await pilot.pause(0.5)
         engine = app.engine
         assert isinstance(engine, Engine)  # the real one: it counts its scheduler calls
+        # The submission's report asks for a refresh (once or twice: the start hook and the
+        # report's handler both ask): read the count once they have run and none is asked for,
+        # not after a pause that only hopes so (a refresh still on its way to the scheduler when
+        # the count is read would add its call to the key's).
+        await wait_for(pilot, lambda: refresher_idle(app, engine), 30, "the refreshes after the submission")
         before = engine.scheduler_calls
         await pilot.press("r")
         await wait_for(pilot, lambda: engine.scheduler_calls > before, 10)
@@ -342,7 +380,9 @@ async def test_help_and_command_palette(demo_night: DemoNight, live_settings: Co
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"resubmit all failed")
-        await pilot.pause(0.5)
+        # the palette searches in a worker and fills its list in batches: enter picks what is
+        # highlighted, so wait until the search has ended on the command (0.5 s was not always)
+        await wait_for(pilot, lambda: palette_highlights(app, "Resubmit all failed"), 30, "the command")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), 10, "the confirmation")
         assert app.engine is not None
