@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from support.nights import Night, make_night
@@ -91,16 +92,32 @@ def test_two_submits_on_a_fifo_both_answer(fifo_night: Night) -> None:
 def test_ctrl_c_stops_status_watch_on_a_fifo(fifo_night: Night) -> None:
     cmd = [sys.executable, "-m", "osa_core", "--config", str(fifo_night.config), "status", "--watch"]
     proc = subprocess.Popen([*cmd, "--date", fifo_night.date], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    out = bytearray()
+    shown = threading.Event()
+
+    def read(stream: IO[bytes]) -> None:
+        while chunk := os.read(stream.fileno(), 65536):
+            out.extend(chunk)
+            if b"named pipe (FIFO)" in out:
+                shown.set()
+
+    reader = threading.Thread(target=read, args=(proc.stdout,), daemon=True)
+    reader.start()
     try:
-        time.sleep(3.0)  # past start-up, into the watch loop (or stuck, before the fix)
+        # Ctrl-C once the watch loop has drawn the night (a fixed 3 s could fall inside the
+        # start-up on a loaded machine, where Ctrl-C is Python's KeyboardInterrupt, not ours);
+        # before the fix the command stuck in open() and drew nothing
+        assert shown.wait(60), f"status --watch drew no table naming the FIFO: {bytes(out)!r}"
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    reader.join(timeout=10)
     assert proc.returncode == 130
-    assert proc.stdout is not None and b"named pipe (FIFO)" in proc.stdout.read()
+    assert b"named pipe (FIFO)" in out
 
 
 def test_plan_refuses_a_character_device() -> None:
