@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +111,7 @@ class CampaignNight:
         # yet in the accounting database: ask until two answers a second apart agree and none is
         # missing (a duplicate never goes away by waiting).
         expected = self.expected(extra_attempts)
-        deadline = time.monotonic() + 20
-        found = self.in_accounting()
-        while True:
-            time.sleep(1.0)
-            again = self.in_accounting()
-            missing = any(len(again.get(t, ())) < n for t, n in expected.items())
-            if (again == found and not missing) or time.monotonic() > deadline:
-                found = again
-                break
-            found = again
+        found = self.settled(lambda now: any(len(now.get(t, ())) < n for t, n in expected.items()))
         wrong = duplicates(found, expected)
         assert wrong == {}, f"jobs per task differ from the attempts made: {wrong}; all: {found}"
         status = self.status()
@@ -129,6 +120,19 @@ class CampaignNight:
             run = int(name.split("_")[1])
             assert known[(run, index or 0)] == max(jobs, key=int), f"the ledger lost job {jobs} of {name}"
         return sum(len(j) for j in found.values())
+
+    def settled(self, missing: Callable[[dict[Task, set[str]]], bool]) -> dict[Task, set[str]]:
+        """The accounting once two answers a second apart agree and ``missing`` finds nothing
+        missing, or the last answer after a deadline that a loaded slurmdbd has time to meet
+        (the loop ends as soon as the answers settle)."""
+        deadline = time.monotonic() + 60
+        found = self.in_accounting()
+        while True:
+            time.sleep(1.0)
+            again = self.in_accounting()
+            if (again == found and not missing(again)) or time.monotonic() > deadline:
+                return again
+            found = again
 
     def status(self) -> dict[str, Any]:
         result = self.cli("status", "--json", check=False)
@@ -146,8 +150,10 @@ class CampaignNight:
 
     def assert_one_job_per_sequence(self) -> None:
         """SLURM has exactly one job of each name: nothing was submitted after the first submit."""
-        time.sleep(2.0)  # what the controller just cancelled reaches the accounting database
-        found = jobs_by_name(self.in_accounting())
+        # what the controller just cancelled reaches the accounting database a moment later (a
+        # fixed 2 s was not always enough on a loaded machine): wait until every name is there
+        # (a second job of a name never goes away by waiting)
+        found = jobs_by_name(self.settled(lambda now: not set(self.names) <= set(jobs_by_name(now))))
         assert {name: len(found.get(name, ())) for name in self.names} == dict.fromkeys(self.names, 1), found
 
     def states(self, status: Mapping[str, Any]) -> dict[tuple[int, int], tuple[str, int]]:
