@@ -42,7 +42,9 @@ def test_files_over_the_limit_get_their_size_and_the_reason_not_a_checksum(tmp_p
     big = found["LST-1.1.Run01874.0000.fits.fz"]
     assert "osa:sha256" not in big and big["osa:size"] == 5000
     assert "larger than close.provenance_checksum_max_mib" in str(big["osa:sha256_skipped"])
-    assert str(big["osa:modified"]).startswith(str(dt.date.today().year))
+    # the file's own time, in UTC (today's local year was wrong across New Year and off UTC)
+    mtime = (tmp_path / "LST-1.1.Run01874.0000.fits.fz").stat().st_mtime
+    assert big["osa:modified"] == dt.datetime.fromtimestamp(mtime, dt.UTC).isoformat(timespec="seconds")
 
 
 def test_no_limit_hashes_every_file(tmp_path: Path) -> None:
