@@ -90,8 +90,10 @@ async def wait_for(
     sched: LocalScheduler,
     names: list[str],
     done: Callable[[list[TaskInfo]], bool],
-    timeout: float = 15.0,
+    timeout: float = 60.0,
 ) -> list[TaskInfo]:
+    """Poll until ``done``; generous, for a loaded machine (each task is a process, and so is the
+    executor), and it ends as soon as ``done`` holds."""
     deadline = time.monotonic() + timeout
     while True:
         tasks = await sched.query(names, SINCE)
@@ -321,7 +323,7 @@ async def test_cancel_pending_and_running(local: Env) -> None:
     tasks = await sched.query(["cancel"], SINCE)
     assert tasks[2].state == JobState.CANCELLED and tasks[2].start is None  # at once, no daemon involved
     pid_file = local.work / "pid_0"
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while not pid_file.exists() or not pid_file.read_text().strip():
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
@@ -405,7 +407,7 @@ async def test_one_daemon_per_spool_and_idle_exit(local: Env) -> None:
     assert (second.returncode, second.stdout, second.stderr) == (0, "", "")
     assert daemon_pid(local.spool) == first
     await wait_for(sched, ["first"], all_finished)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while daemon_running(local.spool):
         assert time.monotonic() < deadline, "the idle daemon did not exit"
         await asyncio.sleep(0.05)
@@ -448,7 +450,7 @@ async def test_two_processes_submitting_at_once(local: Env) -> None:
     ids = [job for out in outputs for job in json.loads(out)]
     assert len(ids) == len(set(ids)) == 30
     sched = local.scheduler()
-    tasks = await wait_for(sched, ["concurrent"], lambda ts: len(ts) == 60 and all_finished(ts), timeout=30)
+    tasks = await wait_for(sched, ["concurrent"], lambda ts: len(ts) == 60 and all_finished(ts), timeout=120)
     assert {t.job_id for t in tasks} == set(ids)
     assert all(t.state == JobState.COMPLETED for t in tasks)
     assert (local.spool / LOG_NAME).read_text().count("executor started") == 1

@@ -116,7 +116,9 @@ async def wait_for(
     await pilot.pause()
 
 
-async def wait_night_done(pilot: Pilot[None], app: OsaConsole, timeout: float = 90.0) -> None:
+async def wait_night_done(pilot: Pilot[None], app: OsaConsole, timeout: float = 300.0) -> None:
+    """Generous: the demo night takes ~25 s on a quiet machine, several times that on a loaded one
+    (each task is a process of its own); the wait ends as soon as the night has finished."""
     await wait_for(
         pilot,
         lambda: app.snapshot is not None and app.snapshot.sequences and app.snapshot.finished,

@@ -81,12 +81,12 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 
 def test_demo_progresses_fails_and_is_resubmitted(terminal: Terminal) -> None:
-    terminal.wait(lambda s: "LST-1 OSA" in s, 15, "first frame")
-    terminal.wait(lambda s: "SIMULATION" in s, 30, "the demo night opened")
-    terminal.wait(lambda s: "▶ RUN" in s or "✔ DONE" in s, 60, "progress")
+    terminal.wait(lambda s: "LST-1 OSA" in s, 60, "first frame")
+    terminal.wait(lambda s: "SIMULATION" in s, 120, "the demo night opened")
+    terminal.wait(lambda s: "▶ RUN" in s or "✔ DONE" in s, 120, "progress")
     terminal.wait(
         lambda s: "✖ FAILED" in s and "▶ RUN" not in s and "… PEND" not in s,
-        180,
+        300,
         "a finished night with failures",
     )
 
@@ -95,5 +95,5 @@ def test_demo_progresses_fails_and_is_resubmitted(terminal: Terminal) -> None:
     assert "whole night" in dialog
     terminal.keys("y")
     terminal.wait(
-        lambda s: "100.0%" in s and "✖ FAILED" not in s, 180, "every subrun completed after the resubmission"
+        lambda s: "100.0%" in s and "✖ FAILED" not in s, 300, "every subrun completed after the resubmission"
     )

@@ -158,9 +158,9 @@ async def test_resubmit_selected_sequence_after_confirmation(
         assert app.snapshot is not None and app.snapshot.sequence(2).tries == 1
 
         await pilot.press("R", "y")
-        await wait_for(pilot, lambda: app.reports and app.reports[-1].action == "resubmit", 30)
+        await wait_for(pilot, lambda: app.reports and app.reports[-1].action == "resubmit", 120)
         assert app.reports[-1].ok, app.reports[-1]
-        await wait_for(pilot, lambda: seq_state(app, 2) is JobState.COMPLETED, 60, "seq 2 completed")
+        await wait_for(pilot, lambda: seq_state(app, 2) is JobState.COMPLETED, 180, "seq 2 completed")
         assert app.snapshot is not None
         assert app.snapshot.sequence(2).tries == 2
         assert seq_state(app, 7).failed  # not selected, not touched
@@ -184,7 +184,7 @@ async def test_resubmit_marked_sequences(demo_night: DemoNight, live_settings: C
         await pilot.press("R")
         assert isinstance(app.screen, ConfirmDialog) and app.screen.lines == expected
         await pilot.press("y")
-        await wait_for(pilot, lambda: all(seq_state(app, s) is JobState.COMPLETED for s in FAILED_SEQS), 60)
+        await wait_for(pilot, lambda: all(seq_state(app, s) is JobState.COMPLETED for s in FAILED_SEQS), 180)
         # The report came back as a message, and the console then asked for a fresh snapshot.
         # The resubmit's report, not the demo's submission (which also comes as ActionFinished);
         # the automatic refresh can show the completed subruns before the report is handled, so
@@ -219,7 +219,7 @@ async def test_resubmit_the_whole_night(demo_night: DemoNight, live_settings: Co
                 and app.snapshot.finished
                 and not any(s.failed for s in app.snapshot.sequences)
             ),
-            60,
+            180,
             "every failed subrun resubmitted and completed",
         )
 
@@ -257,7 +257,7 @@ async def test_detail_filter_sort_marked_resubmit_and_log(
         await pilot.press("R")
         assert isinstance(app.screen, ConfirmDialog) and app.screen.lines == expected
         await pilot.press("y")
-        await wait_for(pilot, lambda: seq_state(app, 7) is JobState.COMPLETED, 60)
+        await wait_for(pilot, lambda: seq_state(app, 7) is JobState.COMPLETED, 180)
 
         table.select_key("1")
         await pilot.press("l")  # the log: both attempts, the latest shown
@@ -287,7 +287,7 @@ async def test_cancel_asks_and_cancels_what_it_showed(
                 app.snapshot is not None
                 and any(s.seq == 3 and s.state.active for s in app.snapshot.sequences)
             ),
-            30,
+            120,
             "seq 3 submitted",
         )
         assert app.engine is not None
@@ -299,7 +299,7 @@ async def test_cancel_asks_and_cancels_what_it_showed(
         await pilot.press("escape")
         assert seq_state(app, 3).active
         await pilot.press("c", "y")
-        await wait_for(pilot, lambda: seq_state(app, 3).failed, 30, "seq 3 cancelled")
+        await wait_for(pilot, lambda: seq_state(app, 3).failed, 120, "seq 3 cancelled")
         assert app.snapshot is not None
         assert app.snapshot.sequence(3).counts.get(JobState.CANCELLED) == 3
         assert seq_state(app, 4).active  # only what was shown was cancelled
@@ -311,7 +311,7 @@ async def test_refresh_key_asks_the_scheduler_once(
 ) -> None:
     app = demo_app(demo_night, dataclasses.replace(live_settings, auto_refresh=False))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.reports, 30, "the submission")
+        await wait_for(pilot, lambda: app.reports, 120, "the submission")
         engine = app.engine
         assert isinstance(engine, Engine)  # the real one: it counts its scheduler calls
         # The submission's report asks for a refresh (once or twice: the start hook and the

@@ -58,7 +58,7 @@ async def test_read_only_console_refuses_every_action(
                 app.snapshot is not None
                 and any(s.seq == FAILED_SEQ and s.failed for s in app.snapshot.sequences)
             ),
-            90,
+            300,
             "a failed subrun to resubmit",
         )
         before = attempts(demo_night)

@@ -114,7 +114,7 @@ async def test_failures_by_signature_resubmit_exclude_cancel_and_log(
         await wait_for(
             pilot,
             lambda: app.snapshot is not None and app.snapshot.subrun((2, 2)).state is JobState.COMPLETED,
-            60,
+            180,
             "the resubmitted subrun",
         )
         await wait_for(pilot, lambda: len(screen.table.row_keys()) == 1, 10, "the group to go")
@@ -132,7 +132,7 @@ async def test_failures_by_signature_resubmit_exclude_cancel_and_log(
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
         acted = f"acted|{left}"
-        await wait_for(pilot, lambda: screen.table.has_row(acted), 30, "the group, acted on")
+        await wait_for(pilot, lambda: screen.table.has_row(acted), 120, "the group, acted on")
         assert cells(screen, acted)[4].startswith("acted on: 1 ")  # pending or running
         screen.table.select_key(acted)
         await pilot.press("c")
@@ -142,7 +142,7 @@ async def test_failures_by_signature_resubmit_exclude_cancel_and_log(
         await wait_for(
             pilot,
             lambda: app.snapshot is not None and app.snapshot.subrun((7, 1)).state is JobState.CANCELLED,
-            30,
+            120,
             "the cancel",
         )
         await wait_for(pilot, lambda: not screen.table.has_row(acted), 10, "the acted-on row to go")

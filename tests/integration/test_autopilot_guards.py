@@ -98,7 +98,7 @@ def test_submissions_wait_while_our_queue_is_full(night: Night, tmp_path: Path) 
     # once the other night's work is gone, the pass after lets run 3104 go
     asyncio.run(sched.cancel(parent))  # its dependants never run; the queue drains
     asyncio.run(sched.cancel(blocker))
-    night.wait(lambda s: not any(r["state"] == "PENDING" for r in s["subruns"]), timeout=60)
+    night.wait(lambda s: not any(r["state"] == "PENDING" for r in s["subruns"]), timeout=180)
     second = one_pass(night)
     assert any("submitted run(s) 03104 (3 subruns)" in d["message"] for d in second["decisions"])
     assert not any(note.startswith("waiting:") for note in second["notes"])
@@ -130,7 +130,7 @@ def test_no_submission_and_no_closing_without_room_on_disk(night: Night) -> None
     assert [d["kind"] for d in going["decisions"]][:1] == ["submit"]
     assert "03104 (3 subruns)" in going["decisions"][0]["message"]
     assert "incident resolved" in " ".join(going["notes"])
-    night.wait_finished(timeout=120)
+    night.wait_finished()
 
     # the night is over, but the margin asked for is more than the disk has: no closing
     set_autopilot(night, disk_margin_gib=free / GIB + 1)
@@ -153,7 +153,7 @@ def test_a_retry_waits_for_room_on_disk_and_the_night_is_not_closed_meanwhile(ni
     night.config.write_text(toml_dumps(data))
     set_autopilot(night, max_pending_tasks=0, quiet_minutes=0.0, bytes_per_subrun=1_000_000)
     assert [d["kind"] for d in one_pass(night)["decisions"]][:1] == ["submit"]
-    night.wait_finished(timeout=120)
+    night.wait_finished()
 
     stats = os.statvfs(night.root)
     set_autopilot(night, disk_margin_gib=stats.f_bavail * stats.f_frsize / GIB + 1)

@@ -211,7 +211,7 @@ def test_cancel_marks_cancelled_and_resubmit_recovers(night_factory: NightFactor
     night = night_factory({"pipeline": {"simulate": {"default_seconds": 3.0}}})
     night.cli("submit")
     night.cli("cancel", "--run", "1881")
-    status = night.wait(lambda s: s["sequences"][8]["state"] == "CANCELLED", timeout=60)
+    status = night.wait(lambda s: s["sequences"][8]["state"] == "CANCELLED", timeout=180)
     assert set(by_state(status, "CANCELLED")) == {(1881, i) for i in range(3)}
     night.cli("resubmit", "--run", "1881")
     status = night.wait_finished(timeout=240)

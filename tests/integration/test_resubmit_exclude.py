@@ -35,7 +35,7 @@ def node_name() -> str:
     return out.stdout.split()[0]
 
 
-async def refresh_until(engine: Engine, done: Callable[[], bool], timeout: float = 60.0) -> None:
+async def refresh_until(engine: Engine, done: Callable[[], bool], timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
