@@ -139,15 +139,15 @@ async def test_array_dependency_and_exit_codes(scheduler: Scheduler, tmp_path: P
 async def test_cancel_one_index(scheduler: Scheduler, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     job = await scheduler.submit(request(tmp_path, f"can_{tag}", "sleep 120", array=(0, 1)))
-    await wait_for(scheduler, [f"can_{tag}"], [job], lambda ts: len(states(ts, job)) == 2, timeout=30)
+    await wait_for(scheduler, [f"can_{tag}"], [job], lambda ts: len(states(ts, job)) == 2, timeout=120)
     await scheduler.cancel(job, (1,))
     tasks = await wait_for(
-        scheduler, [f"can_{tag}"], [job], lambda ts: states(ts, job).get(1) is JobState.CANCELLED, timeout=60
+        scheduler, [f"can_{tag}"], [job], lambda ts: states(ts, job).get(1) is JobState.CANCELLED, timeout=120
     )
     assert states(tasks, job).get(1) is JobState.CANCELLED
     assert states(tasks, job).get(0) in (JobState.PENDING, JobState.RUNNING)
     await scheduler.cancel(job)
     tasks = await wait_for(
-        scheduler, [f"can_{tag}"], [job], lambda ts: states(ts, job).get(0) is JobState.CANCELLED, timeout=60
+        scheduler, [f"can_{tag}"], [job], lambda ts: states(ts, job).get(0) is JobState.CANCELLED, timeout=120
     )
     assert states(tasks, job).get(0) is JobState.CANCELLED
