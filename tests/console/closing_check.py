@@ -28,7 +28,7 @@ async def check_closing_key(pilot: Pilot[None], app: OsaConsole) -> None:
     assert runs, "the close round included the night's runs"
 
     # read again at every snapshot: the merge jobs run on the local backend meanwhile
-    await wait_for(pilot, lambda: len(table.row_keys()) >= 1, 30, "a merge job's step")
+    await wait_for(pilot, lambda: len(table.row_keys()) >= 1, 120, "a merge job's step")
     # the merge jobs run side by side: the first row is the first run whose job had started when
     # the screen last read, not necessarily the night's first run
     row = table.row_keys()[0]
