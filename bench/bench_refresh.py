@@ -340,7 +340,7 @@ def table(args: argparse.Namespace) -> None:
         argv += ["--finished", str(args.finished), "--changed", str(args.changed)]
         argv += ["--stragglers", str(args.stragglers)]
         argv += ["--rounds", str(args.rounds)]
-        done = subprocess.run(argv, check=True, capture_output=True, text=True)
+        done = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=3600)
         rows.append((label, json.loads(done.stdout.splitlines()[-1])))
     print(
         "| tasks | submit: engine (CPU) + sched | live refresh median (CPU) / max | live sacct lines "

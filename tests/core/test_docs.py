@@ -183,7 +183,7 @@ def test_cron_examples_are_valid_sh() -> None:
     assert len(commands) >= 4
     for command in commands:
         assert command.startswith("osa-core ")
-        result = subprocess.run(["sh", "-n", "-c", command], capture_output=True, text=True)
+        result = subprocess.run(["sh", "-n", "-c", command], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, (command, result.stderr)
         argv = command.split(">")[0].split()
         assert argv[1] in subcommands(), command

@@ -402,5 +402,7 @@ def test_planning_imports_nothing_heavy() -> None:
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'textual', 'astropy', 'pandas', 'numpy', 'lstchain'}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     assert out.strip() == "[]"

@@ -209,7 +209,7 @@ def run_script(
 ) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "job.sh"
     path.write_text(script)
-    check = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    check = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     return subprocess.run(
         ["bash", str(path), *args],

@@ -45,6 +45,7 @@ def _keygen(path: Path, comment: str) -> None:
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
         check=True,
         capture_output=True,
+        timeout=60,
     )
 
 
@@ -107,7 +108,9 @@ class SshServer:
                     authorized_keys=authorized,
                 )
             )
-            check = subprocess.run([str(SSHD), "-t", "-f", str(config)], capture_output=True, text=True)
+            check = subprocess.run(
+                [str(SSHD), "-t", "-f", str(config)], capture_output=True, text=True, timeout=30
+            )
             if check.returncode != 0:
                 raise SshServerError(f"sshd rejects its test config: {check.stderr.strip()}")
             self.log.write_text("")
@@ -167,6 +170,7 @@ class SshServer:
             check=True,
             capture_output=True,
             text=True,
+            timeout=30,
         ).stdout
         return out.split()[1]
 

@@ -215,7 +215,9 @@ def test_unknown_host_is_refused_until_its_key_is_trusted(
     assert trust_host_key(webserver, hashed=hashed) == sshd_server.fingerprint()
     # OpenSSH itself finds the entry, so ssh/scp by hand agree with the push
     found = subprocess.run(
-        ["ssh-keygen", "-F", sshd_server.host_key_name, "-f", str(known_hosts)], capture_output=True
+        ["ssh-keygen", "-F", sshd_server.host_key_name, "-f", str(known_hosts)],
+        capture_output=True,
+        timeout=30,
     )
     assert found.returncode == 0
     assert known_hosts.read_text().startswith("|1|" if hashed else sshd_server.host_key_name)
@@ -381,7 +383,9 @@ def ssh_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd_server: SshS
         while not sock.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
-        subprocess.run(["ssh-add", str(sshd_server.client_key)], env=env, check=True, capture_output=True)
+        subprocess.run(
+            ["ssh-add", str(sshd_server.client_key)], env=env, check=True, capture_output=True, timeout=30
+        )
         monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
         yield str(sock)
     finally:

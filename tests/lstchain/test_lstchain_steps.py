@@ -213,7 +213,7 @@ def test_importing_the_profile_does_not_import_lstchain() -> None:
         "import sys, osa_core.pipeline.lstchain\n"
         "sys.exit('lstchain' in sys.modules or 'ctapipe' in sys.modules)"
     )
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], timeout=300).returncode == 0
 
 
 def test_subrun_products_land_at_layout_paths(tmp_path: Path) -> None:
