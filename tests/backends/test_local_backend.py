@@ -358,10 +358,12 @@ async def test_walltime_gives_timeout(local: Env) -> None:
     # Ignores SIGTERM (and so does its sleep): SIGKILL follows after the kill wait.
     await sched.submit(local.request("stubborn", "trap '' TERM; sleep 30", walltime="0:01"))
     [slow, stubborn] = await wait_for(sched, ["slow", "stubborn"], all_finished)
+    # stopped at its limit, not at the 30 s it would run unchecked (the upper bound is loose: a
+    # loaded machine delays the executor's check and the kill)
     assert (slow.state, slow.signal) == (JobState.TIMEOUT, signal.SIGTERM)
-    assert slow.start and slow.end and 1.9 <= (slow.end - slow.start).total_seconds() < 4
+    assert slow.start and slow.end and 1.9 <= (slow.end - slow.start).total_seconds() < 20
     assert (stubborn.state, stubborn.signal) == (JobState.TIMEOUT, signal.SIGKILL)
-    assert stubborn.start and stubborn.end and 1.4 <= (stubborn.end - stubborn.start).total_seconds() < 4
+    assert stubborn.start and stubborn.end and 1.4 <= (stubborn.end - stubborn.start).total_seconds() < 20
 
 
 async def test_missing_log_directory_fails_the_task(local: Env) -> None:
@@ -400,7 +402,7 @@ async def test_killed_daemon_is_restarted_and_adopts_its_tasks(local: Env) -> No
     by_name = {t.name: t for t in tasks}
     kept = by_name["survivor"]
     assert kept.job_id == survivor and kept.state == JobState.COMPLETED and kept.exit_code == 0
-    assert kept.start and kept.end and 1.4 <= (kept.end - kept.start).total_seconds() < 4
+    assert kept.start and kept.end and 1.4 <= (kept.end - kept.start).total_seconds() < 20  # ran once, whole
     lost = by_name["victim"]
     assert (lost.state, lost.reason) == (JobState.NODE_FAIL, "executor restarted")
     assert lost.end and lost.start == victim_task.start
