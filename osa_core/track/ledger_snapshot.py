@@ -12,7 +12,6 @@ engine of such a process holds only the tasks a refresh can change (:func:`live_
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from osa_core.model.states import FINISHED_STATES, JobState
 from osa_core.model.usage import Usage
 from osa_core.track.frame import Frame
 from osa_core.track.ledger import Ledger, TaskRow
-from osa_core.track.ledger_rows import TASK_COLUMNS, task_row
+from osa_core.track.ledger_rows import TASK_COLUMNS, task_row, usage_column
 from osa_core.track.shown import sequence_status, shown_state
 
 _FINISHED = ", ".join(f"'{state.value}'" for state in sorted(FINISHED_STATES))
@@ -46,7 +45,8 @@ TASKS = (
 # In the order the engine keeps a subrun's steps (rowid: the order they were first recorded),
 # grouped here rather than by SQLite (a sort of every row: a third of the read).
 STEPS = "SELECT seq, subrun, attempt, step, start, end, exit_code, skipped, detail FROM steps ORDER BY rowid"
-_STATES = {state.value: state for state in JobState}
+STATES = {state.value: state for state in JobState}
+"""A ``tasks.state`` column's state."""
 
 
 def live_tasks(ledger: Ledger) -> list[TaskRow]:
@@ -74,7 +74,7 @@ def read_snapshot(
         if seq is None or seq not in by_seq:
             return False
         task = latest.get((seq, 0))
-        return task is not None and _STATES[task[4]].failed
+        return task is not None and STATES[task[4]].failed
 
     usages: dict[str, Usage | None] = {}
     subruns: dict[int, tuple[SubrunStatus, ...]] = {}
@@ -91,14 +91,14 @@ def read_snapshot(
                 shown.append(SubrunStatus(seq, run, subrun, JobState.NOT_SUBMITTED, 0))
                 continue
             timings = steps.get(key, ())
-            state, reason = _STATES[task[4]], task[10]
+            state, reason = STATES[task[4]], task[10]
             if state is JobState.PENDING or state.failed:
                 state, reason = shown_state(
                     state, reason, timings, task[5], task[6], sequence.parent, calibration_failed
                 )
             text = task[11]
             if text and text not in usages:
-                usages[text] = Usage.from_json(json.loads(text))
+                usages[text] = usage_column(text)
             shown.append(
                 SubrunStatus(
                     seq,
@@ -109,8 +109,8 @@ def read_snapshot(
                     task[3],
                     task[5],
                     task[7],
-                    _time(task[8]),
-                    _time(task[9]),
+                    iso_time(task[8]),
+                    iso_time(task[9]),
                     reason,
                     timings,
                     attempts[key],
@@ -127,7 +127,7 @@ def _latest_steps(
 ) -> dict[SubrunKey, tuple[StepTiming, ...]]:
     """The steps of each subrun's latest attempt (an earlier attempt's are not shown)."""
     out: dict[SubrunKey, list[StepTiming]] = {}
-    time = _time
+    time = iso_time
     for seq, subrun, attempt, name, start, end, exit_code, skipped, detail in ledger.select(STEPS):
         key = (seq, subrun)
         task = latest.get(key)
@@ -142,5 +142,6 @@ def _latest_steps(
     return {key: tuple(steps) for key, steps in out.items()}
 
 
-def _time(value: str | None) -> dt.datetime | None:
+def iso_time(value: str | None) -> dt.datetime | None:
+    """A time column back (None stays None)."""
     return dt.datetime.fromisoformat(value) if value else None

@@ -18,7 +18,6 @@ that a finished sequence's part can be kept between runs and its rows not read a
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,12 +35,12 @@ from osa_core.model.usage import Usage
 from osa_core.track.eta import NightTimes, estimate_times
 from osa_core.track.frame import Frame
 from osa_core.track.ledger import Ledger
-from osa_core.track.ledger_snapshot import STEPS, TASKS
+from osa_core.track.ledger_rows import usage_column
+from osa_core.track.ledger_snapshot import STATES, STEPS, TASKS, iso_time
 from osa_core.track.shown import sequence_status, shown_state
 from osa_core.track.signatures import failure_groups
 from osa_core.track.status_parts import Part, PartStore
 
-_STATES = {state.value: state for state in JobState}
 _NOT_SUBMITTED = JobState.NOT_SUBMITTED.value
 
 
@@ -87,7 +86,7 @@ def status_rows(
         if seq in kept:
             return bool(kept[seq].failed)  # a calibration's one subrun, failed as its task
         task = latest.get((seq, 0))
-        return task is not None and _STATES[task[4]].failed
+        return task is not None and STATES[task[4]].failed
 
     times = NightTimes(frame.now, profile.step_names)
     figures: dict[SequenceType, list[tuple[Usage, float | None]]] = {kind: [] for kind in SequenceType}
@@ -144,18 +143,18 @@ def _part(
             subruns.append(_never(seq, run, subrun))
             continue
         mine = steps.get((seq, subrun), ())
-        state, reason = _STATES[task[4]], task[10]
+        state, reason = STATES[task[4]], task[10]
         timings: tuple[StepTiming, ...] = ()
         if state is JobState.PENDING or state.failed:
             timings = tuple(StepTiming(n, s, e, code, k, d) for n, s, e, k, _, code, d in mine)
             state, reason = shown_state(
                 state, reason, timings, task[5], task[6], sequence.parent, calibration_failed
             )
-        start, end = _time(task[8]), _time(task[9])
+        start, end = iso_time(task[8]), iso_time(task[9])
         final = final and state.finished and (start is None or end is not None)
         text = task[11]
         if text and text not in usages:
-            usage = Usage.from_json(_decode(text))
+            usage = usage_column(text)
             usages[text] = (usage, usage.to_json() if usage is not None else None)
         usage, usage_json = usages[text] if text else (None, None)
         if usage is not None and end is not None:
@@ -247,15 +246,3 @@ def _latest_steps(
         else:
             mine.append(step)
     return out
-
-
-def _decode(text: str) -> Any:
-    """A usage column (msgspec: 4x json's speed), or what json makes of it (NaN, which msgspec refuses)."""
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return json.loads(text)
-
-
-def _time(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
