@@ -391,7 +391,8 @@ class Engine:
         async with self._mutation("cancel"):
             preview = self.preview_cancel(selection)
             if preview.cancels:
-                await self.intents.cancel(preview.cancels)
+                await self.intents.cancel(preview.cancels, self.state)
+                self._snapshot = None  # the waiting tasks it took are recorded cancelled
             lines = preview.lines()
             if lines:
                 self.ledger.log_event("cancel", "; ".join(lines))

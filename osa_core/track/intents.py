@@ -10,7 +10,8 @@ before it acts. One rule per kind of intent:
   submissions use the same finder): the job is looked for in the scheduler's accounting by its
   night-tagged name, submitted no earlier than the intent, among the jobs the ledger does not
   know. Found: recorded as if sbatch had answered. Not found: sbatch never ran (lost).
-- a **cancel**: replayed. Cancelling what has already ended changes nothing.
+- a **cancel**: replayed. Cancelling what has already ended changes nothing; what was still
+  waiting is recorded cancelled (the accounting may keep no line for it).
 - a **re-arm** (data jobs waiting on a failed calibration now wait on its new job), intended
   before the calibration's sbatch: replayed for the data jobs that still wait, on the
   calibration job submitted after the intent (recovered above, if that was cut off too).
@@ -96,7 +97,7 @@ class Intents:
             note = "replayed after a crash"
             if intent.kind == "cancel":
                 cancels = [(str(j), None if i is None else tuple(i)) for j, i in intent.payload["cancels"]]
-                await self._cancel(cancels, done)
+                await self._cancel(cancels, state, done)
             elif intent.kind == "rearm":
                 note = await self._rearm(state, intent.begun_at, intent.payload, done)
             self.ledger.finish_intent(intent.id, note)
@@ -140,16 +141,24 @@ class Intents:
             self._said(done, f"job {job_id} of seq {sub.seq} found after a crash", kind="recover")
 
     # --- cancel ------------------------------------------------------------------------------------
-    async def cancel(self, cancels: Sequence[tuple[str, tuple[int, ...] | None]]) -> None:
-        """Cancel jobs (or some indices), the intent first: a crash midway is finished next time."""
+    async def cancel(self, cancels: Sequence[tuple[str, tuple[int, ...] | None]], state: NightState) -> None:
+        """Cancel jobs (or some indices), the intent first: a crash midway is finished next time.
+
+        The tasks still waiting are recorded cancelled once scancel has taken them: the
+        accounting may never say so (:meth:`NightState.cancelled_waiting`).
+        """
         intent = self.ledger.begin_intent("cancel", {"cancels": [[j, i] for j, i in cancels]}, utcnow())
         kill_point("cancel-intent")
         for job_id, indices in cancels:
             await self.scheduler.cancel(job_id, indices)
             kill_point("cancel-sent")
+        self._record_cancelled(state, cancels)
         self.ledger.finish_intent(intent)
 
-    async def _cancel(self, cancels: Sequence[tuple[str, tuple[int, ...] | None]], done: Recovered) -> None:
+    async def _cancel(
+        self, cancels: Sequence[tuple[str, tuple[int, ...] | None]], state: NightState, done: Recovered
+    ) -> None:
+        taken = []
         for job_id, indices in cancels:
             try:
                 await self.scheduler.cancel(job_id, indices)
@@ -157,7 +166,17 @@ class Intents:
                 raise
             except SchedulerError as exc:  # it ended meanwhile: nothing left to cancel
                 log.info("replayed cancel of job %s: %s", job_id, exc)
+            else:
+                taken.append((job_id, indices))
             done.scheduler_calls += 1
+        self._record_cancelled(state, taken)
+
+    def _record_cancelled(
+        self, state: NightState, cancels: Sequence[tuple[str, tuple[int, ...] | None]]
+    ) -> None:
+        rows = state.apply(state.cancelled_waiting(cancels, utcnow()))
+        if rows:
+            self.ledger.update_tasks(rows)
 
     # --- re-arm --------------------------------------------------------------------------------------
     def begin_rearm(self, state: NightState, calibration_seq: int) -> int | None:

@@ -6,6 +6,7 @@ builds :class:`NightSnapshot` objects, rebuilding only what changed since the la
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -22,6 +23,8 @@ from osa_core.scheduler.base import TaskInfo
 from osa_core.track.frame import Frame
 from osa_core.track.ledger import StepRow, TaskRow
 from osa_core.track.shown import sequence_status, shown_state
+
+CANCELLED_WAITING = "cancelled before it started"
 
 
 class NightState:
@@ -204,6 +207,29 @@ class NightState:
             and self.latest(key).state.active  # type: ignore[union-attr]
         ]
         return [replace(info, array_index=index) for index in waiting]
+
+    def cancelled_waiting(
+        self, cancels: Iterable[tuple[str, tuple[int, ...] | None]], at: dt.datetime
+    ) -> list[TaskInfo]:
+        """What scancel has just taken from waiting arrays, said as the scheduler would say it.
+
+        Slurm keeps no line for an index cancelled while its array is one pending range: in sacct
+        the range just shrinks (``123_[0-1]`` becomes ``123_[0]``) and squeue no longer lists the
+        index, so no answer would ever end that task. These are the tasks the engine last saw
+        pending; one that had started or ended meanwhile gets its real line from the next answer.
+        """
+        wanted = dict(cancels)
+        out = []
+        for (job, index), (key, attempt) in self._by_job.items():
+            if job not in wanted:
+                continue
+            indices = wanted[job]
+            if indices is not None and index not in indices:
+                continue
+            latest = self.latest(key)
+            if latest is not None and latest.attempt == attempt and latest.state is JobState.PENDING:
+                out.append(TaskInfo(job, index, "", JobState.CANCELLED, end=at, reason=CANCELLED_WAITING))
+        return out
 
     # --- questions -------------------------------------------------------------------------------
     def latest(self, key: SubrunKey) -> TaskRow | None:

@@ -18,6 +18,8 @@ from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, Scheduler, TaskInfo
 
 SINCE_SLACK = dt.timedelta(minutes=5)
+GONE = (JobState.CANCELLED, None)
+"""A cancelled index: said cancelled, or (Slurm, cancelled before its array split) not said at all."""
 
 
 @pytest.fixture(
@@ -141,10 +143,14 @@ async def test_cancel_one_index(scheduler: Scheduler, tmp_path: Path) -> None:
     job = await scheduler.submit(request(tmp_path, f"can_{tag}", "sleep 120", array=(0, 1)))
     await wait_for(scheduler, [f"can_{tag}"], [job], lambda ts: len(states(ts, job)) == 2, timeout=120)
     await scheduler.cancel(job, (1,))
+    # Slurm keeps no line for an index cancelled while its array is one pending range (the
+    # range in sacct shrinks to 123_[0]): absent is the accounting's way of saying it, and the
+    # engine records such a task cancelled itself (Intents.cancel). It is never pending again.
     tasks = await wait_for(
-        scheduler, [f"can_{tag}"], [job], lambda ts: states(ts, job).get(1) is JobState.CANCELLED, timeout=120
+        scheduler, [f"can_{tag}"], [job], lambda ts: states(ts, job).get(1) in GONE, timeout=120
     )
-    assert states(tasks, job).get(1) is JobState.CANCELLED
+    said = GONE if scheduler.name != "local" else (JobState.CANCELLED,)
+    assert states(tasks, job).get(1) in said, dump(tasks)
     assert states(tasks, job).get(0) in (JobState.PENDING, JobState.RUNNING)
     await scheduler.cancel(job)
     tasks = await wait_for(

@@ -133,6 +133,29 @@ def test_apply_updates_the_attempt_the_job_belongs_to() -> None:
     assert state.active_job_ids() == {"555"}
 
 
+def test_a_cancel_records_the_waiting_tasks_it_took_and_only_those() -> None:
+    """Slurm never says so for an index cancelled before its array split: the engine records
+    the tasks it last saw pending; a running one, a task of another job, an index not named
+    and an earlier attempt wait for the scheduler's word."""
+    tasks = [task(0, 0, JobState.COMPLETED)]
+    tasks += [task(1, 0, JobState.RUNNING), task(1, 1), task(1, 2)]
+    tasks += [task(2, 0), task(2, 1, JobState.FAILED), task(2, 1, attempt=2, job_id="777", array_index=1)]
+    state = NightState(SEQUENCES, tasks, [])
+    taken = state.cancelled_waiting([("101", (0, 1)), ("102", None)], NOW)
+    assert sorted((i.job_id, i.array_index) for i in taken) == [("101", 1), ("102", 0)]
+    rows = state.apply(taken)
+    assert {(r.seq, r.subrun, r.attempt, r.state) for r in rows} == {
+        (1, 1, 1, JobState.CANCELLED),
+        (2, 0, 1, JobState.CANCELLED),
+    }
+    assert all(r.end == NOW and r.reason == "cancelled before it started" for r in rows)
+    assert state.latest((1, 2)).state is JobState.PENDING  # type: ignore[union-attr]
+    assert state.latest((2, 1)).state is JobState.PENDING  # type: ignore[union-attr]
+    # It had started after all: the scheduler's line, when it comes, is what stands.
+    (row,) = state.apply([info(tasks[2], JobState.CANCELLED, start=minutes(3), end=minutes(4))])
+    assert row.start == minutes(3)
+
+
 def test_the_unfinished_jobs_and_running_subruns_follow_the_answers() -> None:
     """What a refresh asks about: jobs with a task not finished, of any attempt; a finished job
     that changes again (a requeue seen by a full sweep) is asked about again."""

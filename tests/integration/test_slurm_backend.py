@@ -20,6 +20,7 @@ import pytest
 from support.nights import make_night
 
 from osa_core.engine import Engine
+from osa_core.model.actions import Selection
 from osa_core.model.config import load_config
 from osa_core.model.errors import SchedulerUnreachable
 from osa_core.model.states import JobState
@@ -310,6 +311,10 @@ async def test_index_cancelled_before_it_started_is_cancelled(tmp_path: Path, sl
     )
     await sched.hold(job)
     try:
+        # Cancelled once the accounting database lists the range: it keeps listing it whole.
+        # (Cancelled before that, the index is never listed at all: the engine's own record of
+        # the cancellation covers that, see the engine test below.)
+        await wait_until(sched, [name], since, [job], lambda t: (job, 1) in t)
         await sched.cancel(job, [1])
         tasks = await wait_until(
             sched, [name], since, [job], lambda t: (job, 1) in t and t[(job, 1)].state is JobState.CANCELLED
@@ -451,3 +456,66 @@ async def test_pending_tasks_counts_our_held_tasks_in_one_squeue_call(
     finally:
         await sched.cancel(ours)
         await sched.cancel(other)
+
+
+async def test_a_subrun_cancelled_before_its_array_started_stays_cancelled(
+    tmp_path: Path, slurm_cluster: str
+) -> None:
+    """Slurm 22.05 keeps no line for an index cancelled while its array is one pending range:
+    once another task of the array starts, sacct lists that task alone and squeue nothing.
+    The engine records the index cancelled when scancel has taken it; the night finishes with
+    it cancelled (it used to wait for it for ever), and so a new process reads it."""
+    summary = tmp_path / "NightSummary_20200127.txt"
+    summary.write_text(
+        "01000    1 DRS4 2020-01-27 19:00:00 0001 1 1 nan nan nan\n"
+        "01001    1 CALI 2020-01-27 19:10:00 0001 1 1 nan nan nan\n"
+        "01002    2 DATA 2020-01-27 19:20:00 0001 1 1 nan nan nan\n"
+    )
+    night = make_night(
+        tmp_path / "night",
+        "slurm",
+        {"pipeline": {"simulate": {"default_seconds": 0.1}}},
+        night_file=summary,
+        partition=slurm_cluster,
+    )
+    sched = SlurmScheduler(15.0, partition=slurm_cluster)
+    engine = Engine(load_config(night.config), dt.date(2020, 1, 27), scheduler=sched)
+    try:
+        await engine.submit()
+        calibration = next(s for s in engine.state.sequences if s.is_calibration)
+        (data,) = (s for s in engine.state.sequences if not s.is_calibration)
+        calib_task = engine.state.latest((calibration.seq, 0))
+        assert calib_task is not None
+        # The data array waits on the calibration (afterok): held, the calibration keeps the
+        # array one unsplit pending range until the test lets it go.
+        scontrol("hold", calib_task.job_id)
+        await refresh_until(engine, lambda: engine.snapshot.subrun((data.seq, 1)).state is JobState.PENDING)
+        report = await engine.cancel(Selection(keys=frozenset({(data.seq, 1)})))
+        assert report.ok, report
+        assert engine.snapshot.subrun((data.seq, 1)).state is JobState.CANCELLED
+
+        scontrol("release", calib_task.job_id)
+        await refresh_until(engine, lambda: engine.snapshot.finished)
+        array_job = engine.state.latest((data.seq, 0)).job_id  # type: ignore[union-attr]
+        lines = subprocess.run(
+            ["sacct", "-P", "-n", "-X", f"--jobs={array_job}", "--format=JobID,State"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.split()
+        assert lines == [f"{array_job}_0|COMPLETED"], "the case this test is about: index 1 has no line"
+        assert engine.snapshot.subrun((data.seq, 1)).state is JobState.CANCELLED
+        assert engine.snapshot.subrun((data.seq, 0)).state is JobState.COMPLETED
+        cold = Engine(load_config(night.config), dt.date(2020, 1, 27), scheduler=sched)
+        try:
+            snap = await cold.refresh(full=True)
+            assert snap.subrun((data.seq, 1)).state is JobState.CANCELLED
+            assert snap.finished
+        finally:
+            cold.shutdown()
+    finally:
+        for rows in engine.state.attempts.values():
+            for row in rows:
+                await sched.cancel(row.job_id)
+        engine.shutdown()
