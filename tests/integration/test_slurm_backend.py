@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.nights import make_night
+from support.nights import Night, make_night
 
 from osa_core.engine import Engine
 from osa_core.model.actions import Selection
@@ -330,6 +330,28 @@ def scontrol(*args: str) -> None:
     subprocess.run(["scontrol", *args], check=True, timeout=30, capture_output=True)
 
 
+def two_subrun_night(tmp_path: Path, partition: str, data_runs: int) -> Night:
+    """A night of 2020-01-27 on the real SLURM: a calibration, then ``data_runs`` data runs of
+    two subruns each (0.1 s simulated steps)."""
+    summary = tmp_path / "NightSummary_20200127.txt"
+    lines = [
+        "01000    1 DRS4 2020-01-27 19:00:00 0001 1 1 nan nan nan",
+        "01001    1 CALI 2020-01-27 19:10:00 0001 1 1 nan nan nan",
+    ]
+    lines += [
+        f"{1002 + n:05d}    2 DATA 2020-01-27 19:{20 + 10 * n}:00 0001 1 1 nan nan nan"
+        for n in range(data_runs)
+    ]
+    summary.write_text("\n".join(lines) + "\n")
+    return make_night(
+        tmp_path / "night",
+        "slurm",
+        {"pipeline": {"simulate": {"default_seconds": 0.1}}},
+        night_file=summary,
+        partition=partition,
+    )
+
+
 async def refresh_until(engine: Engine, done: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not done():
@@ -345,20 +367,7 @@ async def test_a_requeued_finished_task_is_seen_by_the_next_full_sweep(
     """A refresh asks only about unfinished jobs; a finished task that SLURM runs again (a real
     ``scontrol requeue`` of a completed array task) is picked up by the next full sweep, and a
     night whose every job is finished costs the scheduler nothing."""
-    summary = tmp_path / "NightSummary_20200127.txt"
-    summary.write_text(
-        "01000    1 DRS4 2020-01-27 19:00:00 0001 1 1 nan nan nan\n"
-        "01001    1 CALI 2020-01-27 19:10:00 0001 1 1 nan nan nan\n"
-        "01002    2 DATA 2020-01-27 19:20:00 0001 1 1 nan nan nan\n"
-        "01003    2 DATA 2020-01-27 19:30:00 0001 1 1 nan nan nan\n"
-    )
-    night = make_night(
-        tmp_path / "night",
-        "slurm",
-        {"pipeline": {"simulate": {"default_seconds": 0.1}}},
-        night_file=summary,
-        partition=slurm_cluster,
-    )
+    night = two_subrun_night(tmp_path, slurm_cluster, data_runs=2)
     sched = CountingSlurm(15.0, partition=slurm_cluster)
     engine = Engine(load_config(night.config), dt.date(2020, 1, 27), scheduler=sched)
     try:
@@ -465,19 +474,7 @@ async def test_a_subrun_cancelled_before_its_array_started_stays_cancelled(
     once another task of the array starts, sacct lists that task alone and squeue nothing.
     The engine records the index cancelled when scancel has taken it; the night finishes with
     it cancelled (it used to wait for it for ever), and so a new process reads it."""
-    summary = tmp_path / "NightSummary_20200127.txt"
-    summary.write_text(
-        "01000    1 DRS4 2020-01-27 19:00:00 0001 1 1 nan nan nan\n"
-        "01001    1 CALI 2020-01-27 19:10:00 0001 1 1 nan nan nan\n"
-        "01002    2 DATA 2020-01-27 19:20:00 0001 1 1 nan nan nan\n"
-    )
-    night = make_night(
-        tmp_path / "night",
-        "slurm",
-        {"pipeline": {"simulate": {"default_seconds": 0.1}}},
-        night_file=summary,
-        partition=slurm_cluster,
-    )
+    night = two_subrun_night(tmp_path, slurm_cluster, data_runs=1)
     sched = SlurmScheduler(15.0, partition=slurm_cluster)
     engine = Engine(load_config(night.config), dt.date(2020, 1, 27), scheduler=sched)
     try:
