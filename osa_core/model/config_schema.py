@@ -216,7 +216,8 @@ class Failure(Section, frozen=True, kw_only=True):
     exit_code: ExitCode = 3
     """The exit code of the failing step."""
     allocate_mb: Annotated[int, Meta(ge=0, le=1_048_576)] = 0
-    """Also hold this much memory during the step (to exceed the task's memory request)."""
+    """Also hold this much memory during the step (to exceed the task's memory request), for at least
+    20 s: until a limit that is polled has seen it."""
 
 
 class SimulateConfig(Section, frozen=True, kw_only=True):

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from osa_core.model.fileio import atomic_write
 
+MEMORY_HOLD = 20.0
+"""Seconds a step injected with ``--allocate-mb`` holds it at least: ample for any polled limit."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="simstep", description="SIMULATION of a pipeline step")
@@ -31,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     ballast = bytearray(args.allocate_mb * 2**20)  # zero-filled pages are really touched
     for i in range(0, len(ballast), 4096):
         ballast[i] = 1
-    time.sleep(max(0.0, args.seconds))
+    # A step that needs more memory than its task was given keeps needing it until the limit
+    # stops it, as a real one does: held for a 0.1-s step, it could end before a limit that is
+    # polled (the local backend's, every 0.5 s) ever saw it, and the injected failure not happen.
+    hold = max(args.seconds, MEMORY_HOLD if args.allocate_mb else 0.0)
+    time.sleep(max(0.0, hold))
+    if args.allocate_mb:
+        print(f"SIMULATION: held {args.allocate_mb} MB for {hold:g} s and was not stopped", flush=True)
     del ballast
     if args.fail:
         print(f"SIMULATION: {args.step} fails as configured (exit code {args.fail})", file=sys.stderr)

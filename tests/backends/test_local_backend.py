@@ -383,6 +383,23 @@ async def test_memory_limit_gives_out_of_memory(local: Env) -> None:
     assert (task.state, task.signal) == (JobState.OUT_OF_MEMORY, signal.SIGKILL)
 
 
+async def test_an_injected_memory_failure_of_a_short_step_is_always_out_of_memory(local: Env) -> None:
+    """The simulate profile's injected out-of-memory, on a 0.1-s step as the tests configure it:
+    the step keeps the memory until the limit stops it. (Held only 0.1 s, it ended before the
+    0.5-s memory poll saw it in 5 of 8 tasks here, and then completed: an autopilot test then
+    found no failure to retry.)"""
+    sched = local.scheduler()
+    step = (
+        f"exec {sys.executable} -m osa_core.pipeline.simstep --step r0_to_dl1 --seconds 0.1"
+        f" --output {local.work}/out_$SLURM_ARRAY_TASK_ID --run 1 --subrun $SLURM_ARRAY_TASK_ID"
+        " --allocate-mb 400"
+    )
+    await sched.submit(local.request("oom", step, memory="150M", array=tuple(range(8))))
+    tasks = await wait_for(sched, ["oom"], lambda ts: len(ts) == 8 and all_finished(ts), timeout=120)
+    assert Counter(t.state for t in tasks) == {JobState.OUT_OF_MEMORY: 8}
+    assert not list(local.work.glob("out_*")), "no step wrote its product"
+
+
 async def test_killed_daemon_is_restarted_and_adopts_its_tasks(local: Env) -> None:
     sched = local.scheduler()
     survivor = await sched.submit(local.request("survivor", "sleep 1.5", array=(0,)))
