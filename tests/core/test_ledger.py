@@ -446,7 +446,7 @@ def test_the_lock_dies_with_its_holder(lock: Path) -> None:
     assert holder.wait(timeout=10) == -signal.SIGKILL
     started = time.monotonic()
     with night_lock(lock, wait=5, what="submit"):
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 4  # taken, not waited for until the 5-s deadline
     # ... and this process released it on leaving the block.
     again = hold(lock, 0)
     assert again.wait(timeout=10) == 0

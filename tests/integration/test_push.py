@@ -327,7 +327,7 @@ def test_gives_up_on_a_server_that_does_not_answer(
     with pytest.raises(PushError) as caught:
         push(closed, items, manifest)
     assert "after 2 attempts" in str(caught.value)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # refused at once, not two connection timeouts
 
 
 def test_refused_key_is_an_error_not_a_retry(

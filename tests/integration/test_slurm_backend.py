@@ -264,7 +264,7 @@ async def test_controller_down(slurm_cluster: str, tmp_path: Path) -> None:
             started = time.monotonic()
             with pytest.raises(SchedulerUnreachable, match="slurmctld"):
                 await call()
-            assert time.monotonic() - started < 3.0 + 2.0
+            assert time.monotonic() - started < 3.0 + 5.0  # bounded by ours, not the 10-20 s of its own
         assert await sched.query([name], since) == []  # the database still answers
     finally:
         slurm_up("--start-ctld")
@@ -282,7 +282,7 @@ async def test_accounting_down_makes_query_unreachable(slurm_cluster: str) -> No
         started = time.monotonic()
         with pytest.raises(SchedulerUnreachable, match=r"^slurmdbd is not answering \(sacct: "):
             await sched.query(["OSATEST_none"], since)
-        assert time.monotonic() - started < 3.0 + 2.0
+        assert time.monotonic() - started < 3.0 + 5.0
     finally:
         slurm_up("--start-dbd")
     assert await sched.query(["OSATEST_none"], since) == []
