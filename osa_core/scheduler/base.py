@@ -99,6 +99,12 @@ class Scheduler(abc.ABC):
         a dependency, held, throttled).
         """
 
+    async def requeued(self, tasks: list[TaskInfo]) -> list[TaskInfo]:
+        """``tasks``, a sweep's answer, with those the scheduler has put back in its queue since
+        they finished (requeued) read as pending, where the answer comes from an accounting
+        that hears of it later (SLURM's sacct). A backend that answers live returns them as is."""
+        return tasks
+
     async def ping(self) -> None:  # noqa: B027 - a backend without a controller is always up
         """Raise SchedulerUnreachable when the scheduler's controller does not answer."""
 

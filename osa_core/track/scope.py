@@ -122,10 +122,13 @@ class QueryScope:
 async def ask(
     scheduler: Scheduler, query: Query, active: bool, last: SchedulerHealth
 ) -> tuple[list[TaskInfo] | None, SchedulerHealth]:
-    """A refresh's one query (and, while tasks are ``active``, the controller's ping): the answer
-    and the scheduler's health. A scheduler that does not answer is a health, never raised."""
+    """A refresh's one query (and, while tasks are ``active``, the controller's ping; in a sweep,
+    the live queue's word on requeued tasks): the answer and the scheduler's health. A scheduler
+    that does not answer is a health, never raised."""
     try:
         infos = await scheduler.query(query.names, query.since, query.job_ids)
+        if query.full:  # a sweep is the last word before closing: the live queue's too
+            infos = await scheduler.requeued(infos)
         if active:
             # sacct answers from the accounting database even with the controller
             # down; while jobs are in flight the controller's health matters too.

@@ -330,6 +330,40 @@ def scontrol(*args: str) -> None:
     subprocess.run(["scontrol", *args], check=True, timeout=30, capture_output=True)
 
 
+async def test_a_sweep_reads_a_requeued_task_pending_before_the_accounting_does(
+    tmp_path: Path, slurm_cluster: str
+) -> None:
+    """scontrol requeue puts a finished task back in slurmctld's queue at once; slurmdbd hears
+    of it later. The answer sacct gave before the requeue stands in for that lag (it cannot be
+    caused on demand here); the queue, squeue's, is the real one."""
+    sched = CountingSlurm(TIMEOUT, partition=slurm_cluster)
+    name = f"rq_{uuid.uuid4().hex[:8]}"
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    job = await sched.submit(
+        make_request(tmp_path, name, write_script(tmp_path / "ok.sh", "true"), array=(0, 1))
+    )
+    try:
+        done = await wait_until(
+            sched,
+            [name],
+            since,
+            [job],
+            lambda t: all((job, i) in t and t[(job, i)].state is JobState.COMPLETED for i in (0, 1)),
+        )
+        answer = list(done.values())
+        assert await sched.requeued(answer) == answer  # nothing requeued: the answer as it was
+        scontrol("requeue", f"{job}_0")
+        before = len(sched.calls)
+        read = {(t.job_id, t.array_index): t for t in await sched.requeued(answer)}
+        assert [c[0] for c in sched.calls[before:]] == ["squeue"]
+        again = read[(job, 0)]
+        assert again.state is JobState.PENDING, again
+        assert again.end is None and again.exit_code is None and again.reason
+        assert read[(job, 1)] is done[(job, 1)]  # not requeued: untouched
+    finally:
+        await sched.cancel(job)
+
+
 def two_subrun_night(tmp_path: Path, partition: str, data_runs: int) -> Night:
     """A night of 2020-01-27 on the real SLURM: a calibration, then ``data_runs`` data runs of
     two subruns each (0.1 s simulated steps)."""

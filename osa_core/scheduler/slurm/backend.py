@@ -17,6 +17,9 @@ What each call needs, checked on Slurm 22.05.8:
   this **only when some tasks are pending**, with those tasks' job ids, to tell
   ``DependencyNeverSatisfied`` apart. It also tells whether the controller answers at all: an
   engine that wants to show "controller down" while every task runs calls :meth:`ping`.
+- :meth:`SlurmScheduler.requeued` is one ``squeue`` call in a sweep (the engine's sweep before
+  closing, and at its cadence): a requeued task is back in slurmctld's queue at once, but sacct
+  says COMPLETED until slurmdbd hears of it.
 - submit, cancel, set_dependency, hold, release and ping talk to slurmctld; with it down they
   raise SchedulerUnreachable (sbatch/squeue retry for 10-20 s before they give up themselves, so
   ``command_timeout`` bounds the wait).
@@ -161,15 +164,7 @@ class SlurmScheduler(Scheduler):
         satisfied still reads ``Dependency``. squeue knows both; a pending task it no longer
         lists was cancelled before it started.
         """
-        jobs = sorted({t.job_id for t in tasks if t.state is JobState.PENDING})
-        try:
-            live = answers.parse_squeue_tasks(await self._run(cmd.squeue_tasks_argv(jobs)))
-        except SchedulerUnreachable:
-            raise
-        except SchedulerError as exc:
-            if "invalid job id" not in exc.message.lower():
-                raise
-            live = {}
+        live = await self._live_tasks(sorted({t.job_id for t in tasks if t.state is JobState.PENDING}))
         listed = {job for job, _ in live}
         out = []
         previous, self._amended = self._amended, {}
@@ -200,6 +195,50 @@ class SlurmScheduler(Scheduler):
             out.append(task)
             self._amended[key] = (sacct_task, seen, task)
         return out
+
+    async def requeued(self, tasks: list[TaskInfo]) -> list[TaskInfo]:
+        """A sweep's answer with the tasks slurmctld has back in its queue read as pending.
+
+        ``scontrol requeue`` (a person's correction, or Slurm's own after a node failure) puts a
+        finished task back in the queue at once, but slurmdbd hears of it later (seconds, more
+        on a loaded machine): meanwhile sacct still says COMPLETED, and a close judged on that
+        alone would merge a run whose subrun is about to be rewritten. One squeue call for the
+        jobs sacct says have finished tasks; a task squeue lists as pending is read pending
+        (times and exit code dropped: the accounting's next answer gives its new ones).
+        """
+        jobs = sorted({t.job_id for t in tasks if t.state.finished})
+        if not jobs:
+            return tasks
+        live = await self._live_tasks(jobs)
+        out = []
+        for task in tasks:
+            now = live.get((task.job_id, task.array_index))
+            if task.state.finished and now is not None and now[0] is JobState.PENDING:
+                task = dataclasses.replace(
+                    task,
+                    state=JobState.PENDING,
+                    exit_code=None,
+                    signal=None,
+                    start=None,
+                    end=None,
+                    reason=now[1] or "requeued",
+                )
+            out.append(task)
+        return out
+
+    async def _live_tasks(
+        self, jobs: Sequence[str]
+    ) -> dict[tuple[str, int | None], tuple[JobState, str | None]]:
+        """{(job, index): (state, reason)} of these jobs' tasks slurmctld still lists (one squeue
+        call); squeue fails when it knows none of them, which is an empty answer here."""
+        try:
+            return answers.parse_squeue_tasks(await self._run(cmd.squeue_tasks_argv(jobs)))
+        except SchedulerUnreachable:
+            raise
+        except SchedulerError as exc:
+            if "invalid job id" not in exc.message.lower():
+                raise
+            return {}
 
     async def pending_reasons(self, job_ids: Sequence[str]) -> dict[str, str]:
         """{job id: live reason} of those jobs still pending, in one squeue call.
