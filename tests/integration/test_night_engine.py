@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.nights import Night, all_finished, by_state, make_night
+from support.nights import Night, all_finished, by_state, make_night, not_in_state
 
 NightFactory = Callable[..., Night]
 
@@ -187,7 +187,7 @@ def test_engine_killed_after_calibration_sbatch_recovers_without_duplicates(
     assert all(s[1] == "submitted" for s in subs)
     status = night.wait_finished()
     assert len({r["job_id"] for r in status["subruns"]}) == 9
-    assert len(by_state(status, "COMPLETED")) == 25
+    assert len(by_state(status, "COMPLETED")) == 25, not_in_state(status, "COMPLETED")
     assert "nothing to submit" in night.cli("submit").stdout
 
 

@@ -130,6 +130,15 @@ def by_state(status: Mapping[str, Any], state: str) -> list[tuple[int, int]]:
     return [(r["run"], r["subrun"]) for r in status["subruns"] if r["state"] == state]
 
 
+def not_in_state(status: Mapping[str, Any], state: str) -> list[tuple[Any, ...]]:
+    """The subruns in another state, with what says why: an assertion's message."""
+    return [
+        (r["run"], r["subrun"], r["state"], r["job_id"], r["exit_code"], r["reason"])
+        for r in status["subruns"]
+        if r["state"] != state
+    ]
+
+
 def make_night(
     root: Path,
     backend: str,
