@@ -19,7 +19,13 @@ from osa_core.model.arrays import expand_indices, index_spec
 from osa_core.model.errors import SchedulerError
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
-from osa_core.scheduler.slurm.answers import parse_sacct, parse_sacct_json, parse_sbatch, parse_squeue_reasons
+from osa_core.scheduler.slurm.answers import (
+    parse_sacct,
+    parse_sacct_json,
+    parse_sbatch,
+    parse_squeue_named,
+    parse_squeue_reasons,
+)
 from osa_core.scheduler.slurm.commands import (
     SACCT_FORMAT,
     sacct_argv,
@@ -27,6 +33,7 @@ from osa_core.scheduler.slurm.commands import (
     scancel_argv,
     set_dependency_argv,
     squeue_argv,
+    squeue_named_argv,
 )
 
 CAPTURED = 10
@@ -299,6 +306,42 @@ def test_squeue_reasons() -> None:
     assert parse_squeue_reasons("") == {}
     with pytest.raises(SchedulerError, match="squeue line 1"):
         parse_squeue_reasons("garbage\n")
+
+
+def test_squeue_named_reads_each_task_of_the_queue() -> None:
+    # captured on the test cluster (TZ=UTC): an array waiting on a held job, the held job, and
+    # a single job named with a pipe that has just completed
+    text = (
+        "19182|0|depB_x|PENDING|2026-11-30T19:56:00|Dependency\n"
+        "19182|1|depB_x|PENDING|2026-11-30T19:56:00|Dependency\n"
+        "19181|N/A|depA|PENDING|2026-11-30T19:56:00|JobHeldUser\n"
+        "19183|N/A|dep|C|COMPLETED|2026-11-30T19:56:01|None\n"
+    )
+    tasks = parse_squeue_named(text)
+    assert [(t.job_id, t.array_index, t.name, t.state, t.reason) for t in tasks] == [
+        ("19182", 0, "depB_x", JobState.PENDING, "Dependency"),
+        ("19182", 1, "depB_x", JobState.PENDING, "Dependency"),
+        ("19181", None, "depA", JobState.PENDING, "JobHeldUser"),
+        ("19183", None, "dep|C", JobState.COMPLETED, None),
+    ]
+    assert tasks[0].submit == dt.datetime(2026, 11, 30, 19, 56, tzinfo=dt.UTC)
+    assert parse_squeue_named("") == []
+    assert squeue_named_argv(["a", "b"])[-1] == "--name=a,b"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "garbage",
+        "x|0|n|PENDING|2026-11-30T19:56:00|None",
+        "1|zero|n|PENDING|2026-11-30T19:56:00|None",
+        "1|0|n|WAITING|2026-11-30T19:56:00|None",
+    ],
+)
+def test_squeue_named_refuses_what_it_cannot_read(line: str) -> None:
+    with pytest.raises(SchedulerError, match="squeue line 2") as info:
+        parse_squeue_named("19182|0|ok|PENDING|2026-11-30T19:56:00|None\n" + line + "\n")
+    assert line in info.value.message
 
 
 # --- sacct --json -------------------------------------------------------------------------------

@@ -54,6 +54,21 @@ def test_submit_killed_then_submitted_again_leaves_one_job_per_task(
     assert "nothing to submit" in night.cli("submit").stdout
 
 
+def test_a_data_array_cut_off_while_its_calibration_runs_is_found_not_submitted_again(
+    nights: Nights,
+) -> None:
+    """The data array's sbatch ran, the ledger never heard back, and the calibration it waits
+    on (afterok) still runs: sacct by name does not list a job that is not eligible, so the
+    next submit's recovery used to wait its 30 s, call the array lost and submit it again. The
+    calibration's first step takes 45 s here, longer than that wait."""
+    night = nights("night", {"pipeline": {"simulate": {"step_seconds": {"drs4_baseline": 45}}}})
+    night.killed("submit", kill_at="submission-sent:2")
+    night.cli("submit")
+    night.assert_no_duplicates()
+    calibration = night.status()["sequences"][0]["counts"]
+    assert calibration in ({"PENDING": 1}, {"RUNNING": 1}), "the case: the calibration has not ended"
+
+
 # --- resubmit of data subruns: one night, one failed subrun per point --------------------------------
 
 RESUBMITS = [

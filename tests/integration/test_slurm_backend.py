@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import socket
 import subprocess
 import time
@@ -25,6 +26,7 @@ from osa_core.model.config import load_config
 from osa_core.model.errors import SchedulerUnreachable
 from osa_core.model.states import JobState
 from osa_core.scheduler.base import JobRequest, TaskInfo
+from osa_core.scheduler.slurm import commands as cmd
 from osa_core.scheduler.slurm.backend import SlurmScheduler, slurm_available
 
 pytestmark = pytest.mark.slurm
@@ -265,7 +267,10 @@ async def test_controller_down(slurm_cluster: str, tmp_path: Path) -> None:
             with pytest.raises(SchedulerUnreachable, match="slurmctld"):
                 await call()
             assert time.monotonic() - started < 3.0 + 5.0  # bounded by ours, not the 10-20 s of its own
-        assert await sched.query([name], since) == []  # the database still answers
+        assert await sched.query([name], since, ["1"]) == []  # the database still answers
+        # ...but not by name alone: that needs the controller's queue (what sacct hides)
+        with pytest.raises(SchedulerUnreachable, match="slurmctld"):
+            await sched.query([name], since)
     finally:
         slurm_up("--start-ctld")
     await sched.ping()
@@ -328,6 +333,38 @@ async def test_index_cancelled_before_it_started_is_cancelled(tmp_path: Path, sl
 
 def scontrol(*args: str) -> None:
     subprocess.run(["scontrol", *args], check=True, timeout=30, capture_output=True)
+
+
+async def test_a_query_by_name_sees_a_job_waiting_on_a_dependency(tmp_path: Path, slurm_cluster: str) -> None:
+    """sacct by name hides a job that is not eligible (waiting on afterok): a recovery after a
+    crash looks for a cut-off submission by name and would call it lost. The query adds the
+    queue's jobs of those names."""
+    sched = CountingSlurm(TIMEOUT, partition=slurm_cluster)
+    tag = uuid.uuid4().hex[:8]
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    script = write_script(tmp_path / "ok.sh", "true")
+    parent = await sched.submit(make_request(tmp_path, f"par_{tag}", script))
+    await sched.hold(parent)
+    child = await sched.submit(
+        make_request(tmp_path, f"kid_{tag}", script, array=(0, 1, 2), after_ok=(parent,))
+    )
+    try:
+        hidden = subprocess.run(
+            [*cmd.sacct_argv([f"kid_{tag}"], since)[:-1], "--format=JobID,State"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={**os.environ, "TZ": "UTC"},
+        ).stdout
+        assert child not in hidden, "the case this test is about: sacct by name does not list it"
+        tasks = {(t.job_id, t.array_index): t for t in await sched.query([f"kid_{tag}"], since)}
+        assert sorted(tasks) == [(child, 0), (child, 1), (child, 2)], tasks
+        assert all(t.state is JobState.PENDING and t.name == f"kid_{tag}" for t in tasks.values())
+        assert all(t.submit is not None and t.submit >= since for t in tasks.values())
+    finally:
+        await sched.cancel(child)
+        await sched.cancel(parent)
 
 
 async def test_a_sweep_reads_a_requeued_task_pending_before_the_accounting_does(

@@ -293,6 +293,38 @@ def parse_squeue_tasks(text: str) -> dict[tuple[str, int | None], tuple[JobState
     return out
 
 
+def parse_squeue_named(text: str) -> list[TaskInfo]:
+    """``squeue --array --format=%F|%K|%j|%T|%V|%r`` -> one TaskInfo per task (no exit code,
+    no usage: squeue has neither). A name may hold a ``|``: the other fields have none."""
+    out: list[TaskInfo] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        head = line.split("|", 2)
+        tail = head[-1].rsplit("|", 3) if len(head) == 3 else []
+        if len(tail) != 4 or not head[0].strip().isdigit():
+            raise SchedulerError(f"squeue line {lineno}: cannot read {line!r}")
+        job, index = head[0].strip(), head[1].strip()
+        name, state, submit, reason = tail
+        try:
+            task = _task(
+                job,
+                None if index == "N/A" else int(index),
+                name,
+                parse_state(state.strip()),
+                None,
+                None,
+                (parse_time(submit.strip()), None, None),
+                None if reason.strip() in ("", "None") else reason.strip(),
+                None,
+            )
+        except (SchedulerError, ValueError) as exc:
+            what = exc.message if isinstance(exc, SchedulerError) else str(exc)
+            raise SchedulerError(f"squeue line {lineno}: {what}: {line!r}") from None
+        out.append(task)
+    return out
+
+
 def parse_squeue_reasons(text: str) -> dict[str, str]:
     """``squeue --format=%i|%r`` lines -> {job id (an array's master id): reason}."""
     reasons: dict[str, str] = {}

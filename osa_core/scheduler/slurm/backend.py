@@ -17,6 +17,9 @@ What each call needs, checked on Slurm 22.05.8:
   this **only when some tasks are pending**, with those tasks' job ids, to tell
   ``DependencyNeverSatisfied`` apart. It also tells whether the controller answers at all: an
   engine that wants to show "controller down" while every task runs calls :meth:`ping`.
+- A query without ``job_ids`` (looking for jobs by name: a crash's recovery, a ledger's rebuild)
+  adds one ``squeue --name`` call, and a second sacct call for the jobs the first answer lacked
+  (see :meth:`SlurmScheduler._with_queue`); it then needs slurmctld too.
 - :meth:`SlurmScheduler.requeued` is one ``squeue`` call in a sweep (the engine's sweep before
   closing, and at its cadence): a requeued task is back in slurmctld's queue at once, but sacct
   says COMPLETED until slurmdbd hears of it.
@@ -145,16 +148,48 @@ class SlurmScheduler(Scheduler):
     async def query(
         self, names: Sequence[str], since: dt.datetime, job_ids: Sequence[str] = ()
     ) -> list[TaskInfo]:
-        """Every task of these jobs since ``since``: exactly one sacct call.
+        """Every task of these jobs since ``since``: one sacct call (and one squeue call while
+        some task is pending).
 
         ``job_ids``: the night's job ids, when known, so that pending jobs that are not eligible
-        yet show too (see the module docstring). States, exit codes and times come from the
-        accounting database; a pending task's ``reason`` may be stale (see pending_reasons).
+        yet show too (see the module docstring); without them the queue is asked as well
+        (:meth:`_with_queue`). States, exit codes and times come from the accounting database;
+        a pending task's ``reason`` comes from squeue (:meth:`_live_pending`).
         """
         tasks = answers.parse_sacct(await self._run(cmd.sacct_argv(names, since, job_ids)), self._parsed)
+        if not job_ids:
+            tasks = await self._with_queue(names, since, tasks)
         if any(t.state is JobState.PENDING for t in tasks):
             tasks = await self._live_pending(tasks)
         return tasks
+
+    async def _with_queue(
+        self, names: Sequence[str], since: dt.datetime, tasks: list[TaskInfo]
+    ) -> list[TaskInfo]:
+        """A query by name alone, completed from slurmctld's queue (one squeue call; one more
+        sacct call only when the queue holds jobs the first answer lacked).
+
+        Asked by name, sacct hides a job waiting on a dependency or held, and a job slurmdbd has
+        not heard of yet: a recovery after a crash would call such a job lost and submit it
+        again. squeue lists every job of those names at once; those the first answer lacked are
+        asked of sacct by id (which shows the ineligible ones), and a job the accounting does not
+        know yet is taken as the queue says (no exit code or figures: the next answer has them).
+        """
+        queued = answers.parse_squeue_named(await self._run(cmd.squeue_named_argv(names)))
+        answered = {t.job_id for t in tasks}
+        missing = sorted(
+            {
+                t.job_id
+                for t in queued
+                if t.job_id not in answered and (t.submit is None or t.submit >= since)
+            },
+            key=lambda j: (len(j), j),
+        )
+        if not missing:
+            return tasks
+        more = answers.parse_sacct(await self._run(cmd.sacct_argv(names, since, missing)))
+        heard = {t.job_id for t in more}
+        return [*tasks, *more, *(t for t in queued if t.job_id in missing and t.job_id not in heard)]
 
     async def _live_pending(self, tasks: list[TaskInfo]) -> list[TaskInfo]:
         """What sacct says is pending, as slurmctld sees it now (one squeue call).

@@ -13,6 +13,10 @@ Built for and checked against Slurm 22.05.8 (Debian 12). What that release reall
   job ids when the caller knows them.
 - sacct prints times in the ``TZ`` of its process and reads ``--starttime`` in it. The runner
   sets ``TZ=UTC``; :func:`parse_sacct` reads naive times as UTC and returns aware datetimes.
+- A query by name alone (no ``--jobs``: looking for a job whose id was never heard, after a crash
+  or to rebuild a ledger) cannot see those hidden jobs either, nor a job slurmdbd has not been
+  told of yet (seconds, more when slurmctld is busy). ``squeue --name`` (:func:`squeue_named_argv`)
+  lists both at once: their ids are then asked of sacct with ``--jobs``.
 - A requeued job has one line per start with ``--duplicates``; without it, only the newest. The
   parser keeps the last line of a task either way.
 - ``sacct --json`` (openapi dbv0.0.38) reports a task that exited 3 as ``FAILED`` with exit code
@@ -163,6 +167,20 @@ def hold_argv(job_id: str) -> list[str]:
 
 def release_argv(job_id: str) -> list[str]:
     return ["scontrol", "release", job_id]
+
+
+def squeue_named_argv(names: Sequence[str]) -> list[str]:
+    """Every task slurmctld holds of jobs with these names, one line each (``--array``), whatever
+    its state (finished ones for ``MinJobAge``): base job id, index (``N/A`` for a single job),
+    name, state, submit time, reason."""
+    return [
+        "squeue",
+        "--noheader",
+        "--array",
+        "--states=all",
+        "--format=%F|%K|%j|%T|%V|%r",
+        "--name=" + ",".join(_no_comma("job name", names)),
+    ]
 
 
 def squeue_tasks_argv(job_ids: Sequence[str]) -> list[str]:
