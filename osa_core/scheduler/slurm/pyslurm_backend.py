@@ -10,6 +10,11 @@ Prefer :class:`osa_core.scheduler.slurm.SlurmScheduler`; use this only after run
 The same Slurm rules apply as for the commands (see :mod:`osa_core.scheduler.slurm.commands`):
 the database hides not-yet-eligible pending jobs unless their ids are given, and its pending
 reason may be stale. pyslurm calls block, so each runs in a worker thread.
+
+NOT DONE HERE (the command backend does both): a query by name alone does not also ask the
+controller's queue (``SlurmScheduler._with_queue``), so a crash's recovery can miss a job
+waiting on its calibration and submit it again; and a sweep does not read requeued tasks from
+the queue (``SlurmScheduler.requeued``).
 """
 
 from __future__ import annotations
